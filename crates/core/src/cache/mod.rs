@@ -1,0 +1,13 @@
+//! The Hugging Face cache on disk: repo ids, the scan and its report.
+
+mod paths;
+pub mod repo;
+mod repo_scan;
+pub mod report;
+pub mod scan;
+pub mod tree;
+
+pub use repo::{RepoId, RepoType};
+pub use repo_scan::RepoScan;
+pub use report::{CacheReport, CachedRepo, CachedRevision, RepoState, ScanWarning};
+pub use scan::{scan_cache, scan_repo};

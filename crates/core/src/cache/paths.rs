@@ -1,0 +1,80 @@
+//! Small path and file-time helpers shared by the cache modules.
+
+use std::fs::Metadata;
+use std::path::{Component, Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Names that operating systems drop into folders; ignored everywhere, as
+/// `huggingface_hub` ignores them.
+pub const OS_LITTER: [&str; 3] = [".DS_Store", "Thumbs.db", "desktop.ini"];
+
+/// Resolves `.` and `..` without touching the disk, so a symlink's target can
+/// be checked against the cache before anything is opened.
+pub fn normalize_lexically(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Where the symlink at `link` points, as an absolute, normalised path (the
+/// first hop only, like `huggingface_hub`).
+pub fn link_target(link: &Path) -> std::io::Result<PathBuf> {
+    let target = std::fs::read_link(link)?;
+    let parent = link.parent().unwrap_or(Path::new(""));
+    Ok(normalize_lexically(&parent.join(target)))
+}
+
+/// Seconds since the epoch, floored (times before 1970 clamp to 0).
+pub fn unix_seconds(time: std::io::Result<SystemTime>) -> i64 {
+    time.ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Identifies a file's storage, so a blob reached twice (hard link, shared
+/// store) is counted once in physical totals.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FileIdentity {
+    #[cfg(unix)]
+    Inode { dev: u64, ino: u64 },
+    #[cfg(not(unix))]
+    Path(PathBuf),
+}
+
+impl FileIdentity {
+    #[cfg(unix)]
+    pub fn of(_path: &Path, meta: &Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self::Inode {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub fn of(path: &Path, _meta: &Metadata) -> Self {
+        Self::Path(path.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_parent_components() {
+        assert_eq!(
+            normalize_lexically(Path::new("/c/models--a--b/snapshots/x/../../blobs/e")),
+            PathBuf::from("/c/models--a--b/blobs/e")
+        );
+        assert_eq!(normalize_lexically(Path::new("/c/./a/../../..")), PathBuf::from("/"));
+    }
+}

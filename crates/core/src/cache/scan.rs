@@ -1,0 +1,157 @@
+//! Scans the whole cache in parallel, with the semantics of
+//! `huggingface_hub.scan_cache_dir` plus what it hides (see docs/scan.md).
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use super::paths::{FileIdentity, OS_LITTER};
+use super::repo::RepoId;
+use super::repo_scan::{scan_repo_dir, RepoScan};
+use super::report::{CacheReport, ScanWarning};
+use crate::error::{Error, Result};
+
+/// Top-level names that belong to the cache and are not repos.
+const CACHE_FILES: [&str; 2] = [".locks", "CACHEDIR.TAG"];
+/// huggingface_hub's cache-wide store of shared (Xet) blobs, and its marker.
+const SHARED_BLOBS_DIR: &str = "blobs";
+const SHARED_BLOBS_MARKER: &str = ".huggingface-shared-blobs";
+
+/// Scans every repo in the cache. A cache dir that does not exist yet is an
+/// empty cache; one that is a file is an error.
+pub fn scan_cache(cache_dir: &Path) -> Result<CacheReport> {
+    let Some(root) = canonical_cache_dir(cache_dir)? else {
+        return Ok(empty_report(cache_dir));
+    };
+    let entries = fs::read_dir(&root)
+        .map_err(|e| Error::io("read the cache folder", &root, e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect::<Vec<_>>();
+    let outcomes: Vec<Entry> = entries
+        .par_iter()
+        .map(|path| classify(&root, path))
+        .collect();
+
+    let mut report = empty_report(&root);
+    let mut seen = HashSet::new();
+    for outcome in outcomes {
+        match outcome {
+            Entry::Repo(scan) => {
+                for (identity, size) in scan.blobs {
+                    if seen.insert(identity) {
+                        report.size_on_disk += size;
+                    }
+                }
+                report.incomplete_size_on_disk += scan.repo.incomplete_size_on_disk;
+                report.warnings.extend(scan.warnings);
+                report.repos.push(scan.repo);
+            }
+            Entry::SharedStore(blobs) => {
+                for (identity, size) in blobs {
+                    if seen.insert(identity) {
+                        report.size_on_disk += size;
+                    }
+                }
+            }
+            Entry::Litter(warning) => report.warnings.push(warning),
+            Entry::Skip => {}
+        }
+    }
+    report
+        .repos
+        .sort_by(|a, b| (a.repo.repo_type(), a.repo.id()).cmp(&(b.repo.repo_type(), b.repo.id())));
+    report.warnings.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(report)
+}
+
+/// Scans one repo (the watcher's unit of work). `Ok(None)` when it is not in the cache.
+pub fn scan_repo(cache_dir: &Path, id: &RepoId) -> Result<Option<RepoScan>> {
+    let Some(root) = canonical_cache_dir(cache_dir)? else {
+        return Ok(None);
+    };
+    Ok(scan_repo_dir(&root, id))
+}
+
+enum Entry {
+    Repo(RepoScan),
+    SharedStore(Vec<(FileIdentity, u64)>),
+    Litter(ScanWarning),
+    Skip,
+}
+
+fn classify(root: &Path, path: &Path) -> Entry {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if CACHE_FILES.contains(&name.as_str()) || OS_LITTER.contains(&name.as_str()) {
+        return Entry::Skip;
+    }
+    if name == SHARED_BLOBS_DIR && path.join(SHARED_BLOBS_MARKER).is_file() {
+        return Entry::SharedStore(shared_store_blobs(path));
+    }
+    let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir() || m.is_symlink());
+    let litter = |message: String| {
+        Entry::Litter(ScanWarning {
+            path: path.to_owned(),
+            message,
+        })
+    };
+    if !is_dir {
+        return litter("a stray file in the cache; ignored".into());
+    }
+    match RepoId::from_folder_name(&name) {
+        Ok(id) => scan_repo_dir(root, &id).map_or(Entry::Skip, Entry::Repo),
+        Err(e) => litter(format!("not a cache repo folder ({e}); ignored")),
+    }
+}
+
+/// Payload files of the shared store (`blobs/<xx>/<hash>`), counted once in
+/// the physical total even when no repo points to them, as huggingface_hub does.
+fn shared_store_blobs(store: &Path) -> Vec<(FileIdentity, u64)> {
+    let mut out = Vec::new();
+    let Ok(prefixes) = fs::read_dir(store) else {
+        return out;
+    };
+    for prefix in prefixes.filter_map(|e| e.ok()) {
+        let Ok(files) = fs::read_dir(prefix.path()) else {
+            continue;
+        };
+        for file in files.filter_map(|e| e.ok()) {
+            let path = file.path();
+            let is_payload = path.extension().is_none();
+            if let (true, Ok(meta)) = (is_payload, fs::symlink_metadata(&path)) {
+                if meta.is_file() {
+                    out.push((FileIdentity::of(&path, &meta), meta.len()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The cache dir with symlinks resolved, or `None` if it does not exist yet.
+fn canonical_cache_dir(cache_dir: &Path) -> Result<Option<PathBuf>> {
+    match fs::canonicalize(cache_dir) {
+        Ok(root) if root.is_dir() => Ok(Some(root)),
+        Ok(root) => Err(Error::CacheDir {
+            path: root,
+            message: "is a file, not a folder; point HF_HUB_CACHE or --cache-dir at a folder".into(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("open the cache folder", cache_dir, e)),
+    }
+}
+
+fn empty_report(cache_dir: &Path) -> CacheReport {
+    CacheReport {
+        cache_dir: cache_dir.to_owned(),
+        size_on_disk: 0,
+        incomplete_size_on_disk: 0,
+        repos: Vec::new(),
+        warnings: Vec::new(),
+    }
+}

@@ -1,0 +1,87 @@
+//! `trees/<commit>.json`: the file listing of a commit, as huggingface_hub 2.x
+//! writes it. With it, a snapshot that lacks files is known to be partial.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::report::ScanWarning;
+
+/// The only format version we (and huggingface_hub 2.x) read and write.
+pub const TREE_FORMAT_VERSION: u32 = 1;
+
+/// One file of a listing: the fields of the hub's `/tree` endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeEntry {
+    pub size: u64,
+    pub blob_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lfs_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lfs_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xet_hash: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TreeFile {
+    format_version: u32,
+    files: BTreeMap<String, TreeEntry>,
+}
+
+/// The paths a commit holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeListing {
+    pub files: Vec<String>,
+}
+
+impl TreeListing {
+    pub fn dir(repo_path: &Path) -> PathBuf {
+        repo_path.join("trees")
+    }
+
+    pub fn path(trees_dir: &Path, commit: &str) -> PathBuf {
+        trees_dir.join(format!("{commit}.json"))
+    }
+
+    /// `None` when there is no listing or it is of another format version
+    /// (as huggingface_hub, we then know nothing); a broken file adds a warning.
+    pub fn read(trees_dir: &Path, commit: &str, warnings: &mut Vec<ScanWarning>) -> Option<Self> {
+        let path = Self::path(trees_dir, commit);
+        let text = std::fs::read_to_string(&path).ok()?;
+        match serde_json::from_str::<TreeFile>(&text) {
+            Ok(tree) if tree.format_version == TREE_FORMAT_VERSION => Some(Self {
+                files: tree.files.into_keys().collect(),
+            }),
+            Ok(_) => None,
+            Err(e) => {
+                warnings.push(ScanWarning {
+                    path,
+                    message: format!("tree listing is not valid ({e}); ignored"),
+                });
+                None
+            }
+        }
+    }
+
+    /// Writes a listing in huggingface_hub's format (sorted, indent 1).
+    pub fn write(
+        trees_dir: &Path,
+        commit: &str,
+        files: BTreeMap<String, TreeEntry>,
+    ) -> std::io::Result<()> {
+        std::fs::create_dir_all(trees_dir)?;
+        let body = TreeFile {
+            format_version: TREE_FORMAT_VERSION,
+            files,
+        };
+        let mut text = Vec::new();
+        let fmt = serde_json::ser::PrettyFormatter::with_indent(b" ");
+        let mut ser = serde_json::Serializer::with_formatter(&mut text, fmt);
+        body.serialize(&mut ser).map_err(std::io::Error::other)?;
+        let tmp = trees_dir.join(format!("{commit}.json.tmp"));
+        std::fs::write(&tmp, text)?;
+        std::fs::rename(tmp, Self::path(trees_dir, commit))
+    }
+}

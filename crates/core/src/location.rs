@@ -1,0 +1,293 @@
+//! Where the cache is: the six rules of DESIGN.md, first match wins.
+//!
+//! 1. `--cache-dir` · 2. `HF_HUB_CACHE`, then `HUGGINGFACE_HUB_CACHE` · 3. `HF_HOME`/hub
+//! · 4. the app's settings · 5. `HAID_DATA_DIR`/models/hub · 6. `<data dir>/haid/models/hub`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::settings::Settings;
+
+/// The app's identifier; also the folder of its settings (as Tauri's `app_config_dir`).
+pub const APP_IDENTIFIER: &str = "com.haid.models";
+
+/// The platform folders the rules fall back to, injected so tests control them.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformDirs {
+    pub home: Option<PathBuf>,
+    pub data: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+impl PlatformDirs {
+    pub fn from_system() -> Self {
+        Self {
+            home: dirs::home_dir(),
+            data: dirs::data_dir(),
+            config: dirs::config_dir(),
+        }
+    }
+}
+
+/// Which rule chose the cache dir. Serialised as the name a user would look for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LocationSource {
+    #[serde(rename = "--cache-dir")]
+    CliFlag,
+    #[serde(rename = "HF_HUB_CACHE")]
+    HfHubCache,
+    #[serde(rename = "HUGGINGFACE_HUB_CACHE")]
+    HuggingfaceHubCache,
+    #[serde(rename = "HF_HOME")]
+    HfHome,
+    #[serde(rename = "settings")]
+    Settings,
+    #[serde(rename = "HAID_DATA_DIR")]
+    HaidDataDir,
+    #[serde(rename = "default")]
+    Default,
+}
+
+impl LocationSource {
+    /// True when an environment variable forces the location, so the app must
+    /// not offer to change it in its settings.
+    pub fn is_environment(self) -> bool {
+        matches!(
+            self,
+            Self::HfHubCache | Self::HuggingfaceHubCache | Self::HfHome | Self::HaidDataDir
+        )
+    }
+}
+
+/// The answer of `haid-models where`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CacheLocation {
+    pub cache_dir: PathBuf,
+    /// Home of the other HF files (`token`); `HF_HOME` when set.
+    pub hf_home: PathBuf,
+    pub data_dir: PathBuf,
+    pub settings_file: PathBuf,
+    pub source: LocationSource,
+}
+
+impl CacheLocation {
+    /// Resolves the location for this process.
+    pub fn from_system(cli_dir: Option<&Path>) -> Result<Self> {
+        resolve(cli_dir, &Env::from_process(), &PlatformDirs::from_system())
+    }
+}
+
+/// Applies the rules in order. Only reads the settings file when rules 1–3 did not match.
+pub fn resolve(cli_dir: Option<&Path>, env: &Env, dirs: &PlatformDirs) -> Result<CacheLocation> {
+    let home = dirs.home.as_deref();
+    let data_dir = match env.path("HAID_DATA_DIR", home) {
+        Some(dir) => dir,
+        None => required(dirs.data.as_deref(), "the platform data directory")?.join("haid"),
+    };
+    let settings_file = settings_file(env, dirs)?;
+    let hf_home_env = env.path("HF_HOME", home);
+
+    let (cache_dir, source) = if let Some(dir) = cli_dir {
+        (env.expand_path(&dir.to_string_lossy(), home), LocationSource::CliFlag)
+    } else if let Some(dir) = env.path("HF_HUB_CACHE", home) {
+        (dir, LocationSource::HfHubCache)
+    } else if let Some(dir) = env.path("HUGGINGFACE_HUB_CACHE", home) {
+        (dir, LocationSource::HuggingfaceHubCache)
+    } else if let Some(hf_home) = &hf_home_env {
+        (hf_home.join("hub"), LocationSource::HfHome)
+    } else if let Some(dir) = Settings::load(&settings_file)?.cache_dir {
+        (env.expand_path(&dir.to_string_lossy(), home), LocationSource::Settings)
+    } else if env.get("HAID_DATA_DIR").is_some() {
+        (data_dir.join("models").join("hub"), LocationSource::HaidDataDir)
+    } else {
+        (data_dir.join("models").join("hub"), LocationSource::Default)
+    };
+
+    let cache_dir = absolute(&cache_dir)?;
+    let hf_home = match hf_home_env {
+        Some(dir) => absolute(&dir)?,
+        None => implied_hf_home(&cache_dir, &data_dir),
+    };
+    Ok(CacheLocation {
+        cache_dir,
+        hf_home,
+        data_dir: absolute(&data_dir)?,
+        settings_file,
+        source,
+    })
+}
+
+/// `<config dir>/com.haid.models/settings.json`: the folder Tauri gives the app.
+fn settings_file(env: &Env, dirs: &PlatformDirs) -> Result<PathBuf> {
+    // XDG_CONFIG_HOME is honoured by `dirs` already; reading it here too keeps
+    // the injected environment the single source of truth in tests.
+    let config = match env.path("XDG_CONFIG_HOME", dirs.home.as_deref()) {
+        Some(dir) if cfg!(target_os = "linux") => dir,
+        _ => required(dirs.config.as_deref(), "the platform config directory")?.to_owned(),
+    };
+    Ok(config.join(APP_IDENTIFIER).join("settings.json"))
+}
+
+/// Without HF_HOME, the cache's parent plays its part when the cache is the usual
+/// `…/hub`; otherwise the data dir's `models` folder does (as the refactoring plan sets it).
+fn implied_hf_home(cache_dir: &Path, data_dir: &Path) -> PathBuf {
+    match (cache_dir.file_name(), cache_dir.parent()) {
+        (Some(name), Some(parent)) if name == "hub" => parent.to_owned(),
+        _ => data_dir.join("models"),
+    }
+}
+
+fn required<'a>(dir: Option<&'a Path>, what: &str) -> Result<&'a Path> {
+    dir.ok_or_else(|| Error::CacheDir {
+        path: PathBuf::new(),
+        message: format!(
+            "{what} is unknown on this system; set HF_HOME or HAID_DATA_DIR, or pass --cache-dir"
+        ),
+    })
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| Error::io("make absolute", path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dirs() -> PlatformDirs {
+        PlatformDirs {
+            home: Some("/home/ann".into()),
+            data: Some("/home/ann/.local/share".into()),
+            config: Some("/home/ann/.config".into()),
+        }
+    }
+
+    fn resolve_with(cli: Option<&str>, pairs: &[(&str, &str)]) -> CacheLocation {
+        resolve(
+            cli.map(Path::new),
+            &Env::from_pairs(pairs.iter().copied()),
+            &dirs(),
+        )
+        .unwrap()
+    }
+
+    const ALL: &[(&str, &str)] = &[
+        ("HF_HUB_CACHE", "/a/hub"),
+        ("HUGGINGFACE_HUB_CACHE", "/b/hub"),
+        ("HF_HOME", "/c"),
+        ("HAID_DATA_DIR", "/d"),
+    ];
+
+    #[test]
+    fn rule1_cli_flag_beats_everything() {
+        let loc = resolve_with(Some("/flag/hub"), ALL);
+        assert_eq!(loc.cache_dir, PathBuf::from("/flag/hub"));
+        assert_eq!(loc.source, LocationSource::CliFlag);
+        assert_eq!(loc.hf_home, PathBuf::from("/c"));
+    }
+
+    #[test]
+    fn rule2_hf_hub_cache_then_legacy_name() {
+        let loc = resolve_with(None, ALL);
+        assert_eq!(loc.cache_dir, PathBuf::from("/a/hub"));
+        assert_eq!(loc.source, LocationSource::HfHubCache);
+        let loc = resolve_with(None, &ALL[1..]);
+        assert_eq!(loc.cache_dir, PathBuf::from("/b/hub"));
+        assert_eq!(loc.source, LocationSource::HuggingfaceHubCache);
+    }
+
+    #[test]
+    fn rule3_hf_home() {
+        let loc = resolve_with(None, &ALL[2..]);
+        assert_eq!(loc.cache_dir, PathBuf::from("/c/hub"));
+        assert_eq!(loc.source, LocationSource::HfHome);
+        assert_eq!(loc.hf_home, PathBuf::from("/c"));
+    }
+
+    #[test]
+    fn rule4_settings_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = tmp.path().join(APP_IDENTIFIER);
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(cfg.join("settings.json"), r#"{"cache_dir":"~/models/hub"}"#).unwrap();
+        let xdg = tmp.path().to_string_lossy().into_owned();
+        let loc = resolve_with(None, &[("XDG_CONFIG_HOME", &xdg), ("HAID_DATA_DIR", "/d")]);
+        assert_eq!(loc.source, LocationSource::Settings);
+        assert_eq!(loc.cache_dir, PathBuf::from("/home/ann/models/hub"));
+        assert_eq!(loc.settings_file, cfg.join("settings.json"));
+    }
+
+    #[test]
+    fn rule4_broken_settings_is_an_error_only_when_reached() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cfg = tmp.path().join(APP_IDENTIFIER);
+        std::fs::create_dir_all(&cfg).unwrap();
+        std::fs::write(cfg.join("settings.json"), "{oops").unwrap();
+        let env = Env::from_pairs([("XDG_CONFIG_HOME", tmp.path().to_str().unwrap())]);
+        let err = resolve(None, &env, &dirs()).unwrap_err();
+        assert_eq!(err.kind(), "settings");
+        let env = Env::from_pairs([
+            ("XDG_CONFIG_HOME", tmp.path().to_str().unwrap()),
+            ("HF_HOME", "/c"),
+        ]);
+        assert_eq!(resolve(None, &env, &dirs()).unwrap().source, LocationSource::HfHome);
+    }
+
+    #[test]
+    fn rule5_haid_data_dir() {
+        let loc = resolve_with(None, &ALL[3..]);
+        assert_eq!(loc.cache_dir, PathBuf::from("/d/models/hub"));
+        assert_eq!(loc.source, LocationSource::HaidDataDir);
+        assert_eq!(loc.data_dir, PathBuf::from("/d"));
+        assert_eq!(loc.hf_home, PathBuf::from("/d/models"));
+    }
+
+    #[test]
+    fn rule6_default_under_platform_data_dir() {
+        let loc = resolve_with(None, &[]);
+        assert_eq!(
+            loc.cache_dir,
+            PathBuf::from("/home/ann/.local/share/haid/models/hub")
+        );
+        assert_eq!(loc.source, LocationSource::Default);
+        assert_eq!(
+            loc.settings_file,
+            PathBuf::from("/home/ann/.config/com.haid.models/settings.json")
+        );
+    }
+
+    #[test]
+    fn empty_variables_count_as_unset() {
+        let loc = resolve_with(
+            None,
+            &[("HF_HUB_CACHE", ""), ("HUGGINGFACE_HUB_CACHE", ""), ("HF_HOME", "")],
+        );
+        assert_eq!(loc.source, LocationSource::Default);
+    }
+
+    #[test]
+    fn values_are_expanded_like_huggingface_hub() {
+        let loc = resolve_with(None, &[("HOME", "/home/ann"), ("HF_HOME", "~/hf")]);
+        assert_eq!(loc.cache_dir, PathBuf::from("/home/ann/hf/hub"));
+        let loc = resolve_with(None, &[("BASE", "/srv"), ("HF_HUB_CACHE", "$BASE/hub")]);
+        assert_eq!(loc.cache_dir, PathBuf::from("/srv/hub"));
+        assert_eq!(loc.hf_home, PathBuf::from("/srv"));
+    }
+
+    #[test]
+    fn relative_paths_become_absolute() {
+        let loc = resolve_with(Some("rel/hub"), &[]);
+        assert!(loc.cache_dir.is_absolute());
+        assert!(loc.cache_dir.ends_with("rel/hub"));
+    }
+
+    #[test]
+    fn environment_sources_are_marked() {
+        assert!(LocationSource::HfHome.is_environment());
+        assert!(!LocationSource::Settings.is_environment());
+        assert!(!LocationSource::CliFlag.is_environment());
+    }
+}
