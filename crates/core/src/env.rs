@@ -55,7 +55,10 @@ impl Env {
     /// Expands like Python's `os.path.expandvars(os.path.expanduser(value))`,
     /// which is what `huggingface_hub` does to `HF_HOME` and `HF_HUB_CACHE`.
     pub fn expand_path(&self, value: &str, home: Option<&Path>) -> PathBuf {
-        PathBuf::from(self.expand_vars(&expand_user(value, self.get("HOME").map(Path::new).or(home))))
+        PathBuf::from(self.expand_vars(&expand_user(
+            value,
+            self.get("HOME").map(Path::new).or(home),
+        )))
     }
 
     /// `$NAME` and `${NAME}` are replaced when NAME is set; anything else is left
@@ -127,7 +130,10 @@ mod tests {
         assert_eq!(e.expand_path("~", None), PathBuf::from("/home/ann"));
         assert_eq!(e.expand_path("~/hf", None), PathBuf::from("/home/ann/hf"));
         assert_eq!(e.expand_path("$ROOT/hf", None), PathBuf::from("/srv/hf"));
-        assert_eq!(e.expand_path("${ROOT}x/hf", None), PathBuf::from("/srvx/hf"));
+        assert_eq!(
+            e.expand_path("${ROOT}x/hf", None),
+            PathBuf::from("/srvx/hf")
+        );
         assert_eq!(e.expand_path("~bob/hf", None), PathBuf::from("~bob/hf"));
     }
 

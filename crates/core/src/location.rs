@@ -91,7 +91,10 @@ pub fn resolve(cli_dir: Option<&Path>, env: &Env, dirs: &PlatformDirs) -> Result
     let hf_home_env = env.path("HF_HOME", home);
 
     let (cache_dir, source) = if let Some(dir) = cli_dir {
-        (env.expand_path(&dir.to_string_lossy(), home), LocationSource::CliFlag)
+        (
+            env.expand_path(&dir.to_string_lossy(), home),
+            LocationSource::CliFlag,
+        )
     } else if let Some(dir) = env.path("HF_HUB_CACHE", home) {
         (dir, LocationSource::HfHubCache)
     } else if let Some(dir) = env.path("HUGGINGFACE_HUB_CACHE", home) {
@@ -99,9 +102,15 @@ pub fn resolve(cli_dir: Option<&Path>, env: &Env, dirs: &PlatformDirs) -> Result
     } else if let Some(hf_home) = &hf_home_env {
         (hf_home.join("hub"), LocationSource::HfHome)
     } else if let Some(dir) = Settings::load(&settings_file)?.cache_dir {
-        (env.expand_path(&dir.to_string_lossy(), home), LocationSource::Settings)
+        (
+            env.expand_path(&dir.to_string_lossy(), home),
+            LocationSource::Settings,
+        )
     } else if env.get("HAID_DATA_DIR").is_some() {
-        (data_dir.join("models").join("hub"), LocationSource::HaidDataDir)
+        (
+            data_dir.join("models").join("hub"),
+            LocationSource::HaidDataDir,
+        )
     } else {
         (data_dir.join("models").join("hub"), LocationSource::Default)
     };
@@ -233,7 +242,10 @@ mod tests {
             ("XDG_CONFIG_HOME", tmp.path().to_str().unwrap()),
             ("HF_HOME", "/c"),
         ]);
-        assert_eq!(resolve(None, &env, &dirs()).unwrap().source, LocationSource::HfHome);
+        assert_eq!(
+            resolve(None, &env, &dirs()).unwrap().source,
+            LocationSource::HfHome
+        );
     }
 
     #[test]
@@ -263,7 +275,11 @@ mod tests {
     fn empty_variables_count_as_unset() {
         let loc = resolve_with(
             None,
-            &[("HF_HUB_CACHE", ""), ("HUGGINGFACE_HUB_CACHE", ""), ("HF_HOME", "")],
+            &[
+                ("HF_HUB_CACHE", ""),
+                ("HUGGINGFACE_HUB_CACHE", ""),
+                ("HF_HOME", ""),
+            ],
         );
         assert_eq!(loc.source, LocationSource::Default);
     }

@@ -46,8 +46,11 @@ pub struct Manifest {
 impl Manifest {
     /// The compiled-in manifest. Its validity is checked by a unit test.
     pub fn bundled() -> Self {
-        Self::parse(BUNDLED_MANIFEST, Path::new("models_manifest.json (bundled)"))
-            .expect("the bundled models_manifest.json is valid (tested)")
+        Self::parse(
+            BUNDLED_MANIFEST,
+            Path::new("models_manifest.json (bundled)"),
+        )
+        .expect("the bundled models_manifest.json is valid (tested)")
     }
 
     /// The bundled manifest with the user's merged over it: `user` (the
@@ -237,7 +240,10 @@ impl<'de> Visitor<'de> for GroupSeed<'_> {
         write!(f, "a list of models for type \"{}\"", self.model_type)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
         let mut models = Vec::new();
         while let Some(raw) = seq.next_element::<RawModel>()? {
             let model = validate(raw).map_err(de::Error::custom)?;
@@ -258,10 +264,14 @@ impl<'de> Visitor<'de> for GroupSeed<'_> {
 fn validate(raw: RawModel) -> std::result::Result<ManifestModel, String> {
     let id = raw.id.0;
     if raw.name.trim().is_empty() {
-        return Err(format!("model \"{id}\" has an empty \"name\"; give it a display name"));
+        return Err(format!(
+            "model \"{id}\" has an empty \"name\"; give it a display name"
+        ));
     }
     if raw.team.trim().is_empty() {
-        return Err(format!("model \"{id}\" has an empty \"team\"; give the org that publishes it"));
+        return Err(format!(
+            "model \"{id}\" has an empty \"team\"; give the org that publishes it"
+        ));
     }
     if let Some(link) = &raw.link {
         if !(link.starts_with("https://") || link.starts_with("http://")) {
@@ -287,8 +297,12 @@ fn manifest_error(path: &Path, e: &serde_json::Error) -> Error {
     let tail = format!(" at line {} column {}", e.line(), e.column());
     let message = full.strip_suffix(&tail).unwrap_or(&full);
     let hint = match e.classify() {
-        serde_json::error::Category::Syntax => "; the file is not valid JSON (look for a missing comma, quote or bracket)",
-        serde_json::error::Category::Eof => "; the file ends too early (a bracket or brace is not closed)",
+        serde_json::error::Category::Syntax => {
+            "; the file is not valid JSON (look for a missing comma, quote or bracket)"
+        }
+        serde_json::error::Category::Eof => {
+            "; the file ends too early (a bracket or brace is not closed)"
+        }
         _ => "",
     };
     Error::Manifest {

@@ -75,6 +75,9 @@ mod tests {
             normalize_lexically(Path::new("/c/models--a--b/snapshots/x/../../blobs/e")),
             PathBuf::from("/c/models--a--b/blobs/e")
         );
-        assert_eq!(normalize_lexically(Path::new("/c/./a/../../..")), PathBuf::from("/"));
+        assert_eq!(
+            normalize_lexically(Path::new("/c/./a/../../..")),
+            PathBuf::from("/")
+        );
     }
 }

@@ -245,7 +245,11 @@ mod tests {
     #[test]
     fn folder_names_round_trip() {
         for (folder, t, id) in [
-            ("models--BAAI--bge-large-en-v1.5", RepoType::Model, "BAAI/bge-large-en-v1.5"),
+            (
+                "models--BAAI--bge-large-en-v1.5",
+                RepoType::Model,
+                "BAAI/bge-large-en-v1.5",
+            ),
             ("datasets--nyu-mll--glue", RepoType::Dataset, "nyu-mll/glue"),
             ("spaces--user--my_app", RepoType::Space, "user/my_app"),
             ("kernels--org--k", RepoType::Kernel, "org/k"),
@@ -295,12 +299,21 @@ mod tests {
             assert!(msg.contains(why), "{id:?}: {msg:?} should mention {why:?}");
         }
         let long = format!("org/{}", "a".repeat(97));
-        assert!(RepoId::model(&long).unwrap_err().to_string().contains("longer than 96"));
+        assert!(RepoId::model(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("longer than 96"));
     }
 
     #[test]
     fn bad_folder_names_are_rejected() {
-        for folder in ["models", "notes--x", "models--a--b--c", "models--..", "models--"] {
+        for folder in [
+            "models",
+            "notes--x",
+            "models--a--b--c",
+            "models--..",
+            "models--",
+        ] {
             assert!(RepoId::from_folder_name(folder).is_err(), "{folder}");
         }
     }
@@ -316,7 +329,10 @@ mod tests {
     #[test]
     fn hub_urls() {
         let m = RepoId::model("org/m").unwrap();
-        assert_eq!(m.hub_url("https://huggingface.co/"), "https://huggingface.co/org/m");
+        assert_eq!(
+            m.hub_url("https://huggingface.co/"),
+            "https://huggingface.co/org/m"
+        );
         let d = RepoId::parse("org/d", RepoType::Dataset).unwrap();
         assert_eq!(d.hub_url("https://hf.co"), "https://hf.co/datasets/org/d");
     }
@@ -324,6 +340,9 @@ mod tests {
     #[test]
     fn serialises_as_id_and_type() {
         let v = serde_json::to_value(RepoId::model("a/b").unwrap()).unwrap();
-        assert_eq!(v, serde_json::json!({"repo_id": "a/b", "repo_type": "model"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"repo_id": "a/b", "repo_type": "model"})
+        );
     }
 }

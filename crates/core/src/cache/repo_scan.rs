@@ -6,8 +6,8 @@ use std::fs::{self, FileType};
 use std::path::{Path, PathBuf};
 
 use super::paths::{link_target, unix_seconds, FileIdentity, OS_LITTER};
-use super::report::{CachedRepo, CachedRevision, RepoState, ScanWarning};
 use super::repo::RepoId;
+use super::report::{CachedRepo, CachedRevision, RepoState, ScanWarning};
 use super::tree::TreeListing;
 
 pub(crate) const INCOMPLETE_SUFFIX: &str = ".incomplete";
@@ -88,7 +88,10 @@ impl RepoScanner<'_> {
         match fs::symlink_metadata(&refs_dir) {
             Err(_) => return refs,
             Ok(m) if !m.is_dir() => {
-                self.corrupt(refs_dir, "refs is not a folder; delete the repo and download it again");
+                self.corrupt(
+                    refs_dir,
+                    "refs is not a folder; delete the repo and download it again",
+                );
                 return refs;
             }
             Ok(_) => {}
@@ -210,9 +213,9 @@ impl RepoScanner<'_> {
                 }
             }
         }
-        let nb_missing_files = listing
-            .as_ref()
-            .map_or(0, |l| l.files.iter().filter(|f| !present.contains(*f)).count());
+        let nb_missing_files = listing.as_ref().map_or(0, |l| {
+            l.files.iter().filter(|f| !present.contains(*f)).count()
+        });
         if nb_missing_files > 0 {
             self.partial = true;
         }
@@ -304,12 +307,18 @@ impl RepoScanner<'_> {
             Ok(real) => {
                 self.warn(
                     file.to_owned(),
-                    format!("blob leads outside the cache to {}; not followed", real.display()),
+                    format!(
+                        "blob leads outside the cache to {}; not followed",
+                        real.display()
+                    ),
                 );
                 None
             }
             Err(_) => {
-                self.corrupt(file.to_owned(), format!("dangling pointer: {} is missing", blob.display()));
+                self.corrupt(
+                    file.to_owned(),
+                    format!("dangling pointer: {} is missing", blob.display()),
+                );
                 None
             }
         }
@@ -357,8 +366,10 @@ impl RepoScanner<'_> {
             (Some(a), Some(m)) => (a, m),
             _ => {
                 let meta = fs::symlink_metadata(&self.repo_path);
-                let accessed = unix_seconds(meta.as_ref().map_err(clone_err).and_then(|m| m.accessed()));
-                let modified = unix_seconds(meta.as_ref().map_err(clone_err).and_then(|m| m.modified()));
+                let accessed =
+                    unix_seconds(meta.as_ref().map_err(clone_err).and_then(|m| m.accessed()));
+                let modified =
+                    unix_seconds(meta.as_ref().map_err(clone_err).and_then(|m| m.modified()));
                 (accessed, modified)
             }
         };

@@ -139,7 +139,8 @@ fn canonical_cache_dir(cache_dir: &Path) -> Result<Option<PathBuf>> {
         Ok(root) if root.is_dir() => Ok(Some(root)),
         Ok(root) => Err(Error::CacheDir {
             path: root,
-            message: "is a file, not a folder; point HF_HUB_CACHE or --cache-dir at a folder".into(),
+            message: "is a file, not a folder; point HF_HUB_CACHE or --cache-dir at a folder"
+                .into(),
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io("open the cache folder", cache_dir, e)),

@@ -34,13 +34,19 @@ fn bundled_manifest_has_the_real_models() {
         [
             ("BAAI/bge-large-en-v1.5".to_owned(), Some(1024)),
             ("Alibaba-NLP/gte-large-en-v1.5".to_owned(), Some(1024)),
-            ("sentence-transformers/all-MiniLM-L6-v2".to_owned(), Some(384)),
+            (
+                "sentence-transformers/all-MiniLM-L6-v2".to_owned(),
+                Some(384)
+            ),
         ]
     );
     let captions: Vec<String> = m.groups[1].models.iter().map(|x| x.id.id()).collect();
     assert_eq!(
         captions,
-        ["Salesforce/blip-image-captioning-base", "Salesforce/blip-image-captioning-large"]
+        [
+            "Salesforce/blip-image-captioning-base",
+            "Salesforce/blip-image-captioning-large"
+        ]
     );
     for model in m.models() {
         assert_eq!(
@@ -53,7 +59,8 @@ fn bundled_manifest_has_the_real_models() {
 
 #[test]
 fn invalid_json_gives_line_column_and_hint() {
-    let (line, column, msg) = err("{\n  \"embedding\": [\n    {\"id\": \"a/b\" \"name\": \"x\"}\n  ]\n}");
+    let (line, column, msg) =
+        err("{\n  \"embedding\": [\n    {\"id\": \"a/b\" \"name\": \"x\"}\n  ]\n}");
     assert_eq!((line, column), (3, 18));
     assert!(msg.contains("not valid JSON"), "{msg}");
 }
@@ -87,17 +94,22 @@ fn duplicate_id_names_the_first_group_even_across_case() {
 
 #[test]
 fn wrong_field_type_is_named() {
-    let (line, _, msg) =
-        err("{\"e\": [\n{\"id\": \"o/m\", \"name\": \"n\", \"team\": \"t\", \"dimensions\": \"big\"}]}");
+    let (line, _, msg) = err(
+        "{\"e\": [\n{\"id\": \"o/m\", \"name\": \"n\", \"team\": \"t\", \"dimensions\": \"big\"}]}",
+    );
     assert_eq!(line, 2);
-    assert!(msg.contains("invalid type: string \"big\", expected u32"), "{msg}");
+    assert!(
+        msg.contains("invalid type: string \"big\", expected u32"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn missing_and_unknown_fields_are_named() {
     let (_, _, msg) = err("{\"e\": [{\"id\": \"o/m\", \"team\": \"t\"}]}");
     assert!(msg.contains("missing field `name`"), "{msg}");
-    let (_, _, msg) = err("{\"e\": [{\"id\": \"o/m\", \"name\": \"n\", \"team\": \"t\", \"dimension\": 3}]}");
+    let (_, _, msg) =
+        err("{\"e\": [{\"id\": \"o/m\", \"name\": \"n\", \"team\": \"t\", \"dimension\": 3}]}");
     assert!(msg.contains("unknown field `dimension`"), "{msg}");
 }
 
@@ -113,8 +125,9 @@ fn shape_errors_say_what_is_expected() {
     assert!(msg.contains("appears twice"), "{msg}");
     let (_, _, msg) = err("{\"e\": [{\"id\": \"o/m\", \"name\": \" \", \"team\": \"t\"}]}");
     assert!(msg.contains("empty \"name\""), "{msg}");
-    let (_, _, msg) =
-        err("{\"e\": [{\"id\": \"o/m\", \"name\": \"n\", \"team\": \"t\", \"link\": \"file:///x\"}]}");
+    let (_, _, msg) = err(
+        "{\"e\": [{\"id\": \"o/m\", \"name\": \"n\", \"team\": \"t\", \"link\": \"file:///x\"}]}",
+    );
     assert!(msg.contains("not an http(s) URL"), "{msg}");
 }
 
@@ -135,10 +148,20 @@ fn user_manifest_merges_over_bundled() {
         )
         .unwrap(),
     );
-    assert_eq!(m.types().collect::<Vec<_>>(), ["embedding", "caption", "reranker"]);
-    assert_eq!(m.groups[0].models.len(), 2, "replaced model leaves its old group");
+    assert_eq!(
+        m.types().collect::<Vec<_>>(),
+        ["embedding", "caption", "reranker"]
+    );
+    assert_eq!(
+        m.groups[0].models.len(),
+        2,
+        "replaced model leaves its old group"
+    );
     let moved = m.groups[1].models.last().unwrap();
-    assert_eq!((moved.id.id().as_str(), moved.name.as_str()), ("BAAI/bge-large-en-v1.5", "moved"));
+    assert_eq!(
+        (moved.id.id().as_str(), moved.name.as_str()),
+        ("BAAI/bge-large-en-v1.5", "moved")
+    );
     assert_eq!(m.models().count(), 6);
 }
 
@@ -147,8 +170,16 @@ fn load_reads_flag_then_env() {
     let dir = tempfile::tempdir().unwrap();
     let flag = dir.path().join("flag.json");
     let env_file = dir.path().join("env.json");
-    std::fs::write(&flag, r#"{"flag": [{"id": "a/flag", "name": "f", "team": "a"}]}"#).unwrap();
-    std::fs::write(&env_file, r#"{"env": [{"id": "a/env", "name": "e", "team": "a"}]}"#).unwrap();
+    std::fs::write(
+        &flag,
+        r#"{"flag": [{"id": "a/flag", "name": "f", "team": "a"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        &env_file,
+        r#"{"env": [{"id": "a/env", "name": "e", "team": "a"}]}"#,
+    )
+    .unwrap();
     let env = Env::from_pairs([("HAID_MODELS_MANIFEST", env_file.to_str().unwrap())]);
     let from_flag = Manifest::load(Some(&flag), &env).unwrap();
     assert!(from_flag.types().any(|t| t == "flag"));

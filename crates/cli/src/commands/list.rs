@@ -1,0 +1,111 @@
+//! `haid-models list`: the manifest's models by type, with their state.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use clap::Args;
+use haid_models::cache::scan_cache;
+use haid_models::env::Env;
+use haid_models::location::CacheLocation;
+use haid_models::manifest::Manifest;
+use haid_models::query::{Filter, SortKey};
+use haid_models::status::{model_list, ModelList, ModelStatus, StatusGroup};
+use haid_models::Result;
+
+use crate::output::{self, print_json};
+use crate::GlobalArgs;
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this model type (embedding, caption, …, or other).
+    #[arg(long = "type", value_name = "T")]
+    model_type: Option<String>,
+    /// A manifest merged over the bundled one (else HAID_MODELS_MANIFEST).
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Order within each type: name, size, accessed or modified (:asc/:desc).
+    #[arg(long, value_name = "KEY")]
+    sort: Option<SortKey>,
+    /// Keep models that match, e.g. "state=downloaded", "size>1GB". Repeatable.
+    #[arg(long, value_name = "EXPR")]
+    filter: Vec<Filter>,
+}
+
+pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<()> {
+    let env = Env::from_process();
+    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
+    let manifest = Manifest::load(args.manifest.as_deref(), &env)?;
+    let report = scan_cache(&loc.cache_dir)?;
+    let mut list = model_list(&manifest, &report, &HashSet::new());
+    if let Some(t) = &args.model_type {
+        list = list.only_type(t)?;
+    }
+    let now = output::now();
+    for group in &mut list.groups {
+        group
+            .models
+            .retain(|m| args.filter.iter().all(|f| f.matches(m, now)));
+        if let Some(sort) = &args.sort {
+            sort.sort(&mut group.models);
+        }
+    }
+    if global.json {
+        return print_json(&list);
+    }
+    print_groups(&list);
+    Ok(())
+}
+
+fn print_groups(list: &ModelList) {
+    println!(
+        "Cache {}: {} on disk",
+        list.cache_dir.display(),
+        output::size(list.size_on_disk)
+    );
+    for group in &list.groups {
+        println!("\n{}", title(group));
+        if group.models.is_empty() {
+            println!("  (none)");
+            continue;
+        }
+        let mut table = output::table(
+            &["NAME", "ID", "TEAM", "DIMS", "EXPECTED", "ON DISK", "STATE"],
+            &[3, 4, 5],
+        );
+        for m in &group.models {
+            table.add_row(row(m));
+        }
+        println!("{table}");
+    }
+    output::warnings(&list.warnings);
+}
+
+fn row(m: &ModelStatus) -> Vec<String> {
+    let dash = || "-".to_owned();
+    vec![
+        m.name.clone(),
+        m.id.clone(),
+        m.team.clone(),
+        m.dimensions.map_or_else(dash, |d| d.to_string()),
+        m.size_mb
+            .map_or_else(dash, |mb| output::size(mb * 1_000_000)),
+        if m.size_on_disk == 0 {
+            dash()
+        } else {
+            output::size(m.size_on_disk)
+        },
+        m.state.as_str().replace('_', " "),
+    ]
+}
+
+/// "Embedding", "Caption", … and "Other models in the cache".
+fn title(group: &StatusGroup) -> String {
+    if group.model_type == haid_models::manifest::OTHER_GROUP {
+        return "Other models in the cache".into();
+    }
+    let mut chars = group.model_type.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}

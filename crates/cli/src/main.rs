@@ -1,0 +1,64 @@
+//! `haid-models`: the cache from the command line. Thin over `haid_models`;
+//! the contract (flags, JSON, exit codes) is in DESIGN.md.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "haid-models",
+    version,
+    about = "See and control the Hugging Face model cache (HF_HOME/hub).",
+    long_about = None,
+    after_help = "Exit status: 0 on success, 1 on failure, 2 on bad usage.\n\
+                  The cache is found by: --cache-dir, HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE, \
+                  HF_HOME, the app's settings, HAID_DATA_DIR, then the platform data folder."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Flags every command takes.
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Use this cache folder (the `hub` folder itself) instead of the usual rules.
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Print JSON on stdout (human text goes to stderr).
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Where the cache is, and which rule chose it.
+    Where,
+    /// Every repo in the cache: models, datasets, spaces.
+    Scan(commands::scan::ScanArgs),
+    /// The manifest's models by type, with their state on disk.
+    List(commands::list::ListArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Where => commands::location::run(&cli.global),
+        Command::Scan(args) => commands::scan::run(&cli.global, args),
+        Command::List(args) => commands::list::run(&cli.global, args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Runs the reference client, Python `huggingface_hub`, from the venv that
+//! `make test` creates under `target/venv`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The workspace root (this crate lives in `<root>/tests`).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// `HAID_TEST_PYTHON`, else `target/venv/bin/python`. Missing is a test
+/// failure with the command that fixes it, never a silent skip.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("HAID_TEST_PYTHON").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let venv = workspace_root().join("target/venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the reference Python is missing: run `make test-deps` (creates target/venv with huggingface_hub) or set HAID_TEST_PYTHON"
+    );
+    venv
+}
+
+/// Runs `tests/py/<script>` with `args`; returns its stdout parsed as JSON.
+pub fn run_json(script: &str, args: &[&str]) -> serde_json::Value {
+    let path = workspace_root().join("tests/py").join(script);
+    let out = Command::new(python())
+        .arg(&path)
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("HF_HUB_DISABLE_TELEMETRY", "1")
+        .output()
+        .expect("run the reference python");
+    assert!(
+        out.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the python script prints JSON")
+}
