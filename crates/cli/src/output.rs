@@ -61,6 +61,13 @@ pub fn table(header: &[&str], right_aligned: &[usize]) -> Table {
     t
 }
 
+/// Prints a table without the padding comfy-table leaves at line ends.
+pub fn print_table(table: &Table) {
+    for line in table.lines() {
+        println!("{}", line.trim_end());
+    }
+}
+
 /// Up to ten warnings on stderr, then how many more.
 pub fn warnings(list: &[haid_models::cache::ScanWarning]) {
     const SHOWN: usize = 10;

@@ -1,7 +1,11 @@
 //! Where the cache is: the six rules of DESIGN.md, first match wins.
 //!
-//! 1. `--cache-dir` · 2. `HF_HUB_CACHE`, then `HUGGINGFACE_HUB_CACHE` · 3. `HF_HOME`/hub
-//! · 4. the app's settings · 5. `HAID_DATA_DIR`/models/hub · 6. `<data dir>/haid/models/hub`.
+//! 1. `--cache-dir`
+//! 2. `HF_HUB_CACHE`, then `HUGGINGFACE_HUB_CACHE`
+//! 3. `HF_HOME`/hub
+//! 4. the app's settings
+//! 5. `HAID_DATA_DIR`/models/hub
+//! 6. `<data dir>/haid/models/hub`
 
 use std::path::{Path, PathBuf};
 

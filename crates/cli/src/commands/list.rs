@@ -75,7 +75,7 @@ fn print_groups(list: &ModelList) {
         for m in &group.models {
             table.add_row(row(m));
         }
-        println!("{table}");
+        output::print_table(&table);
     }
     output::warnings(&list.warnings);
 }

@@ -93,7 +93,8 @@ fn print_table(report: &CacheReport, revisions: bool, now: i64) {
         }
     }
     if !report.repos.is_empty() {
-        println!("{table}\n");
+        output::print_table(&table);
+        println!();
     }
     let unfinished = match report.incomplete_size_on_disk {
         0 => String::new(),

@@ -62,7 +62,7 @@ pub fn scan_cache(cache_dir: &Path) -> Result<CacheReport> {
     }
     report
         .repos
-        .sort_by(|a, b| (a.repo.repo_type(), a.repo.id()).cmp(&(b.repo.repo_type(), b.repo.id())));
+        .sort_by_key(|r| (r.repo.repo_type(), r.repo.id()));
     report.warnings.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(report)
 }
