@@ -9,10 +9,13 @@ use serde::Serialize;
 
 /// One JSON document on stdout.
 pub fn print_json(value: &impl Serialize) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+    // Buffered: stdout is line-buffered, and pretty JSON of a big cache is
+    // tens of thousands of lines (one write each, unbuffered).
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut out, value)
         .map_err(std::io::Error::other)
         .and_then(|()| writeln!(out))
+        .and_then(|()| out.flush())
         .map_err(|e| Error::Io {
             action: "write to",
             path: "stdout".into(),

@@ -2,6 +2,7 @@
 //! in parallel; the watcher runs it alone for the repo an event touched.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ffi::OsString;
 use std::fs::{self, FileType};
 use std::path::{Path, PathBuf};
 
@@ -21,11 +22,18 @@ pub struct RepoScan {
     pub(crate) blobs: Vec<(FileIdentity, u64)>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct BlobStat {
     size: u64,
     accessed: i64,
     modified: i64,
+    identity: FileIdentity,
+}
+
+enum Listing {
+    Entries(Vec<(PathBuf, FileType)>),
+    Missing,
+    NotDir,
 }
 
 /// State of one repo scan. `cache_root` must be canonical: every path we
@@ -33,8 +41,10 @@ struct BlobStat {
 struct RepoScanner<'a> {
     cache_root: &'a Path,
     repo_path: PathBuf,
-    blob_stats: HashMap<PathBuf, BlobStat>,
-    identities: HashMap<PathBuf, FileIdentity>,
+    /// Each blob once, by index; keyed by the raw path bytes (hashing a
+    /// `Path` walks its components, which shows in a 100k-file scan).
+    blob_index: HashMap<OsString, usize>,
+    blobs: Vec<BlobStat>,
     warnings: Vec<ScanWarning>,
     corrupt: bool,
     partial: bool,
@@ -48,8 +58,8 @@ pub fn scan_repo_dir(cache_root: &Path, id: &RepoId) -> Option<RepoScan> {
     let mut scanner = RepoScanner {
         cache_root,
         repo_path,
-        blob_stats: HashMap::new(),
-        identities: HashMap::new(),
+        blob_index: HashMap::new(),
+        blobs: Vec::new(),
         warnings: Vec::new(),
         corrupt: false,
         partial: false,
@@ -85,22 +95,22 @@ impl RepoScanner<'_> {
     fn read_refs(&mut self) -> BTreeMap<String, String> {
         let refs_dir = self.repo_path.join("refs");
         let mut refs = BTreeMap::new();
-        match fs::symlink_metadata(&refs_dir) {
-            Err(_) => return refs,
-            Ok(m) if !m.is_dir() => {
+        let top = match self.try_list_dir(&refs_dir) {
+            Listing::Entries(entries) => entries,
+            Listing::Missing => return refs,
+            Listing::NotDir => {
                 self.corrupt(
                     refs_dir,
                     "refs is not a folder; delete the repo and download it again",
                 );
                 return refs;
             }
-            Ok(_) => {}
-        }
-        let mut stack = vec![refs_dir.clone()];
-        while let Some(dir) = stack.pop() {
-            for (path, file_type) in self.list_dir(&dir) {
+        };
+        let mut pending = top;
+        while let Some((path, file_type)) = pending.pop() {
+            {
                 if file_type.is_dir() {
-                    stack.push(path);
+                    pending.extend(self.list_dir(&path));
                 } else if file_type.is_file() {
                     let name = relative_name(&refs_dir, &path);
                     match fs::read_to_string(&path) {
@@ -117,11 +127,10 @@ impl RepoScanner<'_> {
 
     /// Sum of `blobs/*.incomplete`: downloads that have not finished.
     fn incomplete_size(&mut self) -> u64 {
-        let blobs_dir = self.repo_path.join("blobs");
-        if !blobs_dir.is_dir() {
+        let Listing::Entries(entries) = self.try_list_dir(&self.repo_path.join("blobs")) else {
             return 0;
-        }
-        self.list_dir(&blobs_dir)
+        };
+        entries
             .into_iter()
             .filter(|(path, ft)| ft.is_file() && has_suffix(path, INCOMPLETE_SUFFIX))
             .filter_map(|(path, _)| fs::symlink_metadata(path).ok())
@@ -136,18 +145,22 @@ impl RepoScanner<'_> {
     ) -> Vec<CachedRevision> {
         let snapshots = self.repo_path.join("snapshots");
         let trees = TreeListing::dir(&self.repo_path);
+        // One stat per repo instead of a failed open per revision: most
+        // caches (written before huggingface_hub 2.x) have no listings.
+        let listed = trees.is_dir();
         let mut revisions = Vec::new();
-        if fs::symlink_metadata(&snapshots).is_ok_and(|m| m.is_dir()) {
-            for (path, file_type) in self.list_dir(&snapshots) {
+        if let Listing::Entries(entries) = self.try_list_dir(&snapshots) {
+            for (path, file_type) in entries {
                 if file_type.is_dir() {
-                    revisions.push(self.read_revision(path, refs, &trees));
+                    let trees = listed.then_some(trees.as_path());
+                    revisions.push(self.read_revision(path, refs, trees));
                 } else if file_type.is_symlink() {
                     self.corrupt(path, "a snapshot is a symlink; it is not followed");
                 } else {
                     self.corrupt(path, "a file where a snapshot folder should be");
                 }
             }
-        } else if downloading || trees.is_dir() {
+        } else if downloading || listed {
             // A download that has not finished its first file yet.
             self.partial = true;
         } else {
@@ -190,11 +203,12 @@ impl RepoScanner<'_> {
         &mut self,
         snapshot_path: PathBuf,
         refs: &BTreeMap<String, String>,
-        trees: &Path,
+        trees: Option<&Path>,
     ) -> CachedRevision {
         let commit_hash = file_name(&snapshot_path);
-        let listing = TreeListing::read(trees, &commit_hash, &mut self.warnings);
-        let mut blobs = BTreeSet::new();
+        let listing =
+            trees.and_then(|t| TreeListing::read(t, &commit_hash, &mut self.warnings));
+        let mut blobs = Vec::new();
         let mut present = BTreeSet::new();
         let mut nb_files = 0;
         let mut stack = vec![snapshot_path.clone()];
@@ -205,7 +219,7 @@ impl RepoScanner<'_> {
                     continue;
                 }
                 if let Some(blob) = self.resolve_blob(&path, file_type) {
-                    blobs.insert(blob);
+                    blobs.push(blob);
                     nb_files += 1;
                     if listing.is_some() {
                         present.insert(relative_name(&snapshot_path, &path));
@@ -219,7 +233,9 @@ impl RepoScanner<'_> {
         if nb_missing_files > 0 {
             self.partial = true;
         }
-        let stats: Vec<BlobStat> = blobs.iter().map(|b| self.blob_stats[b]).collect();
+        blobs.sort_unstable();
+        blobs.dedup();
+        let stats: Vec<&BlobStat> = blobs.iter().map(|&b| &self.blobs[b]).collect();
         let last_modified = match stats.iter().map(|s| s.modified).max() {
             Some(t) => t,
             None => unix_seconds(fs::metadata(&snapshot_path).and_then(|m| m.modified())),
@@ -243,7 +259,7 @@ impl RepoScanner<'_> {
 
     /// The blob behind one snapshot file, stat'ed once per repo. `None` (with
     /// a warning) when it is dangling or lies outside the cache.
-    fn resolve_blob(&mut self, file: &Path, file_type: FileType) -> Option<PathBuf> {
+    fn resolve_blob(&mut self, file: &Path, file_type: FileType) -> Option<usize> {
         let blob = if file_type.is_symlink() {
             match link_target(file) {
                 Ok(target) => target,
@@ -255,8 +271,8 @@ impl RepoScanner<'_> {
         } else {
             file.to_owned()
         };
-        if self.blob_stats.contains_key(&blob) {
-            return Some(blob);
+        if let Some(&known) = self.blob_index.get(blob.as_os_str()) {
+            return Some(known);
         }
         if !blob.starts_with(self.cache_root) {
             self.warn(
@@ -286,17 +302,15 @@ impl RepoScanner<'_> {
             self.warn(file.to_owned(), "points to a folder; not counted");
             return None;
         }
-        self.identities
-            .insert(blob.clone(), FileIdentity::of(&blob, &meta));
-        self.blob_stats.insert(
-            blob.clone(),
-            BlobStat {
-                size: meta.len(),
-                accessed: unix_seconds(meta.accessed()),
-                modified: unix_seconds(meta.modified()),
-            },
-        );
-        Some(blob)
+        self.blobs.push(BlobStat {
+            size: meta.len(),
+            accessed: unix_seconds(meta.accessed()),
+            modified: unix_seconds(meta.modified()),
+            identity: FileIdentity::of(&blob, &meta),
+        });
+        let index = self.blobs.len() - 1;
+        self.blob_index.insert(blob.into_os_string(), index);
+        Some(index)
     }
 
     /// A blob that is itself a symlink (huggingface_hub's shared store): follow
@@ -325,20 +339,38 @@ impl RepoScanner<'_> {
     }
 
     /// Entries of a folder with their types (from the directory entry, so no
-    /// extra stat). OS litter is skipped; an unreadable folder is a warning.
+    /// extra stat). OS litter is skipped; an unreadable folder is corruption.
     fn list_dir(&mut self, dir: &Path) -> Vec<(PathBuf, FileType)> {
+        match self.try_list_dir(dir) {
+            Listing::Entries(entries) => entries,
+            Listing::Missing | Listing::NotDir => {
+                self.corrupt(dir.to_owned(), "cannot read folder");
+                Vec::new()
+            }
+        }
+    }
+
+    /// Like `list_dir`, but says when the folder is absent or not a folder,
+    /// which saves a stat before each read.
+    fn try_list_dir(&mut self, dir: &Path) -> Listing {
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Listing::Missing,
+            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Listing::NotDir,
             Err(e) => {
                 self.corrupt(dir.to_owned(), format!("cannot read folder: {e}"));
-                return Vec::new();
+                return Listing::Entries(Vec::new());
             }
         };
-        entries
+        let entries = entries
             .filter_map(|e| e.ok())
-            .filter(|e| !OS_LITTER.iter().any(|n| e.file_name() == *n))
+            .filter(|e| {
+                let name = e.file_name();
+                !OS_LITTER.iter().any(|n| name == *n)
+            })
             .filter_map(|e| Some((e.path(), e.file_type().ok()?)))
-            .collect()
+            .collect();
+        Listing::Entries(entries)
     }
 
     fn finish(
@@ -358,10 +390,9 @@ impl RepoScanner<'_> {
         } else {
             RepoState::Complete
         };
-        let stats = self.blob_stats.values();
         let (last_accessed, last_modified) = match (
-            stats.clone().map(|s| s.accessed).max(),
-            stats.clone().map(|s| s.modified).max(),
+            self.blobs.iter().map(|s| s.accessed).max(),
+            self.blobs.iter().map(|s| s.modified).max(),
         ) {
             (Some(a), Some(m)) => (a, m),
             _ => {
@@ -373,18 +404,16 @@ impl RepoScanner<'_> {
                 (accessed, modified)
             }
         };
-        let blobs = self
-            .blob_stats
-            .iter()
-            .map(|(path, stat)| (self.identities[path].clone(), stat.size))
-            .collect();
+        let size_on_disk = self.blobs.iter().map(|s| s.size).sum();
+        let nb_files = self.blobs.len();
+        let blobs = self.blobs.into_iter().map(|s| (s.identity, s.size)).collect();
         RepoScan {
             repo: CachedRepo {
                 repo,
                 repo_path: self.repo_path,
                 state,
-                size_on_disk: self.blob_stats.values().map(|s| s.size).sum(),
-                nb_files: self.blob_stats.len(),
+                size_on_disk,
+                nb_files,
                 incomplete_size_on_disk: incomplete,
                 last_accessed,
                 last_modified,

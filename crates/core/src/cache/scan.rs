@@ -28,11 +28,11 @@ pub fn scan_cache(cache_dir: &Path) -> Result<CacheReport> {
     let entries = fs::read_dir(&root)
         .map_err(|e| Error::io("read the cache folder", &root, e))?
         .filter_map(|e| e.ok())
-        .map(|e| e.path())
+        .filter_map(|e| Some((e.path(), e.file_type().ok()?)))
         .collect::<Vec<_>>();
     let outcomes: Vec<Entry> = entries
         .par_iter()
-        .map(|path| classify(&root, path))
+        .map(|(path, file_type)| classify(&root, path, *file_type))
         .collect();
 
     let mut report = empty_report(&root);
@@ -82,7 +82,7 @@ enum Entry {
     Skip,
 }
 
-fn classify(root: &Path, path: &Path) -> Entry {
+fn classify(root: &Path, path: &Path, file_type: fs::FileType) -> Entry {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -93,7 +93,8 @@ fn classify(root: &Path, path: &Path) -> Entry {
     if name == SHARED_BLOBS_DIR && path.join(SHARED_BLOBS_MARKER).is_file() {
         return Entry::SharedStore(shared_store_blobs(path));
     }
-    let is_dir = fs::symlink_metadata(path).is_ok_and(|m| m.is_dir() || m.is_symlink());
+    // A symlinked repo folder is reported (not followed) by the repo scan.
+    let is_dir = file_type.is_dir() || file_type.is_symlink();
     let litter = |message: String| {
         Entry::Litter(ScanWarning {
             path: path.to_owned(),

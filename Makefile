@@ -1,0 +1,42 @@
+# HAID Models — the two commands a new user needs: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+VENV := target/venv
+BIN := target/debug/haid-models
+
+.PHONY: help run test test-deps lint test-rust bench bench-scan clean
+
+help:
+	@echo "make run     build the CLI and list the models the product needs"
+	@echo "make test    install what is missing, then format check, clippy and every test"
+	@echo "make bench   benchmarks against huggingface_hub and du (see BENCHMARKS.md)"
+
+## run: until the desktop app lands, build the CLI and show `haid-models list`.
+run:
+	$(CARGO) build -p haid-models
+	$(BIN) list
+
+## test: what CI runs (.ci/run) on a fresh Debian machine.
+test: test-deps lint test-rust
+
+## test-deps: Debian packages, Rust components and the Python reference venv.
+test-deps:
+	scripts/install-deps.sh
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## test-rust: --workspace builds the haid-models binary the CLI tests run.
+test-rust:
+	HAID_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace
+
+bench: bench-scan
+
+bench-scan: test-deps
+	bench/scan.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs on a fresh Debian machine and skips what is there:
+# Debian packages, the Rust components for linting, and a Python venv with the
+# reference client (huggingface_hub) under target/venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(build-essential pkg-config python3 python3-venv)
+VENV=target/venv
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+install_apt() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+check_rust() {
+  command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)" >&2; exit 1; }
+  for comp in rustfmt clippy; do
+    if ! cargo "${comp/rustfmt/fmt}" --version >/dev/null 2>&1; then
+      log "adding Rust component $comp"
+      rustup component add "$comp"
+    fi
+  done
+}
+
+install_venv() {
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import huggingface_hub, sys; sys.exit(huggingface_hub.__version__ != "2.4.0")' 2>/dev/null; then
+    return
+  fi
+  log "creating $VENV with huggingface_hub (the reference client)"
+  mkdir -p target
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+}
+
+install_apt
+check_rust
+install_venv
