@@ -1,5 +1,6 @@
 //! The Hugging Face cache on disk: repo ids, the scan and its report.
 
+mod dir_handle;
 mod paths;
 pub mod repo;
 mod repo_scan;

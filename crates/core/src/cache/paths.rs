@@ -24,14 +24,6 @@ pub fn normalize_lexically(path: &Path) -> PathBuf {
     out
 }
 
-/// Where the symlink at `link` points, as an absolute, normalised path (the
-/// first hop only, like `huggingface_hub`).
-pub fn link_target(link: &Path) -> std::io::Result<PathBuf> {
-    let target = std::fs::read_link(link)?;
-    let parent = link.parent().unwrap_or(Path::new(""));
-    Ok(normalize_lexically(&parent.join(target)))
-}
-
 /// Seconds since the epoch, floored (times before 1970 clamp to 0).
 pub fn unix_seconds(time: std::io::Result<SystemTime>) -> i64 {
     time.ok()

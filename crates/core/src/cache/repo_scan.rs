@@ -2,11 +2,13 @@
 //! in parallel; the watcher runs it alone for the repo an event touched.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ffi::OsString;
-use std::fs::{self, FileType};
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
-use super::paths::{link_target, unix_seconds, FileIdentity, OS_LITTER};
+use super::dir_handle::{DirHandle, FileStat, Kind};
+use super::paths::{normalize_lexically, unix_seconds, FileIdentity, OS_LITTER};
 use super::repo::RepoId;
 use super::report::{CachedRepo, CachedRevision, RepoState, ScanWarning};
 use super::tree::TreeListing;
@@ -22,32 +24,26 @@ pub struct RepoScan {
     pub(crate) blobs: Vec<(FileIdentity, u64)>,
 }
 
-#[derive(Debug, Clone)]
-struct BlobStat {
-    size: u64,
-    accessed: i64,
-    modified: i64,
-    identity: FileIdentity,
-}
-
-enum Listing {
-    Entries(Vec<(PathBuf, FileType)>),
-    Missing,
-    NotDir,
-}
-
 /// State of one repo scan. `cache_root` must be canonical: every path we
 /// follow is checked to stay under it.
 struct RepoScanner<'a> {
     cache_root: &'a Path,
     repo_path: PathBuf,
+    blobs_dir: Option<DirHandle>,
     /// Each blob once, by index; keyed by the raw path bytes (hashing a
     /// `Path` walks its components, which shows in a 100k-file scan).
     blob_index: HashMap<OsString, usize>,
-    blobs: Vec<BlobStat>,
+    blobs: Vec<FileStat>,
     warnings: Vec<ScanWarning>,
     corrupt: bool,
     partial: bool,
+}
+
+/// Opening a sub-folder: there, absent, or something else in its place.
+enum Child {
+    Dir(DirHandle),
+    Missing,
+    NotDir,
 }
 
 /// Scans the repo folder of `id` under the canonical `cache_root`.
@@ -58,6 +54,7 @@ pub fn scan_repo_dir(cache_root: &Path, id: &RepoId) -> Option<RepoScan> {
     let mut scanner = RepoScanner {
         cache_root,
         repo_path,
+        blobs_dir: None,
         blob_index: HashMap::new(),
         blobs: Vec::new(),
         warnings: Vec::new(),
@@ -72,9 +69,16 @@ pub fn scan_repo_dir(cache_root: &Path, id: &RepoId) -> Option<RepoScan> {
         );
         return Some(scanner.finish(id.clone(), Vec::new(), BTreeMap::new(), 0));
     }
-    let refs = scanner.read_refs();
-    let incomplete = scanner.incomplete_size();
-    let revisions = scanner.read_revisions(&refs, incomplete > 0);
+    let repo = match DirHandle::open(&scanner.repo_path) {
+        Ok(repo) => repo,
+        Err(e) => {
+            scanner.corrupt(scanner.repo_path.clone(), format!("cannot open: {e}"));
+            return Some(scanner.finish(id.clone(), Vec::new(), BTreeMap::new(), 0));
+        }
+    };
+    let refs = scanner.read_refs(&repo);
+    let incomplete = scanner.open_blobs(&repo);
+    let revisions = scanner.read_revisions(&repo, &refs, incomplete > 0);
     Some(scanner.finish(id.clone(), revisions, refs, incomplete))
 }
 
@@ -91,83 +95,124 @@ impl RepoScanner<'_> {
         self.warn(path, message);
     }
 
+    fn child(&mut self, parent: &DirHandle, name: &str) -> Child {
+        match parent.open_child(OsStr::new(name)) {
+            Ok(dir) => Child::Dir(dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Child::Missing,
+            Err(_) => Child::NotDir,
+        }
+    }
+
+    /// Entries without OS litter; an unreadable folder is corruption.
+    fn entries(&mut self, dir: &DirHandle) -> Vec<(OsString, Kind)> {
+        match dir.entries() {
+            Ok(mut entries) => {
+                entries.retain(|(name, _)| !OS_LITTER.iter().any(|n| name == n));
+                entries
+            }
+            Err(e) => {
+                self.corrupt(dir.path().to_owned(), format!("cannot read folder: {e}"));
+                Vec::new()
+            }
+        }
+    }
+
     /// `refs/**` → ref name → commit hash. Whitespace around a hash is tolerated.
-    fn read_refs(&mut self) -> BTreeMap<String, String> {
-        let refs_dir = self.repo_path.join("refs");
+    fn read_refs(&mut self, repo: &DirHandle) -> BTreeMap<String, String> {
         let mut refs = BTreeMap::new();
-        let top = match self.try_list_dir(&refs_dir) {
-            Listing::Entries(entries) => entries,
-            Listing::Missing => return refs,
-            Listing::NotDir => {
+        let mut pending = match self.child(repo, "refs") {
+            Child::Dir(dir) => vec![(dir, String::new())],
+            Child::Missing => return refs,
+            Child::NotDir => {
+                let path = self.repo_path.join("refs");
                 self.corrupt(
-                    refs_dir,
+                    path,
                     "refs is not a folder; delete the repo and download it again",
                 );
                 return refs;
             }
         };
-        let mut pending = top;
-        while let Some((path, file_type)) = pending.pop() {
-            {
-                if file_type.is_dir() {
-                    pending.extend(self.list_dir(&path));
-                } else if file_type.is_file() {
-                    let name = relative_name(&refs_dir, &path);
-                    match fs::read_to_string(&path) {
+        while let Some((dir, prefix)) = pending.pop() {
+            for (name, kind) in self.entries(&dir) {
+                let ref_name = format!("{prefix}{}", name.to_string_lossy());
+                match kind {
+                    Kind::Dir => match dir.open_child(&name) {
+                        Ok(sub) => pending.push((sub, format!("{ref_name}/"))),
+                        Err(e) => self.corrupt(dir.path().join(&name), format!("cannot open: {e}")),
+                    },
+                    Kind::File => match fs::read_to_string(dir.path().join(&name)) {
                         Ok(hash) => {
-                            refs.insert(name, hash.trim().to_owned());
+                            refs.insert(ref_name, hash.trim().to_owned());
                         }
-                        Err(e) => self.corrupt(path, format!("cannot read ref: {e}")),
-                    }
+                        Err(e) => {
+                            self.corrupt(dir.path().join(&name), format!("cannot read ref: {e}"))
+                        }
+                    },
+                    Kind::Symlink | Kind::Other => {}
                 }
             }
         }
         refs
     }
 
-    /// Sum of `blobs/*.incomplete`: downloads that have not finished.
-    fn incomplete_size(&mut self) -> u64 {
-        let Listing::Entries(entries) = self.try_list_dir(&self.repo_path.join("blobs")) else {
+    /// Opens `blobs/` for the lookups to come and sums `*.incomplete` in it:
+    /// downloads that have not finished.
+    fn open_blobs(&mut self, repo: &DirHandle) -> u64 {
+        let Child::Dir(blobs) = self.child(repo, "blobs") else {
             return 0;
         };
-        entries
+        let incomplete = self
+            .entries(&blobs)
             .into_iter()
-            .filter(|(path, ft)| ft.is_file() && has_suffix(path, INCOMPLETE_SUFFIX))
-            .filter_map(|(path, _)| fs::symlink_metadata(path).ok())
-            .map(|m| m.len())
-            .sum()
+            .filter(|(name, kind)| {
+                *kind == Kind::File && name.to_string_lossy().ends_with(INCOMPLETE_SUFFIX)
+            })
+            .filter_map(|(name, _)| blobs.lstat(&name).ok())
+            .map(|s| s.size)
+            .sum();
+        self.blobs_dir = Some(blobs);
+        incomplete
     }
 
     fn read_revisions(
         &mut self,
+        repo: &DirHandle,
         refs: &BTreeMap<String, String>,
         downloading: bool,
     ) -> Vec<CachedRevision> {
-        let snapshots = self.repo_path.join("snapshots");
         let trees = TreeListing::dir(&self.repo_path);
         // One stat per repo instead of a failed open per revision: most
         // caches (written before huggingface_hub 2.x) have no listings.
         let listed = trees.is_dir();
         let mut revisions = Vec::new();
-        if let Listing::Entries(entries) = self.try_list_dir(&snapshots) {
-            for (path, file_type) in entries {
-                if file_type.is_dir() {
-                    let trees = listed.then_some(trees.as_path());
-                    revisions.push(self.read_revision(path, refs, trees));
-                } else if file_type.is_symlink() {
-                    self.corrupt(path, "a snapshot is a symlink; it is not followed");
-                } else {
-                    self.corrupt(path, "a file where a snapshot folder should be");
+        match self.child(repo, "snapshots") {
+            Child::Dir(snapshots) => {
+                for (name, kind) in self.entries(&snapshots) {
+                    let path = snapshots.path().join(&name);
+                    match kind {
+                        Kind::Dir => match snapshots.open_child(&name) {
+                            Ok(snapshot) => {
+                                let trees = listed.then_some(trees.as_path());
+                                revisions.push(self.read_revision(snapshot, refs, trees));
+                            }
+                            Err(e) => self.corrupt(path, format!("cannot open snapshot: {e}")),
+                        },
+                        Kind::Symlink => {
+                            self.corrupt(path, "a snapshot is a symlink; it is not followed")
+                        }
+                        _ => self.corrupt(path, "a file where a snapshot folder should be"),
+                    }
                 }
             }
-        } else if downloading || listed {
             // A download that has not finished its first file yet.
-            self.partial = true;
-        } else {
-            self.corrupt(
-                snapshots,
-                "the snapshots folder is missing; delete the repo and download it again",
-            );
+            Child::Missing if downloading || listed => self.partial = true,
+            _ => {
+                let path = self.repo_path.join("snapshots");
+                self.corrupt(
+                    path,
+                    "the snapshots folder is missing; delete the repo and download it again",
+                );
+            }
         }
         self.check_refs_resolve(refs, &revisions, &trees, downloading);
         revisions.sort_by(|a, b| a.commit_hash.cmp(&b.commit_hash));
@@ -201,28 +246,38 @@ impl RepoScanner<'_> {
 
     fn read_revision(
         &mut self,
-        snapshot_path: PathBuf,
+        snapshot: DirHandle,
         refs: &BTreeMap<String, String>,
         trees: Option<&Path>,
     ) -> CachedRevision {
+        let snapshot_path = snapshot.path().to_owned();
         let commit_hash = file_name(&snapshot_path);
-        let listing =
-            trees.and_then(|t| TreeListing::read(t, &commit_hash, &mut self.warnings));
+        let listing = trees.and_then(|t| TreeListing::read(t, &commit_hash, &mut self.warnings));
         let mut blobs = Vec::new();
         let mut present = BTreeSet::new();
         let mut nb_files = 0;
-        let mut stack = vec![snapshot_path.clone()];
-        while let Some(dir) = stack.pop() {
-            for (path, file_type) in self.list_dir(&dir) {
-                if file_type.is_dir() {
-                    stack.push(path);
-                    continue;
-                }
-                if let Some(blob) = self.resolve_blob(&path, file_type) {
+        let mut pending = vec![(snapshot, String::new())];
+        while let Some((dir, prefix)) = pending.pop() {
+            for (name, kind) in self.entries(&dir) {
+                let blob =
+                    match kind {
+                        Kind::Dir => {
+                            match dir.open_child(&name) {
+                                Ok(sub) => pending
+                                    .push((sub, format!("{prefix}{}/", name.to_string_lossy()))),
+                                Err(e) => self
+                                    .corrupt(dir.path().join(&name), format!("cannot open: {e}")),
+                            }
+                            continue;
+                        }
+                        Kind::Symlink => self.linked_blob(&dir, &name),
+                        _ => self.plain_blob(&dir, &name),
+                    };
+                if let Some(blob) = blob {
                     blobs.push(blob);
                     nb_files += 1;
                     if listing.is_some() {
-                        present.insert(relative_name(&snapshot_path, &path));
+                        present.insert(format!("{prefix}{}", name.to_string_lossy()));
                     }
                 }
             }
@@ -235,20 +290,18 @@ impl RepoScanner<'_> {
         }
         blobs.sort_unstable();
         blobs.dedup();
-        let stats: Vec<&BlobStat> = blobs.iter().map(|&b| &self.blobs[b]).collect();
+        let stats: Vec<&FileStat> = blobs.iter().map(|&b| &self.blobs[b]).collect();
         let last_modified = match stats.iter().map(|s| s.modified).max() {
             Some(t) => t,
             None => unix_seconds(fs::metadata(&snapshot_path).and_then(|m| m.modified())),
         };
-        let mut rev_refs: Vec<String> = refs
-            .iter()
-            .filter(|(_, h)| **h == commit_hash)
-            .map(|(n, _)| n.clone())
-            .collect();
-        rev_refs.sort();
         CachedRevision {
+            refs: refs
+                .iter()
+                .filter(|(_, h)| **h == commit_hash)
+                .map(|(n, _)| n.clone())
+                .collect(),
             commit_hash,
-            refs: rev_refs,
             size_on_disk: stats.iter().map(|s| s.size).sum(),
             nb_files,
             last_modified,
@@ -257,120 +310,99 @@ impl RepoScanner<'_> {
         }
     }
 
-    /// The blob behind one snapshot file, stat'ed once per repo. `None` (with
-    /// a warning) when it is dangling or lies outside the cache.
-    fn resolve_blob(&mut self, file: &Path, file_type: FileType) -> Option<usize> {
-        let blob = if file_type.is_symlink() {
-            match link_target(file) {
-                Ok(target) => target,
-                Err(e) => {
-                    self.corrupt(file.to_owned(), format!("cannot read symlink: {e}"));
-                    return None;
-                }
-            }
-        } else {
-            file.to_owned()
-        };
-        if let Some(&known) = self.blob_index.get(blob.as_os_str()) {
+    /// A snapshot file that is the blob itself (caches written without symlinks).
+    fn plain_blob(&mut self, dir: &DirHandle, name: &OsStr) -> Option<usize> {
+        let path = dir.path().join(name);
+        if let Some(&known) = self.blob_index.get(path.as_os_str()) {
             return Some(known);
         }
-        if !blob.starts_with(self.cache_root) {
-            self.warn(
-                file.to_owned(),
-                format!(
-                    "points outside the cache to {}; not followed and not counted",
-                    blob.display()
-                ),
-            );
-            return None;
+        match dir.lstat(name) {
+            Ok(stat) => Some(self.register(path, stat)),
+            Err(e) => {
+                self.corrupt(path, format!("cannot read: {e}"));
+                None
+            }
         }
-        let meta = match fs::symlink_metadata(&blob) {
-            Ok(m) if m.file_type().is_symlink() => self.follow_inside(file, &blob)?,
-            Ok(m) => m,
-            Err(_) => {
-                self.corrupt(
-                    file.to_owned(),
-                    format!(
-                        "dangling pointer: blob {} is missing; delete the repo and download it again",
-                        blob.display()
-                    ),
-                );
+    }
+
+    /// The blob a snapshot symlink points to (first hop, like huggingface_hub),
+    /// stat'ed once per repo. `None`, with a warning, when it is dangling or
+    /// lies outside the cache.
+    fn linked_blob(&mut self, dir: &DirHandle, name: &OsStr) -> Option<usize> {
+        let target = match dir.read_link(name) {
+            Ok(target) => normalize_lexically(&dir.path().join(target)),
+            Err(e) => {
+                self.corrupt(dir.path().join(name), format!("cannot read symlink: {e}"));
                 return None;
             }
         };
-        if meta.is_dir() {
-            self.warn(file.to_owned(), "points to a folder; not counted");
+        if let Some(&known) = self.blob_index.get(target.as_os_str()) {
+            return Some(known);
+        }
+        let file = || dir.path().join(name);
+        if !target.starts_with(self.cache_root) {
+            let msg = format!(
+                "points outside the cache to {}; not followed and not counted",
+                target.display()
+            );
+            self.warn(file(), msg);
             return None;
         }
-        self.blobs.push(BlobStat {
-            size: meta.len(),
-            accessed: unix_seconds(meta.accessed()),
-            modified: unix_seconds(meta.modified()),
-            identity: FileIdentity::of(&blob, &meta),
-        });
+        let stat = match self.stat_blob(&target) {
+            Ok(stat) if stat.kind == Kind::Symlink => self.follow_inside(&file(), &target)?,
+            Ok(stat) => stat,
+            Err(_) => {
+                let msg = format!(
+                    "dangling pointer: blob {} is missing; delete the repo and download it again",
+                    target.display()
+                );
+                self.corrupt(file(), msg);
+                return None;
+            }
+        };
+        if stat.kind == Kind::Dir {
+            self.warn(file(), "points to a folder; not counted");
+            return None;
+        }
+        Some(self.register(target, stat))
+    }
+
+    /// `lstat` of a blob: relative to the open `blobs/` when it lies there.
+    fn stat_blob(&self, blob: &Path) -> io::Result<FileStat> {
+        match (&self.blobs_dir, blob.parent(), blob.file_name()) {
+            (Some(dir), Some(parent), Some(name)) if parent == dir.path() => dir.lstat(name),
+            _ => DirHandle::lstat_path(blob),
+        }
+    }
+
+    fn register(&mut self, path: PathBuf, stat: FileStat) -> usize {
+        self.blobs.push(stat);
         let index = self.blobs.len() - 1;
-        self.blob_index.insert(blob.into_os_string(), index);
-        Some(index)
+        self.blob_index.insert(path.into_os_string(), index);
+        index
     }
 
     /// A blob that is itself a symlink (huggingface_hub's shared store): follow
     /// it only if its final target is still inside the cache.
-    fn follow_inside(&mut self, file: &Path, blob: &Path) -> Option<fs::Metadata> {
+    fn follow_inside(&mut self, file: &Path, blob: &Path) -> Option<FileStat> {
         match fs::canonicalize(blob) {
-            Ok(real) if real.starts_with(self.cache_root) => fs::metadata(real).ok(),
+            Ok(real) if real.starts_with(self.cache_root) => fs::metadata(&real)
+                .ok()
+                .map(|m| FileStat::from_metadata(&real, &m)),
             Ok(real) => {
-                self.warn(
-                    file.to_owned(),
-                    format!(
-                        "blob leads outside the cache to {}; not followed",
-                        real.display()
-                    ),
+                let msg = format!(
+                    "blob leads outside the cache to {}; not followed",
+                    real.display()
                 );
+                self.warn(file.to_owned(), msg);
                 None
             }
             Err(_) => {
-                self.corrupt(
-                    file.to_owned(),
-                    format!("dangling pointer: {} is missing", blob.display()),
-                );
+                let msg = format!("dangling pointer: {} is missing", blob.display());
+                self.corrupt(file.to_owned(), msg);
                 None
             }
         }
-    }
-
-    /// Entries of a folder with their types (from the directory entry, so no
-    /// extra stat). OS litter is skipped; an unreadable folder is corruption.
-    fn list_dir(&mut self, dir: &Path) -> Vec<(PathBuf, FileType)> {
-        match self.try_list_dir(dir) {
-            Listing::Entries(entries) => entries,
-            Listing::Missing | Listing::NotDir => {
-                self.corrupt(dir.to_owned(), "cannot read folder");
-                Vec::new()
-            }
-        }
-    }
-
-    /// Like `list_dir`, but says when the folder is absent or not a folder,
-    /// which saves a stat before each read.
-    fn try_list_dir(&mut self, dir: &Path) -> Listing {
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Listing::Missing,
-            Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => return Listing::NotDir,
-            Err(e) => {
-                self.corrupt(dir.to_owned(), format!("cannot read folder: {e}"));
-                return Listing::Entries(Vec::new());
-            }
-        };
-        let entries = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                let name = e.file_name();
-                !OS_LITTER.iter().any(|n| name == *n)
-            })
-            .filter_map(|e| Some((e.path(), e.file_type().ok()?)))
-            .collect();
-        Listing::Entries(entries)
     }
 
     fn finish(
@@ -395,18 +427,13 @@ impl RepoScanner<'_> {
             self.blobs.iter().map(|s| s.modified).max(),
         ) {
             (Some(a), Some(m)) => (a, m),
-            _ => {
-                let meta = fs::symlink_metadata(&self.repo_path);
-                let accessed =
-                    unix_seconds(meta.as_ref().map_err(clone_err).and_then(|m| m.accessed()));
-                let modified =
-                    unix_seconds(meta.as_ref().map_err(clone_err).and_then(|m| m.modified()));
-                (accessed, modified)
-            }
+            _ => match fs::symlink_metadata(&self.repo_path) {
+                Ok(meta) => (unix_seconds(meta.accessed()), unix_seconds(meta.modified())),
+                Err(_) => (0, 0),
+            },
         };
         let size_on_disk = self.blobs.iter().map(|s| s.size).sum();
         let nb_files = self.blobs.len();
-        let blobs = self.blobs.into_iter().map(|s| (s.identity, s.size)).collect();
         RepoScan {
             repo: CachedRepo {
                 repo,
@@ -421,30 +448,17 @@ impl RepoScanner<'_> {
                 revisions,
             },
             warnings: self.warnings,
-            blobs,
+            blobs: self
+                .blobs
+                .into_iter()
+                .map(|s| (s.identity, s.size))
+                .collect(),
         }
     }
-}
-
-fn clone_err(e: &std::io::Error) -> std::io::Error {
-    std::io::Error::new(e.kind(), e.to_string())
 }
 
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-fn relative_name(base: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(base).unwrap_or(path);
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn has_suffix(path: &Path, suffix: &str) -> bool {
-    path.file_name()
-        .is_some_and(|n| n.to_string_lossy().ends_with(suffix))
 }
