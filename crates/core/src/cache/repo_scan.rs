@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::dir_handle::{DirHandle, FileStat, Kind};
-use super::paths::{normalize_lexically, unix_seconds, FileIdentity, OS_LITTER};
+use super::paths::{is_under, resolve_link, unix_seconds, FileIdentity, OS_LITTER};
 use super::repo::RepoId;
 use super::report::{CachedRepo, CachedRevision, RepoState, ScanWarning};
 use super::tree::TreeListing;
@@ -330,7 +330,7 @@ impl RepoScanner<'_> {
     /// lies outside the cache.
     fn linked_blob(&mut self, dir: &DirHandle, name: &OsStr) -> Option<usize> {
         let target = match dir.read_link(name) {
-            Ok(target) => normalize_lexically(&dir.path().join(target)),
+            Ok(target) => resolve_link(dir.path(), &target),
             Err(e) => {
                 self.corrupt(dir.path().join(name), format!("cannot read symlink: {e}"));
                 return None;
@@ -340,7 +340,7 @@ impl RepoScanner<'_> {
             return Some(known);
         }
         let file = || dir.path().join(name);
-        if !target.starts_with(self.cache_root) {
+        if !is_under(&target, self.cache_root) {
             let msg = format!(
                 "points outside the cache to {}; not followed and not counted",
                 target.display()
@@ -370,7 +370,11 @@ impl RepoScanner<'_> {
     /// `lstat` of a blob: relative to the open `blobs/` when it lies there.
     fn stat_blob(&self, blob: &Path) -> io::Result<FileStat> {
         match (&self.blobs_dir, blob.parent(), blob.file_name()) {
-            (Some(dir), Some(parent), Some(name)) if parent == dir.path() => dir.lstat(name),
+            (Some(dir), Some(parent), Some(name))
+                if parent.as_os_str() == dir.path().as_os_str() =>
+            {
+                dir.lstat(name)
+            }
             _ => DirHandle::lstat_path(blob),
         }
     }
