@@ -12,18 +12,22 @@ pub mod python;
 
 pub use fixture::{CacheFixture, RepoFixture};
 
-/// The `haid-models` binary of this workspace. `cargo test --workspace`
-/// (what `make test` runs) builds it before any test runs.
+/// The `haid-models` binary of this workspace, built (or found up to date)
+/// once per test process, whichever way the tests were started: cargo only
+/// builds a binary for the integration tests of its own package.
 pub fn haid_bin() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join(format!("haid-models{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is not built: run the tests with `cargo test --workspace` or `make test`",
-        bin.display()
-    );
-    bin
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        escargot::CargoBuild::new()
+            .package("haid-models")
+            .bin("haid-models")
+            .current_release()
+            .run()
+            .expect("build the haid-models binary")
+            .path()
+            .to_owned()
+    })
+    .clone()
 }
 
 /// A `haid-models` command with a clean environment: no HF_* or HAID_*
