@@ -7,6 +7,7 @@
     missing_debug_implementations
 )]
 
+pub mod fake_hub;
 pub mod fixture;
 pub mod python;
 

@@ -1,0 +1,49 @@
+//! `fake-hub --root DIR [--port N] [faults…]`: the test hub as a process, for
+//! Python clients, benchmarks and offline demos. Prints `{"url": …}` on one
+//! line once it listens. `GET /_fake/stats` gives the bytes served;
+//! `POST /_fake/faults` (JSON, the fields below) changes the faults live.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use haid_models_tests::fake_hub::{serve, Faults, HubState};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Folder with `<org>/<name>/<files>` to serve as model repos.
+    #[arg(long)]
+    root: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Send file bodies at this many bytes per second.
+    #[arg(long)]
+    throttle_bps: Option<u64>,
+    /// Cut each transfer after this many bytes.
+    #[arg(long)]
+    cut_after: Option<u64>,
+    /// A repo that needs `--token`.
+    #[arg(long)]
+    gated: Vec<String>,
+    #[arg(long)]
+    token: Option<String>,
+    /// Always answer 200 with the whole file.
+    #[arg(long)]
+    ignore_range: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    let faults = Faults {
+        throttle_bps: args.throttle_bps,
+        cut_after: args.cut_after,
+        gated: args.gated,
+        token: args.token,
+        ignore_range: args.ignore_range,
+        ..Faults::default()
+    };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    println!("{}", serde_json::json!({ "url": url }));
+    serve(listener, HubState::new(args.root, faults)).await
+}

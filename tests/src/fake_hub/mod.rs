@@ -1,0 +1,148 @@
+//! A hub-compatible HTTP server (axum) that serves folders as model repos, for
+//! our tests, benchmarks and offline demos. It speaks what `huggingface_hub`
+//! and `hf-hub` use to download: repo info, tree listings, and `resolve` with
+//! HEAD, `Range` and the hub's headers and error codes. It never sends
+//! `X-Xet-Hash`, so clients use plain HTTP. It counts the bytes it serves and
+//! can misbehave on demand ([`Faults`]).
+//!
+//! Layout served: `<root>/<org>/<name>/<files…>`; the commit of a repo is a
+//! hash of its content, and `main` points to it.
+
+mod faults;
+mod repo;
+mod routes;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub use faults::Faults;
+pub use repo::{HubFile, HubRepo};
+
+/// Shared by all requests.
+#[derive(Debug)]
+pub struct HubState {
+    root: PathBuf,
+    faults: Mutex<Faults>,
+    bytes_served: AtomicU64,
+    file_requests: AtomicU64,
+    repos: Mutex<HashMap<String, Arc<HubRepo>>>,
+}
+
+impl HubState {
+    pub fn new(root: PathBuf, faults: Faults) -> Arc<Self> {
+        Arc::new(Self {
+            root,
+            faults: Mutex::new(faults),
+            bytes_served: AtomicU64::new(0),
+            file_requests: AtomicU64::new(0),
+            repos: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A repo, hashed on first use (fixtures reach 1 GiB; hash once).
+    fn repo(&self, id: &str) -> Option<Arc<HubRepo>> {
+        if let Some(repo) = self.repos.lock().unwrap().get(id) {
+            return Some(repo.clone());
+        }
+        let repo = Arc::new(HubRepo::load(&self.root, id)?);
+        self.repos
+            .lock()
+            .unwrap()
+            .insert(id.to_owned(), repo.clone());
+        Some(repo)
+    }
+
+    fn faults(&self) -> Faults {
+        self.faults.lock().unwrap().clone()
+    }
+
+    pub fn stats(&self) -> serde_json::Value {
+        serde_json::json!({
+            "bytes_served": self.bytes_served.load(Ordering::SeqCst),
+            "file_requests": self.file_requests.load(Ordering::SeqCst),
+        })
+    }
+}
+
+/// Serves until the future is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, state: Arc<HubState>) -> std::io::Result<()> {
+    axum::serve(listener, routes::router(state)).await
+}
+
+/// A fake hub on a random local port, running on its own thread.
+#[derive(Debug)]
+pub struct FakeHub {
+    pub url: String,
+    pub root: PathBuf,
+    state: Arc<HubState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeHub {
+    pub fn start(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        let state = HubState::new(root.clone(), Faults::default());
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let served = state.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                tokio::select! {
+                    _ = serve(listener, served) => {}
+                    _ = stop_rx => {}
+                }
+            });
+        });
+        let addr = addr_rx.recv().expect("fake hub started");
+        Self {
+            url: format!("http://{addr}"),
+            root,
+            state,
+            shutdown: Some(stop_tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        *self.state.faults.lock().unwrap() = faults;
+    }
+
+    pub fn bytes_served(&self) -> u64 {
+        self.state.bytes_served.load(Ordering::SeqCst)
+    }
+
+    pub fn file_requests(&self) -> u64 {
+        self.state.file_requests.load(Ordering::SeqCst)
+    }
+
+    /// The repo as served (files, etags, commit).
+    pub fn repo(&self, id: &str) -> HubRepo {
+        (*self
+            .state
+            .repo(id)
+            .expect("repo exists under the fake hub's root"))
+        .clone()
+    }
+}
+
+impl Drop for FakeHub {
+    fn drop(&mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! A folder served as a hub repo: its files with their git blob ids, LFS
+//! sha256s and a commit hash derived from the content (so the same files
+//! always give the same commit, and any change gives a new one).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use crate::fixture::LFS_THRESHOLD;
+
+/// One file of a repo.
+#[derive(Debug, Clone)]
+pub struct HubFile {
+    pub path: String,
+    pub size: u64,
+    /// git blob sha1: the `oid` of the tree API, and the etag of small files.
+    pub oid: String,
+    /// sha256 for LFS files: their etag.
+    pub lfs_sha256: Option<String>,
+    pub abs: PathBuf,
+}
+
+impl HubFile {
+    /// What the hub sends as `ETag`/`X-Linked-Etag` and huggingface_hub names the blob.
+    pub fn etag(&self) -> &str {
+        self.lfs_sha256.as_deref().unwrap_or(&self.oid)
+    }
+
+    pub fn tree_entry(&self) -> Value {
+        let mut entry =
+            json!({"type": "file", "oid": self.oid, "size": self.size, "path": self.path});
+        if let Some(sha) = &self.lfs_sha256 {
+            entry["lfs"] = json!({"oid": sha, "size": self.size, "pointerSize": 134});
+        }
+        entry
+    }
+}
+
+/// A repo at its only commit.
+#[derive(Debug, Clone)]
+pub struct HubRepo {
+    pub id: String,
+    pub sha: String,
+    pub files: Vec<HubFile>,
+}
+
+impl HubRepo {
+    /// Reads `root/org/name/**`. `None` when the folder does not exist.
+    pub fn load(root: &Path, id: &str) -> Option<Self> {
+        let dir = root.join(id);
+        if !dir.is_dir() {
+            return None;
+        }
+        let mut files = Vec::new();
+        walk(&dir, &dir, &mut files);
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut commit = Sha1::new();
+        for f in &files {
+            commit.update(format!("{} {}\n", f.path, f.etag()).as_bytes());
+        }
+        Some(Self {
+            id: id.to_owned(),
+            sha: hex::encode(commit.finalize()),
+            files,
+        })
+    }
+
+    pub fn file(&self, path: &str) -> Option<&HubFile> {
+        self.files.iter().find(|f| f.path == path)
+    }
+
+    /// The folders of the tree listing (the hub lists them too).
+    pub fn directories(&self) -> Vec<String> {
+        let mut dirs: Vec<String> = self
+            .files
+            .iter()
+            .flat_map(|f| {
+                let parts: Vec<&str> = f.path.split('/').collect();
+                (1..parts.len()).map(move |i| parts[..i].join("/"))
+            })
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        dirs
+    }
+
+    pub fn total_size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<HubFile>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else if let Some(file) = hash_file(root, &path) {
+            out.push(file);
+        }
+    }
+}
+
+/// Hashes a file once with both algorithms, streaming (fixtures reach 1 GiB).
+fn hash_file(root: &Path, path: &Path) -> Option<HubFile> {
+    let size = std::fs::metadata(path).ok()?.len();
+    let mut git = Sha1::new();
+    git.update(format!("blob {size}\0").as_bytes());
+    let mut sha = Sha256::new();
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        git.update(&buf[..n]);
+        sha.update(&buf[..n]);
+    }
+    let rel = path
+        .strip_prefix(root)
+        .ok()?
+        .to_string_lossy()
+        .replace('\\', "/");
+    Some(HubFile {
+        path: rel,
+        size,
+        oid: hex::encode(git.finalize()),
+        lfs_sha256: (size >= LFS_THRESHOLD as u64).then(|| hex::encode(sha.finalize())),
+        abs: path.to_owned(),
+    })
+}

@@ -1,0 +1,370 @@
+//! The hub's endpoints, as clients call them.
+
+use std::io::SeekFrom;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::{Faults, HubFile, HubRepo, HubState};
+
+type S = State<Arc<HubState>>;
+
+pub fn router(state: Arc<HubState>) -> Router {
+    Router::new()
+        .route("/api/models/{org}/{name}", get(info_main))
+        .route("/api/models/{org}/{name}/revision/{*rev}", get(info_rev))
+        .route("/api/models/{org}/{name}/tree/{rev}", get(tree))
+        .route(
+            "/api/models/{org}/{name}/tree/{rev}/{*path}",
+            get(tree_under),
+        )
+        .route("/{org}/{name}/resolve/{rev}/{*path}", get(resolve))
+        .route("/_fake/stats", get(stats))
+        .route("/_fake/faults", post(set_faults))
+        .with_state(state)
+}
+
+async fn stats(State(state): S) -> Json<serde_json::Value> {
+    Json(state.stats())
+}
+
+async fn set_faults(State(state): S, Json(faults): Json<Faults>) -> StatusCode {
+    *state.faults.lock().unwrap() = faults;
+    StatusCode::NO_CONTENT
+}
+
+/// An error as the hub sends it: status, `X-Error-Code`, `X-Error-Message`, JSON body.
+fn hub_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut resp = (status, Json(json!({ "error": message }))).into_response();
+    let h = resp.headers_mut();
+    if !code.is_empty() {
+        h.insert("x-error-code", code.parse().unwrap());
+    }
+    h.insert("x-error-message", message.parse().unwrap());
+    resp
+}
+
+/// Finds the repo and checks access and revision: what every endpoint does first.
+/// (The error is a whole response; its size does not matter in a test server.)
+#[allow(clippy::result_large_err)]
+fn open(
+    state: &HubState,
+    headers: &HeaderMap,
+    id: &str,
+    rev: &str,
+) -> Result<Arc<HubRepo>, Response> {
+    let faults = state.faults();
+    let Some(repo) = state.repo(id) else {
+        return Err(hub_error(
+            StatusCode::NOT_FOUND,
+            "RepoNotFound",
+            "Repository not found",
+        ));
+    };
+    if faults.gated.iter().any(|g| g == id) {
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match (sent, faults.token.as_deref()) {
+            (None, _) => {
+                let msg = format!("Access to model {id} is restricted. You must have access to it and be authenticated to access it. Please log in.");
+                return Err(hub_error(StatusCode::UNAUTHORIZED, "GatedRepo", &msg));
+            }
+            (Some(t), Some(good)) if t == good => {}
+            _ => {
+                return Err(hub_error(
+                    StatusCode::UNAUTHORIZED,
+                    "",
+                    "Invalid credentials in Authorization header",
+                ));
+            }
+        }
+    }
+    if rev != "main" && rev != repo.sha {
+        let msg = format!("Invalid rev id: {rev}");
+        return Err(hub_error(StatusCode::NOT_FOUND, "RevisionNotFound", &msg));
+    }
+    Ok(repo)
+}
+
+fn info(state: &HubState, headers: &HeaderMap, id: &str, rev: &str) -> Response {
+    match open(state, headers, id, rev) {
+        Err(resp) => resp,
+        Ok(repo) => Json(json!({
+            "_id": repo.sha,
+            "id": repo.id,
+            "modelId": repo.id,
+            "sha": repo.sha,
+            "private": false,
+            "gated": false,
+            "disabled": false,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "lastModified": "2026-01-01T00:00:00.000Z",
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "siblings": repo.files.iter().map(|f| json!({"rfilename": f.path})).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+    }
+}
+
+async fn info_main(
+    State(state): S,
+    headers: HeaderMap,
+    Path((org, name)): Path<(String, String)>,
+) -> Response {
+    info(&state, &headers, &format!("{org}/{name}"), "main")
+}
+
+async fn info_rev(
+    State(state): S,
+    headers: HeaderMap,
+    Path((org, name, rev)): Path<(String, String, String)>,
+) -> Response {
+    info(&state, &headers, &format!("{org}/{name}"), &rev)
+}
+
+fn listing(state: &HubState, headers: &HeaderMap, id: &str, rev: &str, under: &str) -> Response {
+    let repo = match open(state, headers, id, rev) {
+        Ok(repo) => repo,
+        Err(resp) => return resp,
+    };
+    let inside = |p: &str| under.is_empty() || p.starts_with(&format!("{under}/"));
+    let mut entries: Vec<serde_json::Value> = repo
+        .directories()
+        .into_iter()
+        .filter(|d| inside(d))
+        .map(|d| json!({"type": "directory", "oid": "0000000000000000000000000000000000000000", "size": 0, "path": d}))
+        .collect();
+    entries.extend(
+        repo.files
+            .iter()
+            .filter(|f| inside(&f.path))
+            .map(HubFile::tree_entry),
+    );
+    Json(entries).into_response()
+}
+
+async fn tree(
+    State(state): S,
+    headers: HeaderMap,
+    Path((org, name, rev)): Path<(String, String, String)>,
+) -> Response {
+    listing(&state, &headers, &format!("{org}/{name}"), &rev, "")
+}
+
+async fn tree_under(
+    State(state): S,
+    headers: HeaderMap,
+    Path((org, name, rev, path)): Path<(String, String, String, String)>,
+) -> Response {
+    listing(
+        &state,
+        &headers,
+        &format!("{org}/{name}"),
+        &rev,
+        path.trim_end_matches('/'),
+    )
+}
+
+/// `HEAD`/`GET /{org}/{name}/resolve/{rev}/{path}`: the file, whole or a range.
+async fn resolve(
+    State(state): S,
+    method: Method,
+    headers: HeaderMap,
+    Path((org, name, rev, path)): Path<(String, String, String, String)>,
+) -> Response {
+    let id = format!("{org}/{name}");
+    let repo = match open(&state, &headers, &id, &rev) {
+        Ok(repo) => repo,
+        Err(resp) => return resp,
+    };
+    let Some(file) = repo.file(&path).cloned() else {
+        return hub_error(
+            StatusCode::NOT_FOUND,
+            "EntryNotFound",
+            &format!("{path} does not exist on \"{rev}\""),
+        );
+    };
+    if let Some(resp) = injected_failure(&state) {
+        return resp;
+    }
+    let faults = state.faults();
+    let range = (!faults.ignore_range)
+        .then(|| {
+            headers
+                .get(header::RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_range)
+        })
+        .flatten();
+    let mut resp = Response::builder()
+        .header(header::ETAG, format!("\"{}\"", file.etag()))
+        .header("x-repo-commit", &repo.sha)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CONTENT_TYPE, "application/octet-stream");
+    if file.lfs_sha256.is_some() {
+        resp = resp
+            .header("x-linked-etag", format!("\"{}\"", file.etag()))
+            .header("x-linked-size", file.size);
+    }
+    if method == Method::HEAD {
+        return resp
+            .header(header::CONTENT_LENGTH, file.size)
+            .body(Body::empty())
+            .unwrap();
+    }
+    let (status, start, end) = match range {
+        None => (StatusCode::OK, 0, file.size),
+        Some((start, _)) if start >= file.size && file.size > 0 => {
+            return resp
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{}", file.size))
+                .body(Body::empty())
+                .unwrap();
+        }
+        Some((start, end)) => (
+            StatusCode::PARTIAL_CONTENT,
+            start,
+            end.map_or(file.size, |e| (e + 1).min(file.size)),
+        ),
+    };
+    if status == StatusCode::PARTIAL_CONTENT {
+        resp = resp.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{}", end.saturating_sub(1), file.size),
+        );
+    }
+    state.file_requests.fetch_add(1, Ordering::SeqCst);
+    let cut = cut_for_this_transfer(&state);
+    let flip = faults.corrupt_path.as_deref() == Some(file.path.as_str());
+    let body = body_stream(
+        state.clone(),
+        file,
+        start,
+        end,
+        cut,
+        faults.throttle_bps,
+        flip,
+    );
+    resp.status(status)
+        .header(header::CONTENT_LENGTH, end - start)
+        .body(Body::from_stream(body))
+        .unwrap()
+}
+
+/// `fail_next` answers a file request with an error status, counting down.
+fn injected_failure(state: &HubState) -> Option<Response> {
+    let mut faults = state.faults.lock().unwrap();
+    if faults.fail_next == 0 {
+        return None;
+    }
+    faults.fail_next -= 1;
+    let status = StatusCode::from_u16(faults.fail_status.unwrap_or(500))
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = hub_error(status, "", "injected failure");
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, "1".parse().unwrap());
+    }
+    Some(resp)
+}
+
+fn cut_for_this_transfer(state: &HubState) -> Option<u64> {
+    let mut faults = state.faults.lock().unwrap();
+    let cut = faults.cut_after?;
+    match &mut faults.cut_times {
+        None => Some(cut),
+        Some(0) => None,
+        Some(n) => {
+            *n -= 1;
+            Some(cut)
+        }
+    }
+}
+
+/// `bytes=START-` or `bytes=START-END`.
+fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
+    let spec = value.strip_prefix("bytes=")?;
+    let (start, end) = spec.split_once('-')?;
+    let start = start.trim().parse().ok()?;
+    let end = match end.trim() {
+        "" => None,
+        e => Some(e.parse().ok()?),
+    };
+    Some((start, end))
+}
+
+/// Reads `start..end` of the file in 64 KiB chunks, throttled, cut or
+/// corrupted as the faults say; counts what it sends.
+fn body_stream(
+    state: Arc<HubState>,
+    file: HubFile,
+    start: u64,
+    end: u64,
+    cut: Option<u64>,
+    throttle: Option<u64>,
+    flip: bool,
+) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    struct Transfer {
+        fd: Option<tokio::fs::File>,
+        pos: u64,
+        sent: u64,
+        began: Instant,
+    }
+    let init = Transfer {
+        fd: None,
+        pos: start,
+        sent: 0,
+        began: Instant::now(),
+    };
+    futures_util::stream::unfold(init, move |mut t| {
+        let (state, path) = (state.clone(), file.abs.clone());
+        async move {
+            if t.pos >= end {
+                return None;
+            }
+            if cut.is_some_and(|c| t.sent >= c) {
+                let err = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fake hub: cut");
+                return Some((Err(err), Transfer { pos: end, ..t }));
+            }
+            if t.fd.is_none() {
+                let mut fd = tokio::fs::File::open(&path).await.ok()?;
+                fd.seek(SeekFrom::Start(t.pos)).await.ok()?;
+                t.fd = Some(fd);
+            }
+            let mut want = (end - t.pos).min(64 * 1024);
+            if let Some(c) = cut {
+                want = want.min(c - t.sent).max(1);
+            }
+            let mut buf = vec![0u8; want as usize];
+            let n = t.fd.as_mut()?.read(&mut buf).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.truncate(n);
+            if flip {
+                buf.iter_mut().for_each(|b| *b ^= 0xff);
+            }
+            t.pos += n as u64;
+            t.sent += n as u64;
+            if let Some(bps) = throttle {
+                let due = t.began + Duration::from_secs_f64(t.sent as f64 / bps as f64);
+                tokio::time::sleep_until(due.into()).await;
+            }
+            state.bytes_served.fetch_add(n as u64, Ordering::SeqCst);
+            Some((Ok(Bytes::from(buf)), t))
+        }
+    })
+}
