@@ -45,6 +45,8 @@ enum Command {
     Scan(commands::scan::ScanArgs),
     /// The manifest's models by type, with their state on disk.
     List(commands::list::ListArgs),
+    /// Download a model into the cache: resumable, verified.
+    Download(commands::download::DownloadArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Where => commands::location::run(&cli.global),
         Command::Scan(args) => commands::scan::run(&cli.global, args),
         Command::List(args) => commands::list::run(&cli.global, args),
+        Command::Download(args) => commands::download::run(&cli.global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

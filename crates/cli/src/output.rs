@@ -23,6 +23,16 @@ pub fn print_json(value: &impl Serialize) -> Result<()> {
         })
 }
 
+/// One JSON object on one line (NDJSON), written at once so concurrent
+/// writers never interleave.
+pub fn print_json_line(value: &impl Serialize) {
+    if let Ok(mut line) = serde_json::to_vec(value) {
+        line.push(b'\n');
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&line).and_then(|()| out.flush());
+    }
+}
+
 /// `1.3 GB`: decimal units, as the hub and `hf cache ls` show sizes.
 pub fn size(bytes: u64) -> String {
     humansize::format_size(bytes, humansize::DECIMAL)

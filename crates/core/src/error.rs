@@ -33,6 +33,40 @@ pub enum Error {
         reason: String,
     },
 
+    #[error(
+        "HF_HUB_OFFLINE is set, so downloads are off; unset it (or set it to 0) to download {repo}"
+    )]
+    Offline { repo: String },
+
+    #[error("{repo} is gated or private and {reason}: set HF_TOKEN to a token with access (https://huggingface.co/settings/tokens) or run `hf auth login`, and accept the model's terms on its page")]
+    Auth { repo: String, reason: String },
+
+    #[error("not found: {what}")]
+    NotFound { what: String },
+
+    #[error("download of {repo} failed: {message}")]
+    Network { repo: String, message: String },
+
+    #[error("{path} does not match its checksum even after a fresh download (expected {expected}, got {actual}); the server sent bad data, try again later or another endpoint")]
+    Checksum {
+        path: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error("not enough disk space in {}: {needed} bytes still to download, {available} free; free up space or move the cache (HF_HOME)", dir.display())]
+    DiskFull {
+        dir: PathBuf,
+        needed: u64,
+        available: u64,
+    },
+
+    #[error("the disk is full while writing {}; what was downloaded is kept: free up space and run the same download again to resume", path.display())]
+    DiskFullMidway { path: PathBuf },
+
+    #[error("download of {repo} was cancelled; what was downloaded is kept and the next download resumes it")]
+    Cancelled { repo: String },
+
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
         action: &'static str,
@@ -53,15 +87,18 @@ impl Error {
             Error::CacheDir { .. } => "cache_dir",
             Error::UnknownModelType { .. } => "unknown_model_type",
             Error::InvalidArgument { .. } => "invalid_argument",
+            Error::Offline { .. } => "offline",
+            Error::Auth { .. } => "auth",
+            Error::NotFound { .. } => "not_found",
+            Error::Network { .. } => "network",
+            Error::Checksum { .. } => "checksum",
+            Error::DiskFull { .. } | Error::DiskFullMidway { .. } => "disk_full",
+            Error::Cancelled { .. } => "cancelled",
             Error::Io { .. } => "io",
         }
     }
 
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-        source: std::io::Error,
-    ) -> Self {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             action,
             path: path.into(),

@@ -5,6 +5,7 @@
 //! [`status`] joins the two.
 
 pub mod cache;
+pub mod download;
 pub mod env;
 pub mod error;
 pub mod location;

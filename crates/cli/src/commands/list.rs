@@ -1,6 +1,5 @@
 //! `haid-models list`: the manifest's models by type, with their state.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -36,7 +35,9 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<()> {
     let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
     let manifest = Manifest::load(args.manifest.as_deref(), &env)?;
     let report = scan_cache(&loc.cache_dir)?;
-    let mut list = model_list(&manifest, &report, &HashSet::new());
+    // Held blob locks: downloads by this app, another haid-models or Python.
+    let downloading = haid_models::download::lock::downloading_repos(&loc.cache_dir);
+    let mut list = model_list(&manifest, &report, &downloading);
     if let Some(t) = &args.model_type {
         list = list.only_type(t)?;
     }

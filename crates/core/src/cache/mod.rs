@@ -1,5 +1,6 @@
 //! The Hugging Face cache on disk: repo ids, the scan and its report.
 
+pub mod blob_hash;
 mod dir_handle;
 mod paths;
 pub mod repo;

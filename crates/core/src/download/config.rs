@@ -1,0 +1,115 @@
+//! Where to download from and as whom: endpoint, token, offline mode, and the
+//! patience for a bad network. Read once from the environment; never left
+//! for hf-hub to read on its own.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::env::Env;
+
+pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
+
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// `HF_ENDPOINT`, else the public hub (a mirror can be set here).
+    pub endpoint: String,
+    /// `HF_TOKEN`, else the file `hf auth login` writes (`$HF_HOME/token`).
+    pub token: Option<String>,
+    /// `HF_HUB_OFFLINE`: refuse to download without touching the network.
+    pub offline: bool,
+    pub retry: RetryPolicy,
+}
+
+/// How a transfer copes with a bad network: a stall (no byte for
+/// `stall_timeout`), a dropped connection, a 5xx or 429 is retried after a
+/// growing delay. The count restarts whenever bytes arrived, so a long
+/// download on a flaky link goes on as long as it moves.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    pub stall_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+            stall_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `n` (1-based) after a failure without progress.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        self.base_delay.saturating_mul(factor).min(self.max_delay)
+    }
+}
+
+impl HubConfig {
+    pub fn from_env(env: &Env, hf_home: &Path) -> Self {
+        Self {
+            endpoint: env
+                .get("HF_ENDPOINT")
+                .unwrap_or(DEFAULT_ENDPOINT)
+                .trim_end_matches('/')
+                .to_owned(),
+            token: token(env, hf_home),
+            offline: env.flag("HF_HUB_OFFLINE"),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// `HF_TOKEN`, else `HF_TOKEN_PATH`'s file, else `$HF_HOME/token`, as
+/// huggingface_hub looks for it.
+fn token(env: &Env, hf_home: &Path) -> Option<String> {
+    if let Some(t) = env.get("HF_TOKEN") {
+        return Some(t.trim().to_owned());
+    }
+    let file = env
+        .path("HF_TOKEN_PATH", None)
+        .unwrap_or_else(|| hf_home.join("token"));
+    std::fs::read_to_string(file)
+        .ok()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_endpoint_token_and_offline() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("token"), "hf_file\n").unwrap();
+        let env = Env::from_pairs([
+            ("HF_ENDPOINT", "http://mirror:8080/"),
+            ("HF_HUB_OFFLINE", "1"),
+        ]);
+        let c = HubConfig::from_env(&env, home.path());
+        assert_eq!(c.endpoint, "http://mirror:8080");
+        assert_eq!(c.token.as_deref(), Some("hf_file"));
+        assert!(c.offline);
+        let env = Env::from_pairs([("HF_TOKEN", "hf_env")]);
+        let c = HubConfig::from_env(&env, home.path());
+        assert_eq!(c.token.as_deref(), Some("hf_env"));
+        assert_eq!(c.endpoint, DEFAULT_ENDPOINT);
+        assert!(!c.offline);
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.delay(1), Duration::from_millis(500));
+        assert_eq!(p.delay(2), Duration::from_secs(1));
+        assert_eq!(p.delay(4), Duration::from_secs(4));
+        assert_eq!(p.delay(20), Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,130 @@
+//! The download queue: at most N models at once (each with its own file
+//! concurrency), cancel by repo, and a registry of what is in flight so
+//! `list` can say `downloading`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{download, DownloadOutcome, DownloadRequest, EventSink, Hub, DEFAULT_FILE_CONCURRENCY};
+use crate::cache::RepoId;
+use crate::error::{Error, Result};
+
+pub const DEFAULT_MODEL_CONCURRENCY: usize = 2;
+
+#[derive(Debug, Clone)]
+pub struct DownloadManager {
+    cache_dir: PathBuf,
+    hub: Hub,
+    slots: Arc<Semaphore>,
+    file_concurrency: usize,
+    active: Arc<Mutex<HashMap<RepoId, CancellationToken>>>,
+}
+
+/// Takes a repo out of the registry when its task ends, however it ends.
+struct Registered {
+    active: Arc<Mutex<HashMap<RepoId, CancellationToken>>>,
+    repo: RepoId,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        if let Ok(mut active) = self.active.lock() {
+            active.remove(&self.repo);
+        }
+    }
+}
+
+impl DownloadManager {
+    pub fn new(cache_dir: PathBuf, hub: Hub, models: usize, files: usize) -> Self {
+        Self {
+            cache_dir,
+            hub,
+            slots: Arc::new(Semaphore::new(models.max(1))),
+            file_concurrency: files.max(1),
+            active: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    pub fn with_defaults(cache_dir: PathBuf, hub: Hub) -> Self {
+        Self::new(
+            cache_dir,
+            hub,
+            DEFAULT_MODEL_CONCURRENCY,
+            DEFAULT_FILE_CONCURRENCY,
+        )
+    }
+
+    /// Queues a download; it starts when a slot is free. A repo already
+    /// queued or running is refused (its first download carries on).
+    pub fn start(
+        &self,
+        req: DownloadRequest,
+        sink: EventSink,
+    ) -> Result<JoinHandle<Result<DownloadOutcome>>> {
+        let cancel = CancellationToken::new();
+        {
+            let mut active = self.active.lock().map_err(|_| poisoned())?;
+            if active.contains_key(&req.repo) {
+                return Err(Error::InvalidArgument {
+                    what: "download",
+                    value: req.repo.id(),
+                    reason: "it is already downloading".into(),
+                });
+            }
+            active.insert(req.repo.clone(), cancel.clone());
+        }
+        let me = self.clone();
+        Ok(tokio::spawn(async move {
+            let _registered = Registered {
+                active: me.active.clone(),
+                repo: req.repo.clone(),
+            };
+            let _slot = tokio::select! {
+                () = cancel.cancelled() => return Err(Error::Cancelled { repo: req.repo.id() }),
+                slot = me.slots.clone().acquire_owned() => slot.map_err(|_| poisoned())?,
+            };
+            download(
+                &me.cache_dir,
+                &me.hub,
+                &req,
+                sink,
+                &cancel,
+                me.file_concurrency,
+            )
+            .await
+        }))
+    }
+
+    /// Cancels a queued or running download; its partial files stay for a resume.
+    pub fn cancel(&self, repo: &RepoId) -> bool {
+        let token = self.active.lock().ok().and_then(|a| a.get(repo).cloned());
+        token.map(|t| t.cancel()).is_some()
+    }
+
+    pub fn cancel_all(&self) {
+        if let Ok(active) = self.active.lock() {
+            active.values().for_each(CancellationToken::cancel);
+        }
+    }
+
+    /// Repos queued or downloading.
+    pub fn active(&self) -> HashSet<RepoId> {
+        self.active
+            .lock()
+            .map(|a| a.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Io {
+        action: "manage downloads",
+        path: PathBuf::new(),
+        source: std::io::Error::other("the download registry was poisoned by a crash"),
+    }
+}

@@ -1,0 +1,382 @@
+//! Downloads that never lose a byte: through the hub's listing (hf-hub),
+//! resumable from `.incomplete` files, verified before commit, locked with
+//! the same lock files as huggingface_hub, with progress events.
+//!
+//! Order of work, chosen so an interruption at any point leaves a cache that
+//! reads as `partial` (never as garbage to prune) and resumes: resolve the
+//! commit → write `refs/<rev>` and `trees/<commit>.json` → check disk space →
+//! fetch each blob under its lock → link the snapshot.
+
+mod blob_writer;
+pub mod config;
+pub mod layout;
+pub mod lock;
+pub mod manager;
+pub mod progress;
+pub mod remote;
+mod transfer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+pub use config::{HubConfig, RetryPolicy};
+pub use manager::DownloadManager;
+pub use progress::{no_events, DownloadEvent, EventSink, ModelProgress};
+pub use remote::{Hub, RemoteFile, RemoteSnapshot};
+
+use crate::cache::{scan_repo, RepoId};
+use crate::error::{Error, Result};
+
+/// Files fetched at once within one model.
+pub const DEFAULT_FILE_CONCURRENCY: usize = 8;
+
+/// What to download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadRequest {
+    pub repo: RepoId,
+    /// A branch, tag or commit; `main` by default.
+    pub revision: String,
+    /// Only files matching one of these globs (all files when empty).
+    pub include: Vec<String>,
+    /// No file matching one of these globs.
+    pub exclude: Vec<String>,
+}
+
+impl DownloadRequest {
+    pub fn new(repo: RepoId) -> Self {
+        Self {
+            repo,
+            revision: "main".into(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+/// The final line of `download --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DownloadOutcome {
+    pub repo_id: String,
+    pub commit_hash: String,
+    pub snapshot_path: PathBuf,
+    pub size_on_disk: u64,
+}
+
+/// Downloads `req` into `cache_dir`. Nothing is requested before the
+/// request is validated and offline mode checked.
+pub async fn download(
+    cache_dir: &Path,
+    hub: &Hub,
+    req: &DownloadRequest,
+    sink: EventSink,
+    cancel: &CancellationToken,
+    file_concurrency: usize,
+) -> Result<DownloadOutcome> {
+    check_revision(&req.revision)?;
+    let filter = FileFilter::new(&req.include, &req.exclude)?;
+    if hub.config.offline {
+        return Err(Error::Offline {
+            repo: req.repo.id(),
+        });
+    }
+    let snapshot = hub.snapshot(&req.repo, &req.revision).await?;
+    let files: Vec<&RemoteFile> = snapshot
+        .files
+        .iter()
+        .filter(|f| filter.keeps(&f.path))
+        .collect();
+    if files.is_empty() {
+        return Err(Error::NotFound {
+            what: format!("files in {} matching --include/--exclude", req.repo),
+        });
+    }
+    let repo_dir = layout::prepare_repo(cache_dir, &req.repo)?;
+    if req.revision != snapshot.commit {
+        layout::write_ref(&repo_dir, &req.revision, &snapshot.commit)?;
+    }
+    layout::write_listing(&repo_dir, &snapshot.commit, snapshot.listing())?;
+
+    let blobs_dir = repo_dir.join("blobs");
+    let plan = Plan::of(&blobs_dir, &files);
+    check_space(cache_dir, plan.to_fetch)?;
+    let progress = ModelProgress::new(req.repo.id(), plan.total, plan.finished, sink.clone());
+    progress.emit(DownloadEvent::Resolved {
+        repo_id: req.repo.id(),
+        commit_hash: snapshot.commit.clone(),
+        total_files: files.len(),
+        total_bytes: plan.total,
+        present_bytes: plan.finished + plan.partial,
+    });
+
+    let job = Job {
+        cache_dir,
+        hub,
+        repo: &req.repo,
+        commit: &snapshot.commit,
+        blobs_dir: &blobs_dir,
+        cancel,
+        progress: &progress,
+    };
+    // Futures collected first: a closure inside the stream type makes the
+    // whole download future fail the `Send` check (rust-lang/rust#102211).
+    let fetches: Vec<_> = files.iter().map(|file| job.fetch(file)).collect();
+    let results: Vec<Result<()>> = stream::iter(fetches)
+        .buffer_unordered(file_concurrency.max(1))
+        .collect()
+        .await;
+    progress.flush();
+    if let Some(err) = first_error(results) {
+        return Err(err);
+    }
+    for file in &files {
+        layout::link_snapshot(&repo_dir, &snapshot.commit, &file.path, file.etag())?;
+    }
+    let size_on_disk = scan_repo(cache_dir, &req.repo)?.map_or(0, |s| s.repo.size_on_disk);
+    let outcome = DownloadOutcome {
+        repo_id: req.repo.id(),
+        commit_hash: snapshot.commit.clone(),
+        snapshot_path: repo_dir.join("snapshots").join(&snapshot.commit),
+        size_on_disk,
+    };
+    progress.emit(DownloadEvent::Done {
+        repo_id: outcome.repo_id.clone(),
+        commit_hash: outcome.commit_hash.clone(),
+        snapshot_path: outcome.snapshot_path.clone(),
+        size_on_disk,
+    });
+    Ok(outcome)
+}
+
+/// The most telling error: a cancel or full disk says more than the
+/// failures it caused in other files.
+fn first_error(results: Vec<Result<()>>) -> Option<Error> {
+    let mut errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
+    let rank = |e: &Error| match e.kind() {
+        "cancelled" => 0,
+        "disk_full" => 1,
+        _ => 2,
+    };
+    errors.sort_by_key(rank);
+    errors.into_iter().next()
+}
+
+/// Everything one file's fetch needs.
+struct Job<'a> {
+    cache_dir: &'a Path,
+    hub: &'a Hub,
+    repo: &'a RepoId,
+    commit: &'a str,
+    blobs_dir: &'a Path,
+    cancel: &'a CancellationToken,
+    progress: &'a Arc<ModelProgress>,
+}
+
+impl Job<'_> {
+    async fn fetch(&self, file: &RemoteFile) -> Result<()> {
+        let blob = self.blobs_dir.join(file.etag());
+        if blob_is_there(&blob, file.size) {
+            return Ok(());
+        }
+        let fp = self.progress.file(&file.path, file.size);
+        let _lock = lock::acquire(self.cache_dir, self.repo, file.etag(), self.cancel, || {
+            fp.waiting("another download (this app or another program) is writing this file; waiting for it")
+        })
+        .await?;
+        // Whoever held the lock may have finished the blob.
+        if !blob_is_there(&blob, file.size) {
+            let transfer = transfer::Transfer {
+                hub: self.hub,
+                repo: self.repo,
+                commit: self.commit,
+                file,
+                blobs_dir: self.blobs_dir,
+                cancel: self.cancel,
+                progress: &fp,
+            };
+            transfer.run().await?;
+        }
+        fp.done();
+        Ok(())
+    }
+}
+
+fn blob_is_there(blob: &Path, size: u64) -> bool {
+    std::fs::metadata(blob).is_ok_and(|m| m.is_file() && m.len() == size)
+}
+
+/// Bytes of the selected files: total, finished, partially there, to fetch.
+struct Plan {
+    total: u64,
+    finished: u64,
+    partial: u64,
+    to_fetch: u64,
+}
+
+impl Plan {
+    fn of(blobs_dir: &Path, files: &[&RemoteFile]) -> Self {
+        let mut plan = Plan {
+            total: 0,
+            finished: 0,
+            partial: 0,
+            to_fetch: 0,
+        };
+        for f in files {
+            plan.total += f.size;
+            if blob_is_there(&blobs_dir.join(f.etag()), f.size) {
+                plan.finished += f.size;
+                continue;
+            }
+            let part = std::fs::metadata(blobs_dir.join(format!("{}.incomplete", f.etag())))
+                .map_or(0, |m| m.len())
+                .min(f.size);
+            plan.partial += part;
+            plan.to_fetch += f.size - part;
+        }
+        plan
+    }
+}
+
+/// Refuses to start what cannot finish: the bytes still to fetch must fit.
+fn check_space(cache_dir: &Path, needed: u64) -> Result<()> {
+    let Ok(available) = fs4::available_space(cache_dir) else {
+        return Ok(()); // Unknown (exotic file system): the write will tell.
+    };
+    if needed > available {
+        return Err(Error::DiskFull {
+            dir: cache_dir.to_owned(),
+            needed,
+            available,
+        });
+    }
+    Ok(())
+}
+
+/// A branch, tag or commit: it becomes a path under `refs/`, so it is
+/// checked like a repo id is.
+fn check_revision(revision: &str) -> Result<()> {
+    let bad = |reason: &str| Error::InvalidArgument {
+        what: "revision",
+        value: revision.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if revision.is_empty() {
+        return Err(bad(
+            "it is empty; use a branch (main), a tag or a commit hash",
+        ));
+    }
+    if revision.starts_with('/') || revision.contains('\\') || revision.contains('\0') {
+        return Err(bad("it must be a branch, tag or commit, not a path"));
+    }
+    if revision
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(bad("'..', '.' and empty parts are not allowed"));
+    }
+    if revision
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(bad("whitespace is not allowed"));
+    }
+    Ok(())
+}
+
+/// `--include` / `--exclude` globs.
+struct FileFilter {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+impl FileFilter {
+    fn new(include: &[String], exclude: &[String]) -> Result<Self> {
+        Ok(Self {
+            include: globs(include)?,
+            exclude: globs(exclude)?,
+        })
+    }
+
+    fn keeps(&self, path: &str) -> bool {
+        self.include.as_ref().is_none_or(|g| g.is_match(path))
+            && !self.exclude.as_ref().is_some_and(|g| g.is_match(path))
+    }
+}
+
+fn globs(patterns: &[String]) -> Result<Option<GlobSet>> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut set = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = Glob::new(p).map_err(|e| Error::InvalidArgument {
+            what: "glob",
+            value: p.clone(),
+            reason: e.to_string(),
+        })?;
+        set.add(glob);
+    }
+    set.build().map(Some).map_err(|e| Error::InvalidArgument {
+        what: "glob",
+        value: patterns.join(" "),
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revisions_are_checked_before_any_request() {
+        for ok in [
+            "main",
+            "v1.0",
+            "refs/pr/1",
+            "0123456789abcdef0123456789abcdef01234567",
+        ] {
+            check_revision(ok).unwrap();
+        }
+        for bad in [
+            "",
+            "../x",
+            "a/../../b",
+            "/etc",
+            "a\\b",
+            "a b",
+            "a//b",
+            "x\0",
+        ] {
+            assert_eq!(
+                check_revision(bad).unwrap_err().kind(),
+                "invalid_argument",
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn include_and_exclude() {
+        let f =
+            FileFilter::new(&["*.json".into(), "onnx/*".into()], &["tokenizer*".into()]).unwrap();
+        assert!(f.keeps("config.json"));
+        assert!(f.keeps("onnx/model.onnx"));
+        assert!(!f.keeps("tokenizer.json"));
+        assert!(!f.keeps("model.safetensors"));
+        assert!(FileFilter::new(&[], &[]).unwrap().keeps("anything"));
+        assert!(FileFilter::new(&["a[".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn a_full_disk_is_refused_before_starting() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check_space(dir.path(), u64::MAX).unwrap_err();
+        assert_eq!(err.kind(), "disk_full");
+        assert!(err.to_string().contains("free up space"), "{err}");
+        check_space(dir.path(), 1).unwrap();
+    }
+}
