@@ -43,3 +43,18 @@ pub fn run_json(script: &str, args: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).expect("the python script prints JSON")
 }
+
+/// A program of the reference venv (`hf`, …), with HF_* variables cleared.
+pub fn venv_command(program: &str) -> Command {
+    let bin = python().parent().unwrap().join(program);
+    let mut cmd = Command::new(bin);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HF_") || key.starts_with("HUGGINGFACE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("HF_HUB_DISABLE_TELEMETRY", "1")
+        .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        .env("HF_HUB_DISABLE_XET", "1");
+    cmd
+}

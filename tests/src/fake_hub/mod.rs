@@ -28,6 +28,7 @@ pub struct HubState {
     faults: Mutex<Faults>,
     bytes_served: AtomicU64,
     file_requests: AtomicU64,
+    requests: AtomicU64,
     repos: Mutex<HashMap<String, Arc<HubRepo>>>,
 }
 
@@ -38,6 +39,7 @@ impl HubState {
             faults: Mutex::new(faults),
             bytes_served: AtomicU64::new(0),
             file_requests: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
             repos: Mutex::new(HashMap::new()),
         })
     }
@@ -63,6 +65,7 @@ impl HubState {
         serde_json::json!({
             "bytes_served": self.bytes_served.load(Ordering::SeqCst),
             "file_requests": self.file_requests.load(Ordering::SeqCst),
+            "requests": self.requests.load(Ordering::SeqCst),
         })
     }
 }
@@ -124,6 +127,18 @@ impl FakeHub {
 
     pub fn file_requests(&self) -> u64 {
         self.state.file_requests.load(Ordering::SeqCst)
+    }
+
+    /// Every request, of any kind (a client told to stay offline makes none).
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Forgets the counts (between the two halves of a resume test).
+    pub fn reset_counts(&self) {
+        self.state.bytes_served.store(0, Ordering::SeqCst);
+        self.state.file_requests.store(0, Ordering::SeqCst);
+        self.state.requests.store(0, Ordering::SeqCst);
     }
 
     /// The repo as served (files, etags, commit).

@@ -30,7 +30,22 @@ pub fn router(state: Arc<HubState>) -> Router {
         .route("/{org}/{name}/resolve/{rev}/{*path}", get(resolve))
         .route("/_fake/stats", get(stats))
         .route("/_fake/faults", post(set_faults))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            count_request,
+        ))
         .with_state(state)
+}
+
+async fn count_request(
+    State(state): S,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !req.uri().path().starts_with("/_fake/") {
+        state.requests.fetch_add(1, Ordering::SeqCst);
+    }
+    next.run(req).await
 }
 
 async fn stats(State(state): S) -> Json<serde_json::Value> {

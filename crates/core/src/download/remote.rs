@@ -270,31 +270,48 @@ pub(crate) fn network(repo: &str, e: impl std::fmt::Display) -> Error {
 /// hf-hub's errors, said the way a user can act on.
 fn hub_error(e: HFError, id: &RepoId, revision: &str, has_token: bool) -> Error {
     let repo = id.id();
-    match e {
-        HFError::AuthRequired { context } => Error::Auth {
+    // The hub's X-Error-Code says more than which call failed: hf-hub
+    // reports a missing repo as a missing revision when one was asked for.
+    let code = match &e {
+        HFError::AuthRequired { context } | HFError::Forbidden { context } => {
+            context.error_code.clone()
+        }
+        HFError::RepoNotFound { context, .. } | HFError::RevisionNotFound { context, .. } => {
+            context.as_ref().and_then(|c| c.error_code.clone())
+        }
+        _ => None,
+    };
+    match (e, code.as_deref()) {
+        (HFError::AuthRequired { .. }, code) => Error::Auth {
             repo,
-            reason: match (context.error_code.as_deref().unwrap_or_default(), has_token) {
-                ("GatedRepo", false) => "no token is set".into(),
+            reason: match (code, has_token) {
                 (_, true) => "the token was refused".into(),
+                (Some("GatedRepo"), false) => "no token is set".into(),
                 _ => "needs a token".into(),
             },
         },
-        HFError::Forbidden { .. } => Error::Auth {
+        (HFError::Forbidden { .. }, _) => Error::Auth {
             repo,
             reason: "this token has no access to it".into(),
         },
-        HFError::RepoNotFound {
-            context: Some(c), ..
-        } if c.error_code.as_deref() == Some("RevisionNotFound") => {
-            revision_not_found(&repo, revision)
+        (HFError::RepoNotFound { .. } | HFError::RevisionNotFound { .. }, Some("RepoNotFound")) => {
+            repo_not_found(&repo)
         }
-        HFError::RevisionNotFound { .. } => revision_not_found(&repo, revision),
-        HFError::RepoNotFound { .. } => Error::NotFound {
-            what: format!(
-                "model {repo} on the hub (check the id; a private model also needs HF_TOKEN)"
-            ),
-        },
-        other => network(&repo, other),
+        (
+            HFError::RepoNotFound { .. } | HFError::RevisionNotFound { .. },
+            Some("RevisionNotFound"),
+        ) => revision_not_found(&repo, revision),
+        (HFError::RevisionNotFound { .. }, _) => revision_not_found(&repo, revision),
+        (HFError::RepoNotFound { .. }, _) => repo_not_found(&repo),
+        (other, _) => network(&repo, other),
+    }
+}
+
+fn repo_not_found(repo: &str) -> Error {
+    Error::NotFound {
+        what: format!(
+            "model {repo} on the hub (check the id; a private model also needs HF_TOKEN)"
+        ),
     }
 }
 
