@@ -278,3 +278,25 @@ fn a_missing_cache_is_empty_and_a_file_is_an_error() {
     let err = scan_cache(&file).unwrap_err();
     assert!(err.to_string().contains("is a file, not a folder"), "{err}");
 }
+
+#[test]
+fn a_blob_shorter_than_its_listing_is_corrupt() {
+    let fx = CacheFixture::new();
+    let c = commit("cut");
+    let w = weights(4, 5000);
+    let cut = fx.repo("models--org--cut");
+    cut.revision(&c, &[("w.bin", &w)])
+        .reference("main", &c)
+        .tree(&c, &[("w.bin", &w)]);
+    assert_eq!(repo_state(&fx, "org/cut"), RepoState::Complete);
+    // What a power cut can leave: the name, not all the bytes.
+    let blob = cut.path.join("blobs").join(etag(&w));
+    fs::write(&blob, &w[..100]).unwrap();
+    let report = scan_cache(&fx.cache).unwrap();
+    assert_eq!(repo(&report, "org/cut").state, RepoState::Corrupt);
+    assert!(warned(&report, "cut short"));
+}
+
+fn repo_state(fx: &CacheFixture, id: &str) -> RepoState {
+    repo(&scan_cache(&fx.cache).unwrap(), id).state
+}

@@ -1,7 +1,7 @@
 //! Scans one repo folder (`models--org--name`). The cache-wide scan runs this
 //! in parallel; the watcher runs it alone for the repo an event touched.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
@@ -254,7 +254,7 @@ impl RepoScanner<'_> {
         let commit_hash = file_name(&snapshot_path);
         let listing = trees.and_then(|t| TreeListing::read(t, &commit_hash, &mut self.warnings));
         let mut blobs = Vec::new();
-        let mut present = BTreeSet::new();
+        let mut present = BTreeMap::new();
         let mut nb_files = 0;
         let mut pending = vec![(snapshot, String::new())];
         while let Some((dir, prefix)) = pending.pop() {
@@ -277,17 +277,15 @@ impl RepoScanner<'_> {
                     blobs.push(blob);
                     nb_files += 1;
                     if listing.is_some() {
-                        present.insert(format!("{prefix}{}", name.to_string_lossy()));
+                        present.insert(format!("{prefix}{}", name.to_string_lossy()), blob);
                     }
                 }
             }
         }
-        let nb_missing_files = listing.as_ref().map_or(0, |l| {
-            l.files.iter().filter(|f| !present.contains(*f)).count()
-        });
-        if nb_missing_files > 0 {
-            self.partial = true;
-        }
+        let nb_missing_files = match &listing {
+            Some(l) => self.check_listing(&snapshot_path, l, &present),
+            None => 0,
+        };
         blobs.sort_unstable();
         blobs.dedup();
         let stats: Vec<&FileStat> = blobs.iter().map(|&b| &self.blobs[b]).collect();
@@ -308,6 +306,35 @@ impl RepoScanner<'_> {
             snapshot_path,
             nb_missing_files,
         }
+    }
+
+    /// Compares a snapshot with its listing: missing files make it partial;
+    /// a blob of the wrong size is corrupt (a write cut short, e.g. by a power
+    /// loss before the disk caught up). Returns the number of missing files.
+    fn check_listing(
+        &mut self,
+        snapshot: &Path,
+        listing: &TreeListing,
+        present: &BTreeMap<String, usize>,
+    ) -> usize {
+        let mut missing = 0;
+        for (path, size) in &listing.files {
+            match present.get(path) {
+                None => missing += 1,
+                Some(&blob) if self.blobs[blob].size != *size => {
+                    let msg = format!(
+                        "has {} bytes but its listing says {size}: the file was cut short; download the model again",
+                        self.blobs[blob].size
+                    );
+                    self.corrupt(snapshot.join(path), msg);
+                }
+                Some(_) => {}
+            }
+        }
+        if missing > 0 {
+            self.partial = true;
+        }
+        missing
     }
 
     /// A snapshot file that is the blob itself (caches written without symlinks).

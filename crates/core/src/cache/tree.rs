@@ -30,10 +30,10 @@ struct TreeFile {
     files: BTreeMap<String, TreeEntry>,
 }
 
-/// The paths a commit holds.
+/// The paths a commit holds, with their sizes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeListing {
-    pub files: Vec<String>,
+    pub files: BTreeMap<String, u64>,
 }
 
 impl TreeListing {
@@ -52,7 +52,11 @@ impl TreeListing {
         let text = std::fs::read_to_string(&path).ok()?;
         match serde_json::from_str::<TreeFile>(&text) {
             Ok(tree) if tree.format_version == TREE_FORMAT_VERSION => Some(Self {
-                files: tree.files.into_keys().collect(),
+                files: tree
+                    .files
+                    .into_iter()
+                    .map(|(path, e)| (path, e.size))
+                    .collect(),
             }),
             Ok(_) => None,
             Err(e) => {
