@@ -145,7 +145,9 @@ impl BlobWriter {
             ));
         };
         match task.await {
-            Ok(Ok(())) => Ok(std::mem::replace(&mut self.hasher, BlobHasher::new(self.kind, 0)).finish_hex()),
+            Ok(Ok(())) => {
+                Ok(std::mem::replace(&mut self.hasher, BlobHasher::new(self.kind, 0)).finish_hex())
+            }
             Ok(Err(e)) if is_disk_full(&e) => Err(Error::DiskFullMidway {
                 path: self.path.clone(),
             }),
