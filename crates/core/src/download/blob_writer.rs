@@ -22,9 +22,10 @@ enum Msg {
 }
 
 /// Bytes gathered before they go to the writer thread: the network hands
-/// over ~16 KiB at a time, and a thread hand-off per piece costs more than
-/// the copy (measured: 1 GiB took 25 % longer).
-const BATCH: usize = 2 << 20;
+/// over ~16 KiB at a time, and a thread hand-off per piece cost 25 % of the
+/// speed. Kept small, with a short queue, because whatever is in memory when
+/// the process is killed must be fetched again (at most ~0.75 MiB).
+const BATCH: usize = 256 << 10;
 
 /// The handle the async side writes through.
 #[derive(Debug)]
@@ -72,7 +73,7 @@ impl BlobWriter {
         .await
         .map_err(|e| Error::io("read", path, std::io::Error::other(e)))?;
         let (file, hasher) = opened.map_err(|e| Error::io("read", path, e))?;
-        let (tx, rx) = mpsc::channel(4);
+        let (tx, rx) = mpsc::channel(2);
         let task = tokio::task::spawn_blocking(move || write_loop(file, rx));
         Ok(Self {
             path: path.to_owned(),
