@@ -146,3 +146,42 @@ async fn cancel_keeps_the_partial_for_a_resume() {
         hub.bytes_served()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_transfer_is_retried_and_resumed() {
+    let (tmp, hub, _) = setup(&["s/m"], 2);
+    hub.set_faults(Faults {
+        stall_after: Some(MB as u64),
+        ..Faults::default()
+    });
+    let retry = RetryPolicy {
+        stall_timeout: Duration::from_secs(1),
+        base_delay: Duration::from_millis(50),
+        ..RetryPolicy::default()
+    };
+    let config = HubConfig {
+        endpoint: hub.url.clone(),
+        token: None,
+        offline: false,
+        retry,
+    };
+    let cache = tmp.path().join("cache");
+    let client = Hub::new(config, &cache).unwrap();
+    let manager = DownloadManager::with_defaults(cache.clone(), client);
+    let (sink, log) = recorder();
+    let began = Instant::now();
+    manager
+        .start(DownloadRequest::new(RepoId::model("s/m").unwrap()), sink)
+        .unwrap()
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(began.elapsed() < Duration::from_secs(20));
+    let retried = log.lock().unwrap().iter().any(|(_, e)| matches!(e, DownloadEvent::Retrying { message, .. } if message.contains("stalled")));
+    assert!(retried, "the stall was noticed and retried");
+    assert!(
+        hub.bytes_served() <= (2 * MB + 64 * 1024) as u64,
+        "resumed after the stall: {}",
+        hub.bytes_served()
+    );
+}

@@ -11,6 +11,10 @@ pub struct Faults {
     pub cut_after: Option<u64>,
     /// Only the next N transfers are cut (`None`: all of them).
     pub cut_times: Option<u32>,
+    /// Stop sending (but keep the connection open) after this many bytes of
+    /// the next `stall_times` transfers (default: the next one): a stall.
+    pub stall_after: Option<u64>,
+    pub stall_times: Option<u32>,
     /// Send file bodies at this many bytes per second.
     pub throttle_bps: Option<u64>,
     /// Repos (`org/name`) that answer 401 `GatedRepo` without this token.

@@ -263,16 +263,15 @@ async fn resolve(
     }
     state.file_requests.fetch_add(1, Ordering::SeqCst);
     let cut = cut_for_this_transfer(&state);
+    let stall = stall_for_this_transfer(&state);
     let flip = faults.corrupt_path.as_deref() == Some(file.path.as_str());
-    let body = body_stream(
-        state.clone(),
-        file,
-        start,
-        end,
+    let shape = Shape {
         cut,
-        faults.throttle_bps,
+        stall,
+        throttle: faults.throttle_bps,
         flip,
-    );
+    };
+    let body = body_stream(state.clone(), file, start, end, shape);
     resp.status(status)
         .header(header::CONTENT_LENGTH, end - start)
         .body(Body::from_stream(body))
@@ -309,6 +308,26 @@ fn cut_for_this_transfer(state: &HubState) -> Option<u64> {
     }
 }
 
+fn stall_for_this_transfer(state: &HubState) -> Option<u64> {
+    let mut faults = state.faults.lock().unwrap();
+    let at = faults.stall_after?;
+    let left = faults.stall_times.get_or_insert(1);
+    if *left == 0 {
+        return None;
+    }
+    *left -= 1;
+    Some(at)
+}
+
+/// How a body misbehaves.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    cut: Option<u64>,
+    stall: Option<u64>,
+    throttle: Option<u64>,
+    flip: bool,
+}
+
 /// `bytes=START-` or `bytes=START-END`.
 fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
     let spec = value.strip_prefix("bytes=")?;
@@ -328,10 +347,14 @@ fn body_stream(
     file: HubFile,
     start: u64,
     end: u64,
-    cut: Option<u64>,
-    throttle: Option<u64>,
-    flip: bool,
+    shape: Shape,
 ) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    let Shape {
+        cut,
+        stall,
+        throttle,
+        flip,
+    } = shape;
     struct Transfer {
         fd: Option<tokio::fs::File>,
         pos: u64,
@@ -350,6 +373,9 @@ fn body_stream(
             if t.pos >= end {
                 return None;
             }
+            if stall.is_some_and(|s| t.sent >= s) {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
             if cut.is_some_and(|c| t.sent >= c) {
                 let err = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fake hub: cut");
                 return Some((Err(err), Transfer { pos: end, ..t }));
@@ -360,8 +386,10 @@ fn body_stream(
                 t.fd = Some(fd);
             }
             let mut want = (end - t.pos).min(64 * 1024);
-            if let Some(c) = cut {
-                want = want.min(c - t.sent).max(1);
+            for limit in [cut, stall].into_iter().flatten() {
+                if limit > t.sent {
+                    want = want.min(limit - t.sent);
+                }
             }
             let mut buf = vec![0u8; want as usize];
             let n = t.fd.as_mut()?.read(&mut buf).await.ok()?;
