@@ -2,6 +2,7 @@
 //! the contract (flags, JSON, exit codes) is in DESIGN.md.
 
 mod commands;
+mod confirm;
 mod output;
 
 use std::path::PathBuf;
@@ -47,6 +48,12 @@ enum Command {
     List(commands::list::ListArgs),
     /// Download a model into the cache: resumable, verified.
     Download(commands::download::DownloadArgs),
+    /// Delete a model, or chosen revisions of it, from the cache.
+    Delete(commands::delete::DeleteArgs),
+    /// Remove detached revisions, unreferenced blobs and abandoned partial downloads.
+    Prune(commands::delete::PruneArgs),
+    /// Re-hash a model's files and compare them with their names and the hub.
+    Verify(commands::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +63,9 @@ fn main() -> ExitCode {
         Command::Scan(args) => commands::scan::run(&cli.global, args),
         Command::List(args) => commands::list::run(&cli.global, args),
         Command::Download(args) => commands::download::run(&cli.global, args),
+        Command::Delete(args) => commands::delete::delete(&cli.global, args),
+        Command::Prune(args) => commands::delete::prune(&cli.global, args),
+        Command::Verify(args) => commands::verify::run(&cli.global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

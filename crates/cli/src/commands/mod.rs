@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+pub mod delete;
 pub mod download;
 pub mod list;
 pub mod location;
 pub mod scan;
+pub mod verify;

@@ -11,6 +11,7 @@ use super::paths::{FileIdentity, OS_LITTER};
 use super::repo::RepoId;
 use super::repo_scan::{scan_repo_dir, RepoScan};
 use super::report::{CacheReport, ScanWarning};
+use super::safe_fs::{remove_inside, TRASH_PREFIX};
 use crate::error::{Error, Result};
 
 /// Top-level names that belong to the cache and are not repos.
@@ -22,7 +23,7 @@ const SHARED_BLOBS_MARKER: &str = ".huggingface-shared-blobs";
 /// Scans every repo in the cache. A cache dir that does not exist yet is an
 /// empty cache; one that is a file is an error.
 pub fn scan_cache(cache_dir: &Path) -> Result<CacheReport> {
-    let Some(root) = canonical_cache_dir(cache_dir)? else {
+    let Some(root) = canonical_root(cache_dir)? else {
         return Ok(empty_report(cache_dir));
     };
     let entries = fs::read_dir(&root)
@@ -69,7 +70,7 @@ pub fn scan_cache(cache_dir: &Path) -> Result<CacheReport> {
 
 /// Scans one repo (the watcher's unit of work). `Ok(None)` when it is not in the cache.
 pub fn scan_repo(cache_dir: &Path, id: &RepoId) -> Result<Option<RepoScan>> {
-    let Some(root) = canonical_cache_dir(cache_dir)? else {
+    let Some(root) = canonical_root(cache_dir)? else {
         return Ok(None);
     };
     Ok(scan_repo_dir(&root, id))
@@ -88,6 +89,11 @@ fn classify(root: &Path, path: &Path, file_type: fs::FileType) -> Entry {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if CACHE_FILES.contains(&name.as_str()) || OS_LITTER.contains(&name.as_str()) {
+        return Entry::Skip;
+    }
+    if name.starts_with(TRASH_PREFIX) {
+        // A delete that a crash interrupted: finish it.
+        let _ = remove_inside(root, path);
         return Entry::Skip;
     }
     if name == SHARED_BLOBS_DIR && path.join(SHARED_BLOBS_MARKER).is_file() {
@@ -135,7 +141,7 @@ fn shared_store_blobs(store: &Path) -> Vec<(FileIdentity, u64)> {
 }
 
 /// The cache dir with symlinks resolved, or `None` if it does not exist yet.
-fn canonical_cache_dir(cache_dir: &Path) -> Result<Option<PathBuf>> {
+pub(crate) fn canonical_root(cache_dir: &Path) -> Result<Option<PathBuf>> {
     match fs::canonicalize(cache_dir) {
         Ok(root) if root.is_dir() => Ok(Some(root)),
         Ok(root) => Err(Error::CacheDir {

@@ -69,6 +69,18 @@ impl TreeListing {
         }
     }
 
+    /// The blob names (etags) a listing names: the LFS sha256, else the git sha1.
+    pub fn etags(trees_dir: &Path, commit: &str) -> Option<Vec<String>> {
+        let text = std::fs::read_to_string(Self::path(trees_dir, commit)).ok()?;
+        let tree: TreeFile = serde_json::from_str(&text).ok()?;
+        Some(
+            tree.files
+                .into_values()
+                .map(|e| e.lfs_sha256.unwrap_or(e.blob_id))
+                .collect(),
+        )
+    }
+
     /// Writes a listing in huggingface_hub's format (sorted, indent 1).
     pub fn write(
         trees_dir: &Path,

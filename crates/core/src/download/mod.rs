@@ -114,6 +114,7 @@ pub async fn download(
     });
 
     let job = Job {
+        repo_dir: &repo_dir,
         cache_dir,
         hub,
         repo: &req.repo,
@@ -167,6 +168,7 @@ fn first_error(results: Vec<Result<()>>) -> Option<Error> {
 
 /// Everything one file's fetch needs.
 struct Job<'a> {
+    repo_dir: &'a Path,
     cache_dir: &'a Path,
     hub: &'a Hub,
     repo: &'a RepoId,
@@ -200,6 +202,9 @@ impl Job<'_> {
             };
             transfer.run().await?;
         }
+        // Linked at once (as huggingface_hub does): a download stopped later
+        // leaves a usable, partial snapshot, not unreferenced blobs.
+        layout::link_snapshot(self.repo_dir, self.commit, &file.path, file.etag())?;
         fp.done();
         Ok(())
     }

@@ -118,6 +118,22 @@ impl Hub {
         Ok(RemoteSnapshot { commit, files })
     }
 
+    /// path → etag of every file of `commit`, as the hub lists them (for verify).
+    pub async fn listing(
+        &self,
+        id: &RepoId,
+        commit: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        if self.config.offline {
+            return Err(Error::Offline { repo: id.id() });
+        }
+        let files = self.list_files(id, commit).await?;
+        Ok(files
+            .into_iter()
+            .map(|f| (f.path.clone(), f.etag().to_owned()))
+            .collect())
+    }
+
     /// Every file of `commit`, from the hub's tree API, page by page.
     ///
     /// Our own request rather than hf-hub's `list_tree`: hf-hub 1.0 reads the

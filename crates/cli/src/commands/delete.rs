@@ -1,0 +1,201 @@
+//! `haid-models delete ID [--revision HASH]…` and `haid-models prune`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use haid_models::cache::delete::{execute_delete, plan_delete};
+use haid_models::cache::prune::{execute_prune, plan_prune};
+use haid_models::cache::RepoId;
+use haid_models::location::CacheLocation;
+use haid_models::Result;
+use serde::Serialize;
+
+use crate::confirm::confirm;
+use crate::output::{self, print_json};
+use crate::GlobalArgs;
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The model id, e.g. BAAI/bge-large-en-v1.5.
+    id: String,
+    /// Only this revision (a commit hash or its first characters); repeatable.
+    #[arg(long, value_name = "HASH")]
+    revision: Vec<String>,
+    /// Show what would be deleted and the bytes freed; delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Show what would be deleted and the bytes freed; delete nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+/// The JSON answer of delete and prune.
+#[derive(Debug, Serialize)]
+struct Outcome<'a, T: Serialize> {
+    deleted: &'a [PathBuf],
+    freed_bytes: u64,
+    dry_run: bool,
+    #[serde(flatten)]
+    detail: T,
+}
+
+pub fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
+    let repo = RepoId::model(&args.id)?;
+    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
+    let plan = plan_delete(&loc.cache_dir, &repo, &args.revision)?;
+    let what = if plan.whole_repo {
+        format!("{repo} (all {} revision(s))", plan.revisions.len())
+    } else {
+        format!("{} revision(s) of {repo}", plan.revisions.len())
+    };
+    let detail = DeleteDetail {
+        repo: &plan.repo,
+        whole_repo: plan.whole_repo,
+        revisions: &plan.revisions,
+    };
+    finish(
+        global,
+        args.dry_run,
+        args.yes,
+        &what,
+        &plan.deleted,
+        plan.freed_bytes,
+        &detail,
+        || execute_delete(&loc.cache_dir, &plan),
+    )
+}
+
+pub fn prune(global: &GlobalArgs, args: &PruneArgs) -> Result<()> {
+    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
+    let plan = plan_prune(&loc.cache_dir)?;
+    if !global.json {
+        for s in &plan.skipped {
+            eprintln!("left alone: {}: {}", s.path.display(), s.message);
+        }
+    }
+    let what = format!(
+        "{} detached revision(s), {} unreferenced blob(s), {} unfinished download(s)",
+        plan.revisions
+            .iter()
+            .map(|r| r.revisions.len())
+            .sum::<usize>(),
+        plan.orphan_blobs.len(),
+        plan.incomplete.len()
+    );
+    let detail = PruneDetail {
+        revisions: plan
+            .revisions
+            .iter()
+            .flat_map(|r| {
+                r.revisions.iter().map(move |h| PrunedRevision {
+                    repo: &r.repo,
+                    commit_hash: h,
+                })
+            })
+            .collect(),
+        orphan_blobs: &plan.orphan_blobs,
+        incomplete: &plan.incomplete,
+        skipped: &plan.skipped,
+    };
+    finish(
+        global,
+        args.dry_run,
+        args.yes,
+        &what,
+        &plan.deleted,
+        plan.freed_bytes,
+        &detail,
+        || execute_prune(&loc.cache_dir, &plan),
+    )
+}
+
+#[derive(Debug, Serialize)]
+struct DeleteDetail<'a> {
+    #[serde(flatten)]
+    repo: &'a RepoId,
+    whole_repo: bool,
+    revisions: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+struct PruneDetail<'a> {
+    revisions: Vec<PrunedRevision<'a>>,
+    orphan_blobs: &'a [PathBuf],
+    incomplete: &'a [PathBuf],
+    skipped: &'a [haid_models::cache::ScanWarning],
+}
+
+#[derive(Debug, Serialize)]
+struct PrunedRevision<'a> {
+    #[serde(flatten)]
+    repo: &'a RepoId,
+    commit_hash: &'a str,
+}
+
+/// Shows the plan, asks, executes, reports — the same for delete and prune.
+#[allow(clippy::too_many_arguments)]
+fn finish<T: Serialize>(
+    global: &GlobalArgs,
+    dry_run: bool,
+    yes: bool,
+    what: &str,
+    deleted: &[PathBuf],
+    freed: u64,
+    detail: &T,
+    execute: impl FnOnce() -> Result<()>,
+) -> Result<()> {
+    let report = |dry_run| {
+        if global.json {
+            print_json(&Outcome {
+                deleted,
+                freed_bytes: freed,
+                dry_run,
+                detail,
+            })
+        } else {
+            Ok(())
+        }
+    };
+    if deleted.is_empty() {
+        if !global.json {
+            eprintln!("Nothing to delete.");
+        }
+        return report(dry_run);
+    }
+    if !global.json {
+        eprintln!(
+            "{} {what}, freeing {}:",
+            if dry_run {
+                "Would delete"
+            } else {
+                "About to delete"
+            },
+            output::size(freed)
+        );
+        for path in deleted {
+            eprintln!("  {}", path.display());
+        }
+    }
+    if dry_run {
+        return report(true);
+    }
+    if !confirm(&format!("Delete {what} ({})?", output::size(freed)), yes)? {
+        eprintln!("Nothing was deleted.");
+        return Ok(());
+    }
+    execute()?;
+    if !global.json {
+        eprintln!("Deleted; {} freed.", output::size(freed));
+    }
+    report(false)
+}

@@ -1,0 +1,201 @@
+//! Deleting a repo, or chosen revisions of it, with the semantics of
+//! huggingface_hub's `DeleteCacheStrategy`: a blob goes only when no
+//! remaining snapshot points to it, refs to a deleted revision go, and the
+//! whole repo goes when no revision is left. Plan first (the dry run), then
+//! execute; only a parsed [`RepoId`] ever becomes a path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::repo::RepoId;
+use super::safe_fs::{move_to_trash, remove_inside, size_of};
+use super::scan::{canonical_root, scan_repo};
+use super::snapshot::snapshot_files;
+use crate::download::lock;
+use crate::error::{Error, Result};
+
+/// What a delete will remove, and the bytes it frees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeletePlan {
+    #[serde(flatten)]
+    pub repo: RepoId,
+    pub whole_repo: bool,
+    /// Commit hashes of the revisions that go.
+    pub revisions: Vec<String>,
+    /// Every file or folder that will be removed, in order.
+    pub deleted: Vec<PathBuf>,
+    pub freed_bytes: u64,
+    #[serde(skip)]
+    steps: Vec<Step>,
+}
+
+/// One removal. Order: refs first (a revision without refs is merely
+/// detached, a healthy state), then snapshots, then blobs, so a crash at any
+/// point never leaves a ref or link pointing at nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    /// The whole repo: renamed to trash, then removed.
+    Repo(PathBuf),
+    Remove(PathBuf),
+}
+
+/// Plans the deletion of `repo` (all of it when `revisions` is empty).
+/// Revisions may be given by a unique prefix of their hash.
+pub fn plan_delete(cache_dir: &Path, repo: &RepoId, revisions: &[String]) -> Result<DeletePlan> {
+    let not_cached = || Error::NotFound {
+        what: format!("{} in the cache {}", repo, cache_dir.display()),
+    };
+    let root = canonical_root(cache_dir)?.ok_or_else(not_cached)?;
+    let scan = scan_repo(&root, repo)?.ok_or_else(not_cached)?;
+    let cached = &scan.repo;
+    let chosen = resolve_revisions(
+        cached.revisions.iter().map(|r| r.commit_hash.as_str()),
+        revisions,
+        repo,
+    )?;
+    let keep: Vec<_> = cached
+        .revisions
+        .iter()
+        .filter(|r| !chosen.contains(&r.commit_hash))
+        .collect();
+    if revisions.is_empty() || keep.is_empty() {
+        let path = cached.repo_path.clone();
+        // Blobs (finished, orphaned or partial) and plain snapshot files: what
+        // huggingface_hub counts too, leaving out refs, listings and links.
+        let plain: u64 = cached
+            .revisions
+            .iter()
+            .flat_map(|r| {
+                snapshot_files(&root, &r.snapshot_path)
+                    .into_iter()
+                    .filter(move |f| f.blob.starts_with(&r.snapshot_path))
+            })
+            .filter_map(|f| f.size)
+            .sum();
+        return Ok(DeletePlan {
+            repo: repo.clone(),
+            whole_repo: true,
+            revisions: cached
+                .revisions
+                .iter()
+                .map(|r| r.commit_hash.clone())
+                .collect(),
+            deleted: vec![path.clone()],
+            freed_bytes: size_of(&path.join("blobs")) + plain,
+            steps: vec![Step::Repo(path)],
+        });
+    }
+    let kept_blobs: BTreeSet<PathBuf> = keep
+        .iter()
+        .flat_map(|r| snapshot_files(&root, &r.snapshot_path))
+        .map(|f| f.blob)
+        .collect();
+    let mut refs = Vec::new();
+    let mut snapshots = Vec::new();
+    let mut blobs = BTreeMap::new();
+    for rev in cached
+        .revisions
+        .iter()
+        .filter(|r| chosen.contains(&r.commit_hash))
+    {
+        refs.extend(
+            rev.refs
+                .iter()
+                .map(|name| cached.repo_path.join("refs").join(name)),
+        );
+        snapshots.push(rev.snapshot_path.clone());
+        for file in snapshot_files(&root, &rev.snapshot_path) {
+            if let (Some(size), false) = (file.size, kept_blobs.contains(&file.blob)) {
+                blobs.insert(file.blob, size);
+            }
+        }
+    }
+    let freed_bytes = blobs.values().sum();
+    // Plain files inside a deleted snapshot go with its folder.
+    let blob_paths: Vec<PathBuf> = blobs
+        .into_keys()
+        .filter(|b| !snapshots.iter().any(|s| b.starts_with(s)))
+        .collect();
+    let steps: Vec<Step> = refs
+        .into_iter()
+        .chain(snapshots)
+        .chain(blob_paths)
+        .map(Step::Remove)
+        .collect();
+    Ok(DeletePlan {
+        repo: repo.clone(),
+        whole_repo: false,
+        revisions: chosen.into_iter().collect(),
+        deleted: steps.iter().map(step_path).collect(),
+        freed_bytes,
+        steps,
+    })
+}
+
+/// Carries out a plan. Refuses while any blob lock of the repo is held (a
+/// download by us or by Python is writing into it).
+pub fn execute_delete(cache_dir: &Path, plan: &DeletePlan) -> Result<()> {
+    let root = canonical_root(cache_dir)?.ok_or_else(|| Error::NotFound {
+        what: cache_dir.display().to_string(),
+    })?;
+    refuse_while_downloading(&root, &plan.repo)?;
+    for step in &plan.steps {
+        match step {
+            Step::Repo(path) => {
+                let trash = move_to_trash(&root, path)?;
+                remove_inside(&root, &trash)?;
+                let _ = remove_inside(&root, &lock::lock_dir(&root, &plan.repo));
+            }
+            Step::Remove(path) => remove_inside(&root, path)?,
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn refuse_while_downloading(root: &Path, repo: &RepoId) -> Result<()> {
+    if lock::is_downloading(root, repo) {
+        return Err(Error::InvalidArgument {
+            what: "delete of",
+            value: repo.id(),
+            reason: "it is being downloaded right now (by this app, haid-models or a Python program such as `hf download`); cancel or let that download finish first".into(),
+        });
+    }
+    Ok(())
+}
+
+fn step_path(step: &Step) -> PathBuf {
+    match step {
+        Step::Repo(p) | Step::Remove(p) => p.clone(),
+    }
+}
+
+/// Full hashes for the given hashes or unique prefixes (at least 4 characters).
+fn resolve_revisions<'a>(
+    cached: impl Iterator<Item = &'a str> + Clone,
+    wanted: &[String],
+    repo: &RepoId,
+) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for want in wanted {
+        let bad = |reason: String| Error::InvalidArgument {
+            what: "revision",
+            value: want.clone(),
+            reason,
+        };
+        if want.len() < 4 || !want.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("give a commit hash (or its first 4+ characters), as `haid-models scan --revisions` shows".into()));
+        }
+        let hits: Vec<&str> = cached
+            .clone()
+            .filter(|h| h.starts_with(want.as_str()))
+            .collect();
+        match hits.as_slice() {
+            [one] => out.insert((*one).to_owned()),
+            [] => return Err(bad(format!("{repo} has no cached revision starting with it; see `haid-models scan --revisions`"))),
+            _ => return Err(bad(format!("it matches {} revisions of {repo}; give more characters", hits.len()))),
+        };
+    }
+    Ok(out)
+}
