@@ -54,6 +54,8 @@ enum Command {
     Prune(commands::delete::PruneArgs),
     /// Re-hash a model's files and compare them with their names and the hub.
     Verify(commands::verify::VerifyArgs),
+    /// Follow the cache live: one line per repo whose state changes.
+    Watch,
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Delete(args) => commands::delete::delete(&cli.global, args),
         Command::Prune(args) => commands::delete::prune(&cli.global, args),
         Command::Verify(args) => commands::verify::run(&cli.global, args),
+        Command::Watch => commands::watch::run(&cli.global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

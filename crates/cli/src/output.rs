@@ -44,6 +44,12 @@ pub fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The time of day (UTC) for log lines, `HH:MM:SS`.
+pub fn clock() -> String {
+    let secs = now().rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
 /// "3 days ago". Hand-written: the crates that do this (chrono-humanize,
 /// timeago) pull in a date library for ten lines of arithmetic.
 pub fn ago(time: i64, now: i64) -> String {

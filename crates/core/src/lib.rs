@@ -13,5 +13,6 @@ pub mod manifest;
 pub mod query;
 pub mod settings;
 pub mod status;
+pub mod watch;
 
 pub use error::{Error, Result};

@@ -6,3 +6,4 @@ pub mod list;
 pub mod location;
 pub mod scan;
 pub mod verify;
+pub mod watch;

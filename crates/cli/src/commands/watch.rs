@@ -1,0 +1,59 @@
+//! `haid-models watch`: NDJSON (`{"event":"ready"}` first, then one line per
+//! repo whose state changed), or a readable log. Ends cleanly on Ctrl-C.
+
+use std::sync::Arc;
+
+use haid_models::env::Env;
+use haid_models::location::CacheLocation;
+use haid_models::watch::{choose_mode, WatchEvent, WatchSink, Watcher};
+use haid_models::{Error, Result};
+
+use crate::output;
+use crate::GlobalArgs;
+
+pub fn run(global: &GlobalArgs) -> Result<()> {
+    let env = Env::from_process();
+    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
+    let mode = choose_mode(&env, &loc.cache_dir);
+    let sink: WatchSink = if global.json {
+        Arc::new(|event| output::print_json_line(&event))
+    } else {
+        Arc::new(log_line)
+    };
+    let watcher = Watcher::start(loc.cache_dir.clone(), mode, sink)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("start", "the async runtime", e))?;
+    runtime.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    watcher.stop();
+    Ok(())
+}
+
+fn log_line(event: WatchEvent) {
+    match event {
+        WatchEvent::Ready { cache_dir, mode } => {
+            eprintln!(
+                "watching {} ({mode:?}); Ctrl-C to stop",
+                cache_dir.display()
+            );
+        }
+        WatchEvent::RepoChanged(c) => {
+            let extra = match c.incomplete_size_on_disk {
+                0 => String::new(),
+                n => format!(" (+{} downloading)", output::size(n)),
+            };
+            println!(
+                "{} {}/{}: {}, {}{extra}",
+                output::clock(),
+                c.repo.repo_type(),
+                c.repo.id(),
+                c.state,
+                output::size(c.size_on_disk)
+            );
+        }
+        WatchEvent::Notice { message } => eprintln!("note: {message}"),
+    }
+}

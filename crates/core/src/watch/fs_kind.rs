@@ -1,0 +1,36 @@
+//! Is the cache on a network file system, where inotify sees nothing that
+//! other machines write? Then the watcher polls.
+
+use std::path::Path;
+
+/// The nearest folder of `path` that exists.
+pub fn nearest_existing(path: &Path) -> Option<&Path> {
+    path.ancestors().find(|p| p.is_dir())
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn is_network_fs(path: &Path) -> bool {
+    // statfs f_type magic numbers (linux/magic.h).
+    const NFS: i64 = 0x6969;
+    const SMB: i64 = 0x517b;
+    const CIFS: i64 = 0xff53_4d42;
+    const SMB2: i64 = 0xfe53_4d42;
+    const FUSE: i64 = 0x6573_5546; // sshfs and other FUSE file systems
+    let Some(dir) = nearest_existing(path) else {
+        return false;
+    };
+    match rustix::fs::statfs(dir) {
+        Ok(st) => {
+            // f_type's width differs between architectures.
+            #[allow(clippy::useless_conversion)]
+            let kind = i64::from(st.f_type);
+            [NFS, SMB, CIFS, SMB2, FUSE].contains(&kind)
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub fn is_network_fs(_path: &Path) -> bool {
+    false
+}

@@ -1,0 +1,148 @@
+//! The live watcher: every change in the cache, from any program, as one
+//! event per repo whose status really changed.
+//!
+//! Two sources of changes feed one [`engine::Engine`]: the OS's file events
+//! (`notify` 8 through `notify-debouncer-full`; inotify, FSEvents,
+//! ReadDirectoryChangesW), or, on network file systems where those see
+//! nothing, a poll of directory times. Either way the engine maps a change to
+//! its repo, rescans only that repo, and reports it if its status differs.
+
+mod engine;
+mod fs_kind;
+mod native;
+mod poll;
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use serde::Serialize;
+
+use crate::cache::{CachedRepo, RepoId};
+use crate::env::Env;
+use crate::error::Result;
+
+pub use fs_kind::is_network_fs;
+
+/// What a watcher reports. Serialised as the NDJSON lines of `haid-models watch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum WatchEvent {
+    /// Watching has begun (the initial state is known).
+    Ready {
+        cache_dir: PathBuf,
+        mode: WatchMode,
+    },
+    RepoChanged(RepoChange),
+    /// Something the user should know once (fallback to polling, overflow).
+    Notice {
+        message: String,
+    },
+}
+
+/// A repo's visible status after a change; `state: "removed"` when it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RepoChange {
+    #[serde(flatten)]
+    pub repo: RepoId,
+    /// `complete`, `partial`, `corrupt`, or `removed`.
+    pub state: String,
+    pub size_on_disk: u64,
+    pub incomplete_size_on_disk: u64,
+    pub nb_files: usize,
+    pub repo_path: PathBuf,
+}
+
+impl RepoChange {
+    pub fn of(repo: &CachedRepo) -> Self {
+        Self {
+            repo: repo.repo.clone(),
+            state: repo.state.as_str().to_owned(),
+            size_on_disk: repo.size_on_disk,
+            incomplete_size_on_disk: repo.incomplete_size_on_disk,
+            nb_files: repo.nb_files,
+            repo_path: repo.repo_path.clone(),
+        }
+    }
+
+    pub fn removed(repo: RepoId, repo_path: PathBuf) -> Self {
+        Self {
+            repo,
+            state: "removed".into(),
+            size_on_disk: 0,
+            incomplete_size_on_disk: 0,
+            nb_files: 0,
+            repo_path,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WatchMode {
+    /// The OS tells us (inotify, FSEvents, ReadDirectoryChangesW).
+    Native,
+    /// We look every few seconds (network file systems, or `HAID_WATCH_POLL=1`).
+    Poll,
+}
+
+pub type WatchSink = Arc<dyn Fn(WatchEvent) + Send + Sync>;
+
+/// Picks the mode: polling when forced by `HAID_WATCH_POLL` or when the
+/// cache (or its nearest existing folder) is on NFS, SMB/CIFS or FUSE (sshfs).
+pub fn choose_mode(env: &Env, cache_dir: &std::path::Path) -> WatchMode {
+    if env.flag("HAID_WATCH_POLL") || is_network_fs(cache_dir) {
+        WatchMode::Poll
+    } else {
+        WatchMode::Native
+    }
+}
+
+/// A running watcher; stops when dropped.
+pub struct Watcher {
+    stop: Option<mpsc::Sender<engine::Msg>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher").finish_non_exhaustive()
+    }
+}
+
+impl Watcher {
+    /// Starts watching `cache_dir` (which may not exist yet). The first event
+    /// is `Ready`; then one `RepoChanged` per change.
+    pub fn start(cache_dir: PathBuf, mode: WatchMode, sink: WatchSink) -> Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let feeder = tx.clone();
+        let thread = std::thread::Builder::new()
+            .name("haid-watch".into())
+            .spawn(move || engine::run(cache_dir, mode, sink, feeder, rx))
+            .map_err(|e| crate::Error::io("start", "the watcher thread", e))?;
+        Ok(Self {
+            stop: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(engine::Msg::Stop);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
