@@ -67,6 +67,24 @@ impl Watch {
         seen
     }
 
+    /// CPU time (user + system) the watcher uses over `span`.
+    fn cpu_over(&self, span: Duration) -> Duration {
+        let ticks = || {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+            let fields: Vec<&str> = stat
+                .rsplit_once(')')
+                .unwrap()
+                .1
+                .split_whitespace()
+                .collect();
+            // After the name: state, ppid, …; utime and stime are the 12th and 13th (stat(5)).
+            fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+        };
+        let before = ticks();
+        std::thread::sleep(span);
+        Duration::from_millis((ticks() - before) * 10) // 100 ticks per second on Linux
+    }
+
     /// Whatever else arrives within `quiet`.
     fn drain(&self, quiet: Duration) -> Vec<Value> {
         std::iter::from_fn(|| self.next(quiet).map(|(_, v)| v)).collect()
@@ -95,6 +113,13 @@ fn is_repo(v: &Value, id: &str, state: &str) -> bool {
 
 fn added_then_removed(poll: bool) {
     let fx = CacheFixture::new();
+    // Some bystanders, so that a watcher busy with its own reads would show in its CPU time.
+    for i in 0..300 {
+        let c = commit(&format!("b{i}"));
+        fx.repo(&format!("models--crowd--m{i}"))
+            .revision(&c, &[("config.json", b"{}")])
+            .reference("main", &c);
+    }
     let w = Watch::start(fx.dir.path(), &fx.cache, poll);
     let wait = if poll {
         Duration::from_secs(8)
@@ -122,6 +147,11 @@ fn added_then_removed(poll: bool) {
     assert!(
         w.drain(Duration::from_millis(500)).is_empty(),
         "nothing more when nothing changes"
+    );
+    let idle = w.cpu_over(Duration::from_secs(1));
+    assert!(
+        idle < Duration::from_millis(100),
+        "idle, the watcher used {idle:?} of CPU in 1 s"
     );
 
     std::fs::remove_dir_all(fx.cache.join("models--acme--added")).unwrap();

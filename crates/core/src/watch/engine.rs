@@ -107,6 +107,7 @@ pub(crate) fn run(
     loop {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+            Ok(Msg::Paths(paths)) if paths.is_empty() => {}
             Ok(Msg::Paths(paths)) => {
                 if let Backend::Native(native) = &mut backend {
                     if native.needs_reconfigure(&paths) {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 
 use super::engine::Msg;
@@ -33,7 +33,15 @@ impl Native {
                 Ok(events) if events.iter().any(|e| e.need_rescan()) => {
                     Msg::Rescan("the system dropped file events (its queue overflowed)".into())
                 }
-                Ok(events) => Msg::Paths(events.into_iter().flat_map(|e| e.event.paths).collect()),
+                // Opening and reading (our own scans do both) changes nothing:
+                // reacting to it would rescan forever.
+                Ok(events) => Msg::Paths(
+                    events
+                        .into_iter()
+                        .filter(|e| !matches!(e.event.kind, EventKind::Access(_)))
+                        .flat_map(|e| e.event.paths)
+                        .collect(),
+                ),
                 Err(errors) => Msg::Rescan(format!(
                     "file events failed: {}",
                     errors
