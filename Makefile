@@ -6,7 +6,7 @@ CARGO ?= cargo
 VENV := target/venv
 BIN := target/debug/haid-models
 
-.PHONY: help run test test-deps lint test-rust bench bench-scan bench-download clean
+.PHONY: help run test test-deps lint test-rust bench bench-scan bench-download bench-watch clean
 
 help:
 	@echo "make run     build the CLI and list the models the product needs"
@@ -33,13 +33,16 @@ lint:
 test-rust:
 	HAID_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace
 
-bench: bench-scan bench-download
+bench: bench-scan bench-download bench-watch
 
 bench-scan: test-deps
 	bench/scan.sh
 
 bench-download: test-deps
 	bench/download.sh
+
+bench-watch: test-deps
+	bench/watch.sh
 
 clean:
 	$(CARGO) clean

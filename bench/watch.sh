@@ -2,7 +2,8 @@
 # Watcher latency and idle cost on a cache of 2,000 repos (bench/gen_cache.py):
 # another process writes and deletes 20 models; the time from each write to the
 # event line of `haid-models watch --json`, p50/p95/max, then CPU over 60 idle s.
-# For scale, the same 20 changes are timed with `inotifywait -m -r` (the OS floor).
+# There is no reference to run beside it: huggingface_hub, LM Studio, Jan and Ollama
+# have no watcher (they notice other tools' changes on restart or refresh).
 # Goal (issue 5): p95 <= 300 ms, idle CPU < 1 %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
