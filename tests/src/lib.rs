@@ -32,7 +32,8 @@ pub fn haid_bin() -> std::path::PathBuf {
 }
 
 /// A `haid-models` command with a clean environment: no HF_* or HAID_*
-/// variable of the developer's leaks in, and home/config/data are in `root`.
+/// variable of the developer's leaks in, home/config/data are in `root`, and
+/// the hub is unreachable unless the test sets `HF_ENDPOINT`.
 pub fn haid(root: &std::path::Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(haid_bin());
     for (key, _) in std::env::vars() {
@@ -40,7 +41,10 @@ pub fn haid(root: &std::path::Path) -> std::process::Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env("HOME", root.join("home"))
+    // No test may reach huggingface.co: without an explicit HF_ENDPOINT (the
+    // fake hub), requests go to a closed local port and fail at once.
+    cmd.env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env("HOME", root.join("home"))
         .env("XDG_CONFIG_HOME", root.join("config"))
         .env("XDG_DATA_HOME", root.join("data"));
     cmd

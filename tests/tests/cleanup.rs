@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use haid_models_tests::fake_hub::FakeHub;
 use haid_models_tests::fixture::{commit, etag, symlink, weights, CacheFixture};
@@ -306,7 +306,7 @@ fn prune_leaves_python_nothing_to_prune_and_spares_links_outside() {
 fn verify_catches_one_flipped_byte_offline() {
     let fx = CacheFixture::new();
     let (_, b, _) = three_revisions(&fx);
-    let ok = json(&run(&fx, &["verify", "org/m"]).with_env_offline(&fx));
+    let ok = json(&offline(&fx, &["verify", "org/m", "--json"]));
     assert_eq!(ok["ok"], true);
     assert_eq!(ok["commit_hash"], b.as_str());
     assert_eq!(ok["checked"], 3);
@@ -406,16 +406,44 @@ fn offline(fx: &CacheFixture, args: &[&str]) -> Output {
         .unwrap()
 }
 
-trait OfflineExt {
-    fn with_env_offline(self, fx: &CacheFixture) -> Output;
+/// `delete` run on a real terminal (a pty from `script`), answering `answer`.
+fn delete_on_a_terminal(fx: &CacheFixture, answer: &str) -> Output {
+    use std::io::Write;
+    let bin = haid_models_tests::haid_bin();
+    let cmd = format!(
+        "{} --cache-dir {} delete org/m",
+        bin.display(),
+        fx.cache.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("HOME", fx.dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux gives the command a terminal");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child
+        .stdin
+        .as_mut()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
-impl OfflineExt for Output {
-    /// Re-runs the same verify offline with --json (the first run only warmed up).
-    fn with_env_offline(self, fx: &CacheFixture) -> Output {
-        offline(fx, &["verify", "org/m", "--json"])
-    }
+#[test]
+fn delete_asks_on_a_terminal_and_takes_no_for_an_answer() {
+    let fx = CacheFixture::new();
+    three_revisions(&fx);
+    let out = delete_on_a_terminal(&fx, "n\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Delete org/m (all 3 revision(s))"), "{text}");
+    assert!(text.contains("Nothing was deleted"), "{text}");
+    assert!(fx.cache.join("models--org--m").exists());
+    let out = delete_on_a_terminal(&fx, "y\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("freed"), "{text}");
+    assert!(!fx.cache.join("models--org--m").exists());
 }
-
-#[allow(dead_code)]
-fn unused(_: Command) {}

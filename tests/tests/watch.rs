@@ -246,3 +246,31 @@ fn a_python_download_is_seen_as_it_lands() {
     assert!(is_repo(last, "acme/py", "complete"), "{events:?}");
     assert_eq!(last["size_on_disk"], 200_002);
 }
+
+#[test]
+fn a_cache_deleted_and_recreated_is_followed() {
+    let fx = CacheFixture::new();
+    write_model(&fx, "first", 1000);
+    let w = Watch::start(fx.dir.path(), &fx.cache, false);
+    std::fs::remove_dir_all(&fx.cache).unwrap();
+    let events = w.until(Duration::from_secs(3), |v| {
+        is_repo(v, "acme/first", "removed")
+    });
+    assert!(
+        is_repo(
+            &events.last().expect("a removal").1,
+            "acme/first",
+            "removed"
+        ),
+        "{events:?}"
+    );
+    std::fs::create_dir_all(&fx.cache).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let size = write_model(&fx, "second", 2000);
+    let events = w.until(Duration::from_secs(5), |v| {
+        is_repo(v, "acme/second", "complete")
+    });
+    let last = &events.last().expect("an event").1;
+    assert!(is_repo(last, "acme/second", "complete"), "{events:?}");
+    assert_eq!(last["size_on_disk"], size);
+}

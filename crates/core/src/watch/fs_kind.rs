@@ -34,3 +34,19 @@ pub fn is_network_fs(path: &Path) -> bool {
 pub fn is_network_fs(_path: &Path) -> bool {
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_disks_are_not_network_file_systems() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!is_network_fs(dir.path()));
+        assert!(
+            !is_network_fs(&dir.path().join("not/yet/there")),
+            "judged by the nearest existing folder"
+        );
+        assert_eq!(nearest_existing(&dir.path().join("a/b")), Some(dir.path()));
+    }
+}
