@@ -58,3 +58,20 @@ pub fn venv_command(program: &str) -> Command {
         .env("HF_HUB_DISABLE_XET", "1");
     cmd
 }
+
+/// Runs `hf ARGS… --cache-dir CACHE` against `endpoint` and asserts it succeeded.
+pub fn hf_ok(args: &[&str], cache: &std::path::Path, endpoint: &str) -> std::process::Output {
+    let out = venv_command("hf")
+        .args(args)
+        .arg("--cache-dir")
+        .arg(cache)
+        .env("HF_ENDPOINT", endpoint)
+        .output()
+        .expect("run hf");
+    assert!(
+        out.status.success(),
+        "hf {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

@@ -228,17 +228,7 @@ fn a_python_download_is_seen_as_it_lands() {
     std::fs::write(dir.join("config.json"), "{}").unwrap();
     std::fs::write(dir.join("w.bin"), weights(8, 200_000)).unwrap();
     let w = Watch::start(fx.dir.path(), &fx.cache, false);
-    let out = python::venv_command("hf")
-        .args(["download", "acme/py", "--cache-dir"])
-        .arg(&fx.cache)
-        .env("HF_ENDPOINT", &hub.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python::hf_ok(&["download", "acme/py"], &fx.cache, &hub.url);
     let events = w.until(Duration::from_secs(5), |v| {
         is_repo(v, "acme/py", "complete")
     });

@@ -32,10 +32,9 @@ pub struct FileStat {
     pub identity: FileIdentity,
 }
 
-impl FileStat {
-    pub fn from_metadata(path: &Path, meta: &std::fs::Metadata) -> Self {
-        let ft = meta.file_type();
-        let kind = if ft.is_symlink() {
+impl Kind {
+    pub fn of(ft: std::fs::FileType) -> Self {
+        if ft.is_symlink() {
             Kind::Symlink
         } else if ft.is_dir() {
             Kind::Dir
@@ -43,9 +42,14 @@ impl FileStat {
             Kind::File
         } else {
             Kind::Other
-        };
+        }
+    }
+}
+
+impl FileStat {
+    pub fn from_metadata(path: &Path, meta: &std::fs::Metadata) -> Self {
         Self {
-            kind,
+            kind: Kind::of(meta.file_type()),
             size: meta.len(),
             accessed: unix_seconds(meta.accessed()),
             modified: unix_seconds(meta.modified()),
@@ -183,17 +187,7 @@ mod imp {
             std::fs::read_dir(&self.path)?
                 .map(|e| {
                     let e = e?;
-                    let ft = e.file_type()?;
-                    let kind = if ft.is_symlink() {
-                        Kind::Symlink
-                    } else if ft.is_dir() {
-                        Kind::Dir
-                    } else if ft.is_file() {
-                        Kind::File
-                    } else {
-                        Kind::Other
-                    };
-                    Ok((e.file_name(), kind))
+                    Ok((e.file_name(), Kind::of(e.file_type()?)))
                 })
                 .collect()
         }
