@@ -6,20 +6,31 @@ CARGO ?= cargo
 VENV := target/venv
 BIN := target/debug/haid-models
 
-.PHONY: help run test test-deps lint test-rust bench bench-scan bench-download bench-watch clean
+.PHONY: help run test test-deps ui test-ui lint test-rust bench bench-scan bench-download bench-watch clean
 
 help:
 	@echo "make run     build the CLI and list the models the product needs"
 	@echo "make test    install what is missing, then format check, clippy and every test"
 	@echo "make bench   benchmarks against huggingface_hub and du (see BENCHMARKS.md)"
 
-## run: until the desktop app lands, build the CLI and show `haid-models list`.
-run:
-	$(CARGO) build -p haid-models
-	$(BIN) list
+## run: the desktop app (needs a display; see the message otherwise).
+run: test-deps ui
+	$(CARGO) build -p haid-models-desktop -p haid-models
+	@if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then \
+	  echo "No display here. Run it as:  xvfb-run -a dbus-run-session -- target/debug/haid-models-desktop"; \
+	  echo "or use the CLI:              target/debug/haid-models list"; \
+	else target/debug/haid-models-desktop; fi
 
-## test: what CI runs (.ci/run) on a fresh Debian machine.
-test: test-deps lint test-rust
+## test: what CI runs (.ci/run) on a fresh Debian machine. The UI is built
+## first: the desktop crate embeds ui/dist when it compiles.
+test: test-deps ui lint test-ui test-rust
+
+## ui: the web UI, built into ui/dist.
+ui:
+	cd ui && npm run build
+
+test-ui:
+	cd ui && npm run check && npm test
 
 ## test-deps: Debian packages, Rust components and the Python reference venv.
 test-deps:

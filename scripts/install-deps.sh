@@ -5,7 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(build-essential pkg-config python3 python3-venv)
+APT_PACKAGES=(
+  build-essential pkg-config python3 python3-venv
+  # the desktop app (Tauri 2 on WebKitGTK), its tray, and running it headless
+  libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev
+  xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver imagemagick
+)
 VENV=target/venv
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -43,6 +48,19 @@ install_venv() {
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
 }
 
+install_node() {
+  if ! command -v npm >/dev/null; then
+    APT_PACKAGES=(nodejs npm)
+    install_apt
+  fi
+  # npm ci only when the lock file changed since the last install.
+  if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    log "installing the UI's npm packages"
+    (cd ui && npm ci --no-audit --no-fund)
+  fi
+}
+
 install_apt
 check_rust
 install_venv
+install_node

@@ -36,6 +36,19 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Writes the file (and its folder), replacing it atomically.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::io("write", path, std::io::Error::other(e)))?;
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,6 +67,17 @@ mod tests {
         std::fs::write(&file, r#"{"cache_dir": "/data/hub", "theme": "dark"}"#).unwrap();
         let s = Settings::load(&file).unwrap();
         assert_eq!(s.cache_dir, Some(PathBuf::from("/data/hub")));
+    }
+
+    #[test]
+    fn saved_settings_load_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("deep/settings.json");
+        let s = Settings {
+            cache_dir: Some("/data/hub".into()),
+        };
+        s.save(&file).unwrap();
+        assert_eq!(Settings::load(&file).unwrap(), s);
     }
 
     #[test]

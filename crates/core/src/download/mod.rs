@@ -246,6 +246,11 @@ impl Plan {
     }
 }
 
+/// Free bytes on the file system of `dir` (what a user may still fill).
+pub fn free_space(dir: &Path) -> Option<u64> {
+    fs4::available_space(dir).ok()
+}
+
 /// Refuses to start what cannot finish: the bytes still to fetch must fit.
 fn check_space(cache_dir: &Path, needed: u64) -> Result<()> {
     let Ok(available) = fs4::available_space(cache_dir) else {

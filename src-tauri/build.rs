@@ -1,0 +1,26 @@
+//! Declares our commands to Tauri's access control: only those listed here
+//! exist for the page, and capabilities/default.json grants them to the
+//! main window alone.
+
+const COMMANDS: &[&str] = &[
+    "list_models",
+    "cache_info",
+    "download_model",
+    "cancel_download",
+    "delete_plan",
+    "delete_model",
+    "prune_plan",
+    "prune",
+    "verify_model",
+    "open_folder",
+    "get_settings",
+    "set_settings",
+];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        panic!("tauri build script: {e:#}");
+    }
+}

@@ -1,0 +1,137 @@
+//! The commands the page calls: one-line wrappers over `haid_models`.
+//! Every argument is validated in core (a `RepoId` is parsed before use).
+
+use std::sync::Arc;
+
+use haid_models::cache::delete::{execute_delete, plan_delete, DeletePlan};
+use haid_models::cache::prune::{execute_prune, plan_prune, PrunePlan};
+use haid_models::cache::verify::{verify_local, VerifyReport};
+use haid_models::cache::{scan_cache, RepoId};
+use haid_models::download::{lock, DownloadEvent, DownloadRequest};
+use haid_models::settings::Settings;
+use haid_models::status::{model_list, ModelList};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::State;
+use tauri_plugin_opener::OpenerExt;
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+pub struct CacheInfo {
+    cache_dir: std::path::PathBuf,
+    source: haid_models::location::LocationSource,
+    free_bytes: Option<u64>,
+}
+
+#[tauri::command]
+pub fn list_models(state: State<'_, AppState>) -> AppResult<ModelList> {
+    let report = scan_cache(&state.cache_dir())?;
+    let mut downloading = lock::downloading_repos(&state.cache_dir());
+    downloading.extend(state.manager.active());
+    Ok(model_list(&state.manifest, &report, &downloading))
+}
+
+#[tauri::command]
+pub fn cache_info(state: State<'_, AppState>) -> CacheInfo {
+    let dir = state.cache_dir();
+    let free_bytes = dir.ancestors().find_map(fs_free);
+    CacheInfo {
+        cache_dir: dir,
+        source: state.location.source,
+        free_bytes,
+    }
+}
+
+fn fs_free(dir: &std::path::Path) -> Option<u64> {
+    dir.is_dir()
+        .then(|| haid_models::download::free_space(dir))
+        .flatten()
+}
+
+#[tauri::command]
+pub async fn download_model(
+    state: State<'_, AppState>,
+    id: String,
+    on_event: Channel<DownloadEvent>,
+) -> AppResult<()> {
+    let req = DownloadRequest::new(RepoId::model(&id)?);
+    let sink = Arc::new(move |e: DownloadEvent| {
+        let _ = on_event.send(e);
+    });
+    let task = state.manager.start(req, sink)?;
+    task.await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    Ok(())
+}
+
+#[tauri::command]
+pub fn cancel_download(state: State<'_, AppState>, id: String) -> AppResult<bool> {
+    Ok(state.manager.cancel(&RepoId::model(&id)?))
+}
+
+#[tauri::command]
+pub fn delete_plan(state: State<'_, AppState>, id: String) -> AppResult<DeletePlan> {
+    Ok(plan_delete(&state.cache_dir(), &RepoId::model(&id)?, &[])?)
+}
+
+#[tauri::command]
+pub fn delete_model(state: State<'_, AppState>, id: String) -> AppResult<DeletePlan> {
+    let plan = plan_delete(&state.cache_dir(), &RepoId::model(&id)?, &[])?;
+    execute_delete(&state.cache_dir(), &plan)?;
+    Ok(plan)
+}
+
+#[tauri::command]
+pub fn prune_plan(state: State<'_, AppState>) -> AppResult<PrunePlan> {
+    Ok(plan_prune(&state.cache_dir())?)
+}
+
+#[tauri::command]
+pub fn prune(state: State<'_, AppState>) -> AppResult<PrunePlan> {
+    let plan = plan_prune(&state.cache_dir())?;
+    execute_prune(&state.cache_dir(), &plan)?;
+    Ok(plan)
+}
+
+#[tauri::command]
+pub fn verify_model(state: State<'_, AppState>, id: String) -> AppResult<VerifyReport> {
+    Ok(verify_local(
+        &state.cache_dir(),
+        &RepoId::model(&id)?,
+        None,
+    )?)
+}
+
+/// Opens a folder of the cache (and nothing else) in the file manager.
+#[tauri::command]
+pub fn open_folder(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    path: String,
+) -> AppResult<()> {
+    let root =
+        std::fs::canonicalize(state.cache_dir()).map_err(|e| AppError::internal(e.to_string()))?;
+    let real =
+        std::fs::canonicalize(&path).map_err(|e| AppError::internal(format!("{path}: {e}")))?;
+    if !real.starts_with(&root) {
+        return Err(AppError {
+            kind: "invalid_argument".into(),
+            message: format!("{path} is not in the cache"),
+        });
+    }
+    app.opener()
+        .open_path(real.to_string_lossy(), None::<&str>)
+        .map_err(|e| AppError::internal(e.to_string()))
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> AppResult<Settings> {
+    Ok(Settings::load(&state.location.settings_file)?)
+}
+
+#[tauri::command]
+pub fn set_settings(state: State<'_, AppState>, settings: Settings) -> AppResult<()> {
+    Ok(settings.save(&state.location.settings_file)?)
+}

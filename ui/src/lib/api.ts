@@ -1,0 +1,30 @@
+// Every call to the native side lives here: components never talk to Tauri.
+import { Channel, invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type { AppError, CacheInfo, DeletePlan, DownloadEvent, ModelList } from "./types";
+
+export const listModels = () => invoke<ModelList>("list_models");
+export const cacheInfo = () => invoke<CacheInfo>("cache_info");
+export const deletePlan = (id: string) => invoke<DeletePlan>("delete_plan", { id });
+export const deleteModel = (id: string) => invoke<DeletePlan>("delete_model", { id });
+export const cancelDownload = (id: string) => invoke<boolean>("cancel_download", { id });
+export const openFolder = (path: string) => invoke<void>("open_folder", { path });
+export const verifyModel = (id: string) => invoke<{ ok: boolean; checked: number }>("verify_model", { id });
+
+/** Starts a download; `onEvent` receives its progress until it ends. */
+export function downloadModel(id: string, onEvent: (e: DownloadEvent) => void): Promise<void> {
+  const channel = new Channel<DownloadEvent>();
+  channel.onmessage = onEvent;
+  return invoke<void>("download_model", { id, onEvent: channel });
+}
+
+/** Called whenever the cache changes on disk, by this app or any other program. */
+export function onCacheChanged(callback: () => void): Promise<UnlistenFn> {
+  return listen("cache-changed", () => callback());
+}
+
+/** A readable message from whatever a command rejected with. */
+export function errorMessage(e: unknown): string {
+  if (e && typeof e === "object" && "message" in e) return String((e as AppError).message);
+  return String(e);
+}

@@ -1,0 +1,32 @@
+// Sizes in decimal units, as the hub and `haid-models` show them.
+const UNITS = ["B", "kB", "MB", "GB", "TB"];
+
+export function size(bytes: number): string {
+  let n = bytes;
+  let unit = 0;
+  while (n >= 1000 && unit < UNITS.length - 1) {
+    n /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${n} B` : `${n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${UNITS[unit]}`;
+}
+
+export function eta(seconds: number | null): string {
+  if (seconds === null) return "";
+  if (seconds < 60) return `${seconds} s left`;
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min left`;
+  return `${(seconds / 3600).toFixed(1)} h left`;
+}
+
+export const STATE_LABEL: Record<string, string> = {
+  downloaded: "Downloaded",
+  partial: "Partial",
+  not_downloaded: "Not downloaded",
+  downloading: "Downloading",
+  corrupt: "Corrupt",
+};
+
+export function groupTitle(type: string): string {
+  if (type === "other") return "Other models in the cache";
+  return type.charAt(0).toUpperCase() + type.slice(1);
+}

@@ -1,0 +1,162 @@
+import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import App from "../src/App.svelte";
+import type { ModelList, ModelStatus } from "../src/lib/types";
+
+function model(id: string, state: ModelStatus["state"], size = 0): ModelStatus {
+  return {
+    id,
+    name: id.split("/")[1],
+    team: id.split("/")[0],
+    dimensions: 384,
+    size_mb: 91,
+    link: `https://huggingface.co/${id}`,
+    state,
+    size_on_disk: size,
+    path: state === "not_downloaded" ? null : `/cache/models--${id.replace("/", "--")}`,
+  };
+}
+
+let list: ModelList;
+let calls: { cmd: string; args: unknown }[];
+let failNext: { kind: string; message: string } | null;
+
+function listWith(...models: ModelStatus[]): ModelList {
+  return {
+    cache_dir: "/cache",
+    size_on_disk: models.reduce((n, m) => n + m.size_on_disk, 0),
+    groups: [
+      { type: "embedding", models },
+      { type: "caption", models: [] },
+      { type: "other", models: [] },
+    ],
+    warnings: [],
+  };
+}
+
+beforeEach(() => {
+  calls = [];
+  failNext = null;
+  list = listWith(model("org/ready", "downloaded", 91_000_000), model("org/missing", "not_downloaded"), model("org/half", "partial", 45_000_000));
+  mockIPC(
+    (cmd, args) => {
+      calls.push({ cmd, args });
+      if (failNext) {
+        const e = failNext;
+        failNext = null;
+        throw e;
+      }
+      switch (cmd) {
+        case "list_models":
+          return list;
+        case "cache_info":
+          return { cache_dir: "/cache", source: "HF_HOME", free_bytes: 500_000_000_000 };
+        case "delete_plan":
+          return { repo_id: (args as { id: string }).id, whole_repo: true, freed_bytes: 91_000_000, deleted: [] };
+        case "delete_model": {
+          const id = (args as { id: string }).id;
+          list = listWith(...list.groups[0].models.filter((m) => m.id !== id));
+          return { repo_id: id, whole_repo: true, freed_bytes: 91_000_000, deleted: [] };
+        }
+        case "download_model": {
+          const { id, onEvent } = args as { id: string; onEvent: { id: number } };
+          // The Channel: messages go to the callback the page registered.
+          const cb = (window as unknown as Record<string, (m: unknown) => void>)[`_${onEvent.id}`];
+          cb?.({ index: 0, message: { event: "progress", repo_id: id, bytes: 50, total: 100, speed: 1_000_000, eta_seconds: 5 } });
+          return new Promise((resolve) => setTimeout(resolve, 50)).then(() => {
+            list = listWith(...list.groups[0].models.map((m) => (m.id === id ? { ...m, state: "downloaded" as const, size_on_disk: 91_000_000 } : m)));
+          });
+        }
+        case "verify_model":
+          return { ok: true, checked: 5 };
+        default:
+          return null;
+      }
+    },
+    { shouldMockEvents: true },
+  );
+});
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+const row = (id: string) => screen.getAllByTestId("model-row").find((r) => r.dataset.id === id)!;
+
+describe("the models page", () => {
+  it("groups models by type with their state, size and the cache totals", async () => {
+    render(App);
+    await screen.findByText("Embedding");
+    expect(screen.getByText("Caption")).toBeTruthy();
+    expect(within(row("org/ready")).getByTestId("state").textContent).toBe("Downloaded");
+    expect(within(row("org/missing")).getByTestId("state").textContent).toBe("Not downloaded");
+    expect(within(row("org/half")).getByRole("button", { name: "Download half" }).textContent?.trim()).toBe("Resume");
+    expect(screen.getByTestId("totals").textContent).toContain("136 MB");
+    expect(screen.getByTestId("totals").textContent).toContain("500 GB");
+    expect(screen.getByText("/cache")).toBeTruthy();
+  });
+
+  it("offers the actions that fit each state", async () => {
+    render(App);
+    await screen.findByText("Embedding");
+    const ready = within(row("org/ready"));
+    expect(ready.queryByRole("button", { name: "Download ready" })).toBeNull();
+    expect(ready.getByRole("button", { name: "Delete ready" })).toBeTruthy();
+    expect(ready.getByRole("button", { name: "Verify ready" })).toBeTruthy();
+    const missing = within(row("org/missing"));
+    expect(missing.getByRole("button", { name: "Download missing" })).toBeTruthy();
+    expect(missing.queryByRole("button", { name: "Delete missing" })).toBeNull();
+    expect(missing.getByRole("link", { name: "missing on the hub" })).toBeTruthy();
+  });
+
+  it("downloads with progress, then shows the model as downloaded", async () => {
+    render(App);
+    await screen.findByText("Embedding");
+    await fireEvent.click(within(row("org/missing")).getByRole("button", { name: "Download missing" }));
+    await waitFor(() => expect(within(row("org/missing")).getByTestId("state").textContent).toBe("Downloaded"));
+    expect(calls.some((c) => c.cmd === "download_model" && (c.args as { id: string }).id === "org/missing")).toBe(true);
+    expect(screen.getByRole("status").textContent).toContain("org/missing downloaded");
+  });
+
+  it("asks before deleting, showing the bytes it frees", async () => {
+    render(App);
+    await screen.findByText("Embedding");
+    await fireEvent.click(within(row("org/ready")).getByRole("button", { name: "Delete ready" }));
+    const dialog = await screen.findByRole("dialog");
+    expect(within(dialog).getByTestId("freed").textContent).toBe("91.0 MB");
+    await fireEvent.click(within(dialog).getByRole("button", { name: "Keep it" }));
+    expect(calls.some((c) => c.cmd === "delete_model")).toBe(false);
+    await fireEvent.click(within(row("org/ready")).getByRole("button", { name: "Delete ready" }));
+    await fireEvent.click(within(await screen.findByRole("dialog")).getByRole("button", { name: "Delete" }));
+    await waitFor(() => expect(screen.queryAllByTestId("model-row").map((r) => r.dataset.id)).not.toContain("org/ready"));
+  });
+
+  it("shows errors as readable messages", async () => {
+    render(App);
+    await screen.findByText("Embedding");
+    failNext = { kind: "auth", message: "org/missing is gated or private and no token is set: set HF_TOKEN" };
+    await fireEvent.click(within(row("org/missing")).getByRole("button", { name: "Download missing" }));
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("set HF_TOKEN");
+  });
+
+  it("filters by name, id or team", async () => {
+    render(App);
+    await screen.findByText("Embedding");
+    await fireEvent.input(screen.getByRole("searchbox", { name: "Filter models" }), { target: { value: "half" } });
+    expect(screen.getAllByTestId("model-row").map((r) => r.dataset.id)).toEqual(["org/half"]);
+    await fireEvent.input(screen.getByRole("searchbox", { name: "Filter models" }), { target: { value: "zzz" } });
+    expect(screen.getByText(/No model matches/)).toBeTruthy();
+  });
+
+  it("follows the cache live: a change on disk refreshes the list without a click", async () => {
+    render(App);
+    await screen.findByText("Embedding");
+    list = listWith(...list.groups[0].models, model("org/new", "downloaded", 1000));
+    await emit("cache-changed", { repo_id: "org/new", state: "complete" });
+    await waitFor(() => expect(screen.getAllByTestId("model-row").map((r) => r.dataset.id)).toContain("org/new"));
+  });
+});
