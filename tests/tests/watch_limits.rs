@@ -79,3 +79,54 @@ fn the_watch_limit_falls_back_to_polling() {
     let _ = child.wait();
     assert_eq!(found.unwrap()["state"], "complete");
 }
+
+/// A FUSE mount (bindfs; sshfs is FUSE too) of a folder.
+struct FuseMount(std::path::PathBuf);
+
+impl Drop for FuseMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("fusermount")
+            .arg("-u")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_cache_on_a_fuse_mount_is_polled_automatically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (src, mnt) = (tmp.path().join("src"), tmp.path().join("mnt"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&mnt).unwrap();
+    let status = std::process::Command::new("bindfs")
+        .arg(&src)
+        .arg(&mnt)
+        .status()
+        .expect("bindfs is installed by `make test`");
+    assert!(
+        status.success(),
+        "bindfs could not mount (needs /dev/fuse and root)"
+    );
+    let _mount = FuseMount(mnt.clone());
+    let mut child = haid(tmp.path())
+        .arg("--cache-dir")
+        .arg(mnt.join("hub"))
+        .args(["watch", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = BufReader::new(child.stdout.take().unwrap())
+        .lines()
+        .next()
+        .unwrap()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let ready: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(ready["event"], "ready");
+    assert_eq!(
+        ready["mode"], "poll",
+        "a network-like file system is polled"
+    );
+}
