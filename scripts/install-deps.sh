@@ -55,10 +55,12 @@ install_node() {
     APT_PACKAGES=(nodejs npm)
     install_apt
   fi
-  # npm ci only when the lock file changed since the last install.
+  # Only when the lock file changed since the last install. `npm install`, not
+  # `npm ci`: machines set to omit registry URLs from lock files (as ours are)
+  # write locks that `npm ci` rejects; `npm install` follows the lock all the same.
   if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
     log "installing the UI's npm packages"
-    (cd ui && npm ci --no-audit --no-fund)
+    (cd ui && npm install --no-audit --no-fund)
   fi
 }
 
