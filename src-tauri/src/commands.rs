@@ -106,8 +106,8 @@ pub fn verify_model(state: State<'_, AppState>, id: String) -> AppResult<VerifyR
 
 /// Opens a folder of the cache (and nothing else) in the file manager.
 #[tauri::command]
-pub fn open_folder(
-    app: tauri::AppHandle,
+pub fn open_folder<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
     state: State<'_, AppState>,
     path: String,
 ) -> AppResult<()> {

@@ -8,7 +8,32 @@ mod live;
 mod state;
 mod tray;
 
+#[cfg(test)]
+mod tests;
+
 use tauri::{Manager, WindowEvent};
+
+/// Every command the page may call (build.rs lists the same names for the ACL).
+macro_rules! handlers {
+    () => {
+        tauri::generate_handler![
+            $crate::commands::list_models,
+            $crate::commands::cache_info,
+            $crate::commands::download_model,
+            $crate::commands::cancel_download,
+            $crate::commands::delete_plan,
+            $crate::commands::delete_model,
+            $crate::commands::prune_plan,
+            $crate::commands::prune,
+            $crate::commands::verify_model,
+            $crate::commands::open_folder,
+            $crate::commands::get_settings,
+            $crate::commands::set_settings,
+        ]
+    };
+}
+#[cfg(test)]
+pub(crate) use handlers;
 
 const HELP: &str = "HAID Models — see and control the Hugging Face model cache.
 
@@ -43,20 +68,7 @@ fn main() {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
         .manage(state)
-        .invoke_handler(tauri::generate_handler![
-            commands::list_models,
-            commands::cache_info,
-            commands::download_model,
-            commands::cancel_download,
-            commands::delete_plan,
-            commands::delete_model,
-            commands::prune_plan,
-            commands::prune,
-            commands::verify_model,
-            commands::open_folder,
-            commands::get_settings,
-            commands::set_settings,
-        ])
+        .invoke_handler(handlers!())
         .setup(move |app| {
             tray::create(app.handle())?;
             let watcher = live::start(app.handle(), cache_dir)?;

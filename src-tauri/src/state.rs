@@ -20,11 +20,14 @@ impl AppState {
     pub fn from_env() -> AppResult<Self> {
         let env = Env::from_process();
         let location = CacheLocation::from_system(None)?;
-        let manifest = Manifest::load(None, &env)?;
-        let hub = Hub::new(
-            HubConfig::from_env(&env, &location.hf_home),
-            &location.cache_dir,
-        )?;
+        Self::new(location, &env)
+    }
+
+    /// The state for a resolved location; `env` gives the manifest and the hub.
+    pub fn new(location: CacheLocation, env: &Env) -> AppResult<Self> {
+        let manifest = Manifest::load(None, env)?;
+        let config = HubConfig::from_env(env, &location.hf_home);
+        let hub = Hub::new(config, &location.cache_dir)?;
         let manager = DownloadManager::with_defaults(location.cache_dir.clone(), hub);
         Ok(Self {
             location,

@@ -1,0 +1,129 @@
+//! The commands through Tauri's mock runtime, with the app's real context
+//! (config and access control), as the page calls them.
+
+#![allow(clippy::unwrap_used)]
+
+use haid_models::env::Env;
+use haid_models::location::{resolve, PlatformDirs};
+use haid_models_tests::fixture::{commit, weights, CacheFixture};
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, WebviewWindow, WebviewWindowBuilder};
+
+use crate::state::AppState;
+
+fn app(fx: &CacheFixture) -> App<MockRuntime> {
+    let env = Env::from_pairs([("HF_ENDPOINT", "http://127.0.0.1:9")]);
+    let dirs = PlatformDirs {
+        home: Some(fx.dir.path().into()),
+        data: Some(fx.dir.path().into()),
+        config: Some(fx.dir.path().into()),
+    };
+    let location = resolve(Some(&fx.cache), &env, &dirs).unwrap();
+    mock_builder()
+        .manage(AppState::new(location, &env).unwrap())
+        .invoke_handler(crate::handlers!())
+        .build(tauri::generate_context!())
+        .unwrap()
+}
+
+fn window(app: &App<MockRuntime>, label: &str) -> WebviewWindow<MockRuntime> {
+    WebviewWindowBuilder::new(app, label, Default::default())
+        .build()
+        .unwrap()
+}
+
+fn call(w: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        w,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            // The origin of the app's own pages on Linux.
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
+fn with_model(fx: &CacheFixture) {
+    let c = commit("m");
+    fx.repo("models--acme--m")
+        .revision(&c, &[("w.bin", &weights(1, 2000))])
+        .reference("main", &c);
+}
+
+#[test]
+fn list_models_gives_the_groups_with_states() {
+    let fx = CacheFixture::new();
+    with_model(&fx);
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let list = call(&main, "list_models", json!({})).unwrap();
+    let types: Vec<&str> = list["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["embedding", "caption", "other"]);
+    assert_eq!(list["groups"][2]["models"][0]["id"], "acme/m");
+    assert_eq!(list["groups"][2]["models"][0]["state"], "downloaded");
+    assert_eq!(list["groups"][0]["models"][0]["state"], "not_downloaded");
+    let info = call(&main, "cache_info", json!({})).unwrap();
+    assert_eq!(info["source"], "--cache-dir");
+    assert!(info["free_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn delete_plans_then_deletes_from_disk() {
+    let fx = CacheFixture::new();
+    with_model(&fx);
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let plan = call(&main, "delete_plan", json!({"id": "acme/m"})).unwrap();
+    assert_eq!(plan["freed_bytes"], 2000);
+    assert!(
+        fx.cache.join("models--acme--m").exists(),
+        "a plan deletes nothing"
+    );
+    call(&main, "delete_model", json!({"id": "acme/m"})).unwrap();
+    assert!(!fx.cache.join("models--acme--m").exists());
+}
+
+#[test]
+fn errors_reach_the_page_as_kind_and_message() {
+    let fx = CacheFixture::new();
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let err = call(&main, "delete_plan", json!({"id": "../etc"})).unwrap_err();
+    assert_eq!(err["kind"], "invalid_repo_id");
+    assert!(err["message"].as_str().unwrap().contains("'..'"), "{err}");
+    let err = call(&main, "open_folder", json!({"path": "/etc"})).unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("not in the cache"),
+        "{err}"
+    );
+    assert_eq!(
+        call(&main, "cancel_download", json!({"id": "acme/none"})).unwrap(),
+        json!(false)
+    );
+}
+
+#[test]
+fn only_the_main_window_may_call_commands() {
+    let fx = CacheFixture::new();
+    let app = app(&fx);
+    let other = window(&app, "intruder");
+    let err = call(&other, "list_models", json!({})).unwrap_err();
+    assert!(err.to_string().contains("not allowed"), "{err}");
+}
