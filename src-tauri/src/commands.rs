@@ -51,7 +51,8 @@ fn fs_free(dir: &std::path::Path) -> Option<u64> {
 }
 
 #[tauri::command]
-pub async fn download_model(
+pub async fn download_model<R: tauri::Runtime>(
+    app: tauri::AppHandle<R>,
     state: State<'_, AppState>,
     id: String,
     on_event: Channel<DownloadEvent>,
@@ -61,9 +62,28 @@ pub async fn download_model(
         let _ = on_event.send(e);
     });
     let task = state.manager.start(req, sink)?;
-    task.await
-        .map_err(|e| AppError::internal(e.to_string()))??;
-    Ok(())
+    let result = match task.await {
+        Ok(result) => result.map_err(AppError::from),
+        Err(e) => Err(AppError::internal(e.to_string())),
+    };
+    notify_outcome(&app, &id, &result);
+    result.map(|_| ())
+}
+
+/// A desktop notification when a download ends: the window may be closed to
+/// the tray by then. A failed notification (no notification daemon) is ignored.
+fn notify_outcome<R: tauri::Runtime, T>(
+    app: &tauri::AppHandle<R>,
+    id: &str,
+    result: &AppResult<T>,
+) {
+    use tauri_plugin_notification::NotificationExt;
+    let (title, body) = match result {
+        Ok(_) => (format!("{id} downloaded"), "Ready to use.".to_owned()),
+        Err(e) if e.kind == "cancelled" => return,
+        Err(e) => (format!("{id} failed"), e.message.clone()),
+    };
+    let _ = app.notification().builder().title(title).body(body).show();
 }
 
 #[tauri::command]
