@@ -1,13 +1,11 @@
 //! The commands the page calls: one-line wrappers over `haid_models`.
 //! Every argument is validated in core (a `RepoId` is parsed before use).
 
-use std::sync::Arc;
-
 use haid_models::cache::delete::{execute_delete, plan_delete, DeletePlan};
 use haid_models::cache::prune::{execute_prune, plan_prune, PrunePlan};
 use haid_models::cache::verify::{verify_local, VerifyReport};
 use haid_models::cache::{scan_cache, RepoId};
-use haid_models::download::{lock, DownloadEvent, DownloadRequest};
+use haid_models::download::{lock, DownloadEvent};
 use haid_models::settings::Settings;
 use haid_models::status::{model_list, ModelList};
 use serde::Serialize;
@@ -15,6 +13,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 use tauri_plugin_opener::OpenerExt;
 
+use crate::downloads;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -53,37 +52,13 @@ fn fs_free(dir: &std::path::Path) -> Option<u64> {
 #[tauri::command]
 pub async fn download_model<R: tauri::Runtime>(
     app: tauri::AppHandle<R>,
-    state: State<'_, AppState>,
     id: String,
     on_event: Channel<DownloadEvent>,
 ) -> AppResult<()> {
-    let req = DownloadRequest::new(RepoId::model(&id)?);
-    let sink = Arc::new(move |e: DownloadEvent| {
+    let sink = downloads::sink(&app, move |e| {
         let _ = on_event.send(e);
     });
-    let task = state.manager.start(req, sink)?;
-    let result = match task.await {
-        Ok(result) => result.map_err(AppError::from),
-        Err(e) => Err(AppError::internal(e.to_string())),
-    };
-    notify_outcome(&app, &id, &result);
-    result.map(|_| ())
-}
-
-/// A desktop notification when a download ends: the window may be closed to
-/// the tray by then. A failed notification (no notification daemon) is ignored.
-fn notify_outcome<R: tauri::Runtime, T>(
-    app: &tauri::AppHandle<R>,
-    id: &str,
-    result: &AppResult<T>,
-) {
-    use tauri_plugin_notification::NotificationExt;
-    let (title, body) = match result {
-        Ok(_) => (format!("{id} downloaded"), "Ready to use.".to_owned()),
-        Err(e) if e.kind == "cancelled" => return,
-        Err(e) => (format!("{id} failed"), e.message.clone()),
-    };
-    let _ = app.notification().builder().title(title).body(body).show();
+    downloads::run(&app, &id, sink).await
 }
 
 #[tauri::command]

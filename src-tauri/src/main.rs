@@ -3,6 +3,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod downloads;
 mod error;
 mod live;
 mod state;
@@ -68,6 +69,7 @@ fn main() {
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
         .manage(state)
+        .manage(downloads::Board::default())
         .invoke_handler(handlers!())
         .setup(move |app| {
             tray::create(app.handle())?;

@@ -127,3 +127,31 @@ fn only_the_main_window_may_call_commands() {
     let err = call(&other, "list_models", json!({})).unwrap_err();
     assert!(err.to_string().contains("not allowed"), "{err}");
 }
+
+#[test]
+fn the_tray_menu_shows_downloads_and_offers_pause_or_resume() {
+    use std::collections::BTreeMap;
+    let idle = crate::tray::entries("4 of 5 models ready · 2.7 GB".into(), &BTreeMap::new(), 0);
+    let labels: Vec<(&str, bool)> = idle.iter().map(|(_, l, e)| (l.as_str(), *e)).collect();
+    assert_eq!(
+        labels,
+        [
+            ("4 of 5 models ready · 2.7 GB", false),
+            ("Open HAID Models", true),
+            ("Pause all", false),
+            ("Quit", true)
+        ]
+    );
+    let running = BTreeMap::from([("BAAI/bge-large-en-v1.5".to_owned(), 42u8)]);
+    let busy = crate::tray::entries("status".into(), &running, 0);
+    assert!(busy
+        .iter()
+        .any(|(_, l, _)| l == "↓ BAAI/bge-large-en-v1.5 — 42 %"));
+    assert!(busy
+        .iter()
+        .any(|(id, _, enabled)| id == "pause" && *enabled));
+    let paused = crate::tray::entries("status".into(), &BTreeMap::new(), 2);
+    assert!(paused
+        .iter()
+        .any(|(id, l, _)| id == "resume" && l == "Resume all (2)"));
+}

@@ -1,17 +1,22 @@
 //! The tray icon and its menu: a quick status ("4 of 5 models ready · 2.7 GB"),
-//! "Open HAID Models" and "Quit", kept up to date by the watcher.
+//! each running download with its percent, "Open HAID Models", "Pause all" /
+//! "Resume all" and "Quit", kept up to date by the watcher and the downloads.
+
+use std::collections::BTreeMap;
 
 use haid_models::cache::scan_cache;
 use haid_models::status::{model_list, ModelState};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
-use tauri::{AppHandle, Manager};
+use tauri::{AppHandle, Manager, Runtime};
+
+use crate::downloads::{self, Board};
 
 use crate::state::AppState;
 
 const TRAY_ID: &str = "main";
 
-pub fn create(app: &AppHandle) -> tauri::Result<TrayIcon> {
+pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
     let icon = tauri::image::Image::from_bytes(include_bytes!("../icons/tray.png"))?;
     let tray = TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon)
@@ -19,6 +24,8 @@ pub fn create(app: &AppHandle) -> tauri::Result<TrayIcon> {
         .menu(&menu(app)?)
         .on_menu_event(|app, event| match event.id().as_ref() {
             "open" => show_main(app),
+            "pause" => downloads::pause_all(app),
+            "resume" => downloads::resume_all(app),
             "quit" => app.exit(0),
             _ => {}
         })
@@ -26,7 +33,7 @@ pub fn create(app: &AppHandle) -> tauri::Result<TrayIcon> {
     Ok(tray)
 }
 
-pub fn show_main(app: &AppHandle) {
+pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.show();
         let _ = window.unminimize();
@@ -35,7 +42,7 @@ pub fn show_main(app: &AppHandle) {
 }
 
 /// The status line: models of the manifest that are ready, and the disk they take.
-pub fn status_line(app: &AppHandle) -> String {
+pub fn status_line<R: Runtime>(app: &AppHandle<R>) -> String {
     let state = app.state::<AppState>();
     let Ok(report) = scan_cache(&state.cache_dir()) else {
         return "Cache unreadable".into();
@@ -55,18 +62,46 @@ pub fn status_line(app: &AppHandle) -> String {
     format!("{ready} of {} models ready · {gb:.1} GB", wanted.len())
 }
 
-fn menu(app: &AppHandle) -> tauri::Result<Menu<tauri::Wry>> {
-    let status = MenuItem::with_id(app, "status", status_line(app), false, None::<&str>)?;
-    let open = MenuItem::with_id(app, "open", "Open HAID Models", true, None::<&str>)?;
-    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
-    Menu::with_items(
-        app,
-        &[&status, &PredefinedMenuItem::separator(app)?, &open, &quit],
-    )
+/// The menu's entries: (id, label, enabled). Pure, so it is tested without a tray.
+pub fn entries(
+    status: String,
+    running: &BTreeMap<String, u8>,
+    paused: usize,
+) -> Vec<(String, String, bool)> {
+    let mut out = vec![("status".into(), status, false)];
+    out.extend(
+        running
+            .iter()
+            .map(|(id, pct)| (format!("dl:{id}"), format!("↓ {id} — {pct} %"), false)),
+    );
+    out.push(("open".into(), "Open HAID Models".into(), true));
+    if paused > 0 {
+        out.push(("resume".into(), format!("Resume all ({paused})"), true));
+    } else {
+        out.push(("pause".into(), "Pause all".into(), !running.is_empty()));
+    }
+    out.push(("quit".into(), "Quit".into(), true));
+    out
+}
+
+fn menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
+    let (running, paused) = {
+        let board = app.state::<Board>();
+        let board = board.lock().unwrap_or_else(|p| p.into_inner());
+        (board.running.clone(), board.paused.len())
+    };
+    let menu = Menu::new(app)?;
+    for (id, label, enabled) in entries(status_line(app), &running, paused) {
+        if id == "open" {
+            menu.append(&PredefinedMenuItem::separator(app)?)?;
+        }
+        menu.append(&MenuItem::with_id(app, id, label, enabled, None::<&str>)?)?;
+    }
+    Ok(menu)
 }
 
 /// Rebuilds the menu with a fresh status.
-pub fn refresh(app: &AppHandle) {
+pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     if let (Some(tray), Ok(menu)) = (app.tray_by_id(TRAY_ID), menu(app)) {
         let _ = tray.set_menu(Some(menu));
     }

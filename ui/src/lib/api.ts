@@ -18,6 +18,11 @@ export function downloadModel(id: string, onEvent: (e: DownloadEvent) => void): 
   return invoke<void>("download_model", { id, onEvent: channel });
 }
 
+/** Progress of downloads the page did not start (resumed from the tray). */
+export function onDownloadEvent(callback: (e: DownloadEvent) => void): Promise<UnlistenFn> {
+  return listen<DownloadEvent>("download-event", (e) => callback(e.payload));
+}
+
 /** Called whenever the cache changes on disk, by this app or any other program. */
 export function onCacheChanged(callback: () => void): Promise<UnlistenFn> {
   return listen("cache-changed", () => callback());
