@@ -9,7 +9,7 @@ BIN := target/debug/haid-models
 .PHONY: help run test test-deps ui test-ui lint test-rust bench bench-scan bench-download bench-watch clean
 
 help:
-	@echo "make run     build the CLI and list the models the product needs"
+	@echo "make run     build and start the desktop app (or say how, without a display)"
 	@echo "make test    install what is missing, then format check, clippy and every test"
 	@echo "make bench   benchmarks against huggingface_hub and du (see BENCHMARKS.md)"
 
