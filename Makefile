@@ -6,7 +6,7 @@ CARGO ?= cargo
 VENV := target/venv
 BIN := target/debug/haid-models
 
-.PHONY: help run test test-deps ui test-ui lint test-rust bench bench-scan bench-download bench-watch clean
+.PHONY: help run test test-deps ui test-ui test-e2e lint test-rust bench bench-scan bench-download bench-watch clean
 
 help:
 	@echo "make run     build and start the desktop app (or say how, without a display)"
@@ -23,7 +23,7 @@ run: test-deps ui
 
 ## test: what CI runs (.ci/run) on a fresh Debian machine. The UI is built
 ## first: the desktop crate embeds ui/dist when it compiles.
-test: test-deps ui lint test-ui test-rust
+test: test-deps ui lint test-ui test-rust test-e2e
 
 ## ui: the web UI, built into ui/dist.
 ui:
@@ -31,6 +31,12 @@ ui:
 
 test-ui:
 	cd ui && npm run check && npm test
+
+## test-e2e: the real app in the real webview (WebdriverIO + tauri-driver +
+## WebKitWebDriver) under Xvfb; screenshots of each step in target/e2e/.
+test-e2e:
+	$(CARGO) build --workspace --bins
+	cd ui && xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- npx wdio run e2e/wdio.conf.js
 
 ## test-deps: Debian packages, Rust components and the Python reference venv.
 test-deps:

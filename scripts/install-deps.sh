@@ -64,7 +64,14 @@ install_node() {
   fi
 }
 
+install_tauri_driver() {
+  command -v tauri-driver >/dev/null && return
+  log "installing tauri-driver (WebDriver for the end-to-end tests)"
+  cargo install tauri-driver --locked --quiet
+}
+
 install_apt
 check_rust
 install_venv
 install_node
+install_tauri_driver

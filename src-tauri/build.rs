@@ -15,6 +15,7 @@ const COMMANDS: &[&str] = &[
     "open_folder",
     "get_settings",
     "set_settings",
+    "tray_status",
 ];
 
 fn main() {

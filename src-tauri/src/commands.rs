@@ -130,3 +130,13 @@ pub fn get_settings(state: State<'_, AppState>) -> AppResult<Settings> {
 pub fn set_settings(state: State<'_, AppState>, settings: Settings) -> AppResult<()> {
     Ok(settings.save(&state.location.settings_file)?)
 }
+
+/// The tray's menu as it is now: proof that the tray exists, for the
+/// end-to-end test (Xvfb has no tray host to look at).
+#[tauri::command]
+pub fn tray_status<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> AppResult<Vec<String>> {
+    if app.tray_by_id(crate::tray::TRAY_ID).is_none() {
+        return Err(AppError::internal("there is no tray icon"));
+    }
+    Ok(crate::tray::labels(&app))
+}

@@ -30,6 +30,7 @@ macro_rules! handlers {
             $crate::commands::open_folder,
             $crate::commands::get_settings,
             $crate::commands::set_settings,
+            $crate::commands::tray_status,
         ]
     };
 }

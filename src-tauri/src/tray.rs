@@ -14,7 +14,7 @@ use crate::downloads::{self, Board};
 
 use crate::state::AppState;
 
-const TRAY_ID: &str = "main";
+pub const TRAY_ID: &str = "main";
 
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
     let icon = tauri::image::Image::from_bytes(include_bytes!("../icons/tray.png"))?;
@@ -84,14 +84,26 @@ pub fn entries(
     out
 }
 
-fn menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
+fn current_entries<R: Runtime>(app: &AppHandle<R>) -> Vec<(String, String, bool)> {
     let (running, paused) = {
         let board = app.state::<Board>();
         let board = board.lock().unwrap_or_else(|p| p.into_inner());
         (board.running.clone(), board.paused.len())
     };
+    entries(status_line(app), &running, paused)
+}
+
+/// The labels of the menu as it is now.
+pub fn labels<R: Runtime>(app: &AppHandle<R>) -> Vec<String> {
+    current_entries(app)
+        .into_iter()
+        .map(|(_, label, _)| label)
+        .collect()
+}
+
+fn menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     let menu = Menu::new(app)?;
-    for (id, label, enabled) in entries(status_line(app), &running, paused) {
+    for (id, label, enabled) in current_entries(app) {
         if id == "open" {
             menu.append(&PredefinedMenuItem::separator(app)?)?;
         }

@@ -1,0 +1,76 @@
+import { browser, $, $$, expect } from "@wdio/globals";
+import fs from "node:fs";
+import path from "node:path";
+import crypto from "node:crypto";
+
+const cache = () => process.env.HAID_E2E_CACHE;
+const shots = path.resolve("../target/e2e");
+const shot = (name) => browser.saveScreenshot(path.join(shots, `${name}.png`));
+const row = (id) => $(`[data-testid="model-row"][data-id="${id}"]`);
+
+/** What another program (Python, a script) leaves in the cache. */
+function writeModel(name) {
+  const repo = path.join(cache(), `models--acme--${name}`);
+  const content = Buffer.from(`{"written by": "another process"}`);
+  const etag = crypto.createHash("sha256").update(content).digest("hex");
+  const commit = crypto.createHash("sha1").update(name).digest("hex");
+  fs.mkdirSync(path.join(repo, "blobs"), { recursive: true });
+  fs.mkdirSync(path.join(repo, "snapshots", commit), { recursive: true });
+  fs.mkdirSync(path.join(repo, "refs"), { recursive: true });
+  fs.writeFileSync(path.join(repo, "blobs", etag), content);
+  fs.symlinkSync(`../../blobs/${etag}`, path.join(repo, "snapshots", commit, "config.json"));
+  fs.writeFileSync(path.join(repo, "refs", "main"), commit);
+}
+
+describe("HAID Models", () => {
+  it("shows the models grouped by type", async () => {
+    await browser.waitUntil(async () => (await $$('[data-testid="group"]')).length >= 2, { timeout: 20000 });
+    const types = await $$('[data-testid="group"]').map((g) => g.getAttribute("data-type"));
+    expect(types.slice(0, 2)).toEqual(["embedding", "caption"]);
+    await expect(row("acme/demo")).toHaveAttribute("data-state", "not_downloaded");
+    await shot("01-groups");
+  });
+
+  it("downloads with progress, then shows Downloaded, with the files on disk", async () => {
+    await $('button[aria-label="Download Demo embedder"]').click();
+    await expect(row("acme/demo")).toHaveAttribute("data-state", "downloading", { wait: 5000 });
+    const bar = $('[role="progressbar"]');
+    await bar.waitForExist({ timeout: 5000 });
+    await browser.waitUntil(async () => Number(await bar.getAttribute("aria-valuenow")) >= 20, { timeout: 10000 });
+    await shot("02-downloading");
+    await expect(row("acme/demo")).toHaveAttribute("data-state", "downloaded", { wait: 30000 });
+    await shot("03-downloaded");
+    const snapshots = path.join(cache(), "models--acme--demo/snapshots");
+    const [commit] = fs.readdirSync(snapshots);
+    expect(fs.statSync(path.join(snapshots, commit, "model.safetensors")).size).toBe(12_000_000);
+  });
+
+  it("shows a model another process writes, without a click", async () => {
+    writeModel("fromoutside");
+    await row("acme/fromoutside").waitForExist({ timeout: 5000 });
+    await expect(row("acme/fromoutside")).toHaveAttribute("data-state", "downloaded");
+    await shot("04-appeared");
+  });
+
+  it("deletes after confirmation, from disk and from the list", async () => {
+    await $('button[aria-label="Delete Demo embedder"]').click();
+    const dialog = await $('[role="dialog"]');
+    await dialog.waitForExist({ timeout: 5000 });
+    await expect($('[data-testid="freed"]')).toHaveText("12.0 MB");
+    await shot("05-confirm-delete");
+    await dialog.$("button=Delete").click();
+    await expect(row("acme/demo")).toHaveAttribute("data-state", "not_downloaded", { wait: 10000 });
+    expect(fs.existsSync(path.join(cache(), "models--acme--demo"))).toBe(false);
+    await shot("06-deleted");
+  });
+
+  it("has a tray icon with the quick status", async () => {
+    // Xvfb has no tray host to look at, so ask the app for its tray's menu.
+    const labels = await browser.executeAsync((done) => {
+      window.__TAURI_INTERNALS__.invoke("tray_status").then(done, (e) => done(["error", JSON.stringify(e)]));
+    });
+    expect(labels[0]).toMatch(/^0 of 6 models ready · [\d.]+ GB$/);
+    expect(labels).toContain("Open HAID Models");
+    expect(labels).toContain("Quit");
+  });
+});
