@@ -16,6 +16,7 @@ const COMMANDS: &[&str] = &[
     "get_settings",
     "set_settings",
     "tray_status",
+    "add_model",
 ];
 
 fn main() {

@@ -29,7 +29,7 @@ pub fn list_models(state: State<'_, AppState>) -> AppResult<ModelList> {
     let report = scan_cache(&state.cache_dir())?;
     let mut downloading = lock::downloading_repos(&state.cache_dir());
     downloading.extend(state.manager.active());
-    Ok(model_list(&state.manifest, &report, &downloading))
+    Ok(model_list(&state.manifest()?, &report, &downloading))
 }
 
 #[tauri::command]
@@ -139,4 +139,16 @@ pub fn tray_status<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> AppResult<Vec
         return Err(AppError::internal("there is no tray icon"));
     }
     Ok(crate::tray::labels(&app))
+}
+
+/// "Add a model by id": validated in core, written to the user manifest.
+#[tauri::command]
+pub fn add_model(state: State<'_, AppState>, id: String, model_type: String) -> AppResult<String> {
+    let model = haid_models::manifest::user_file::add_model(
+        &state.user_manifest,
+        &state.manifest()?,
+        &model_type,
+        &id,
+    )?;
+    Ok(model.id.id())
 }

@@ -31,6 +31,7 @@ macro_rules! handlers {
             $crate::commands::get_settings,
             $crate::commands::set_settings,
             $crate::commands::tray_status,
+            $crate::commands::add_model,
         ]
     };
 }

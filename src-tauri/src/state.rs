@@ -1,18 +1,23 @@
-//! What the app holds while it runs: where the cache is, the manifest, the
-//! hub and the download manager. Built once from the environment and settings.
+//! What the app holds while it runs: where the cache is, where the user's
+//! manifest is, and the download manager. Built once from the environment
+//! and settings.
 
 use std::path::PathBuf;
 
 use haid_models::download::{DownloadManager, Hub, HubConfig};
 use haid_models::env::Env;
 use haid_models::location::CacheLocation;
+use haid_models::manifest::user_file::user_manifest_path;
 use haid_models::manifest::Manifest;
 
 use crate::error::AppResult;
 
 pub struct AppState {
     pub location: CacheLocation,
-    pub manifest: Manifest,
+    /// Where "Add a model" writes; read again on every use, so edits by hand
+    /// (or by the CLI) show at once.
+    pub user_manifest: PathBuf,
+    env: Env,
     pub manager: DownloadManager,
 }
 
@@ -25,15 +30,27 @@ impl AppState {
 
     /// The state for a resolved location; `env` gives the manifest and the hub.
     pub fn new(location: CacheLocation, env: &Env) -> AppResult<Self> {
-        let manifest = Manifest::load(None, env)?;
+        let user_manifest = user_manifest_path(env, &location.settings_file);
         let config = HubConfig::from_env(env, &location.hf_home);
         let hub = Hub::new(config, &location.cache_dir)?;
         let manager = DownloadManager::with_defaults(location.cache_dir.clone(), hub);
-        Ok(Self {
+        let state = Self {
             location,
-            manifest,
+            user_manifest,
+            env: env.clone(),
             manager,
-        })
+        };
+        state.manifest()?; // a broken user manifest is said at start, not later
+        Ok(state)
+    }
+
+    /// The bundled manifest with the user's merged over it.
+    pub fn manifest(&self) -> AppResult<Manifest> {
+        Ok(Manifest::load_or_default(
+            None,
+            &self.env,
+            Some(&self.user_manifest),
+        )?)
     }
 
     pub fn cache_dir(&self) -> PathBuf {

@@ -155,3 +155,45 @@ fn the_tray_menu_shows_downloads_and_offers_pause_or_resume() {
         .iter()
         .any(|(id, l, _)| id == "resume" && l == "Resume all (2)"));
 }
+
+#[test]
+fn a_model_added_by_id_is_listed_and_bad_ids_are_refused() {
+    let fx = CacheFixture::new();
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let id = call(
+        &main,
+        "add_model",
+        json!({"id": "acme/new-model", "modelType": "embedding"}),
+    )
+    .unwrap();
+    assert_eq!(id, "acme/new-model");
+    let list = call(&main, "list_models", json!({})).unwrap();
+    let embedding: Vec<&str> = list["groups"][0]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert!(embedding.contains(&"acme/new-model"), "{embedding:?}");
+    let err = call(
+        &main,
+        "add_model",
+        json!({"id": "a/b/c", "modelType": "embedding"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["kind"], "invalid_repo_id");
+    let err = call(
+        &main,
+        "add_model",
+        json!({"id": "acme/new-model", "modelType": "caption"}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("already in the manifest"),
+        "{err}"
+    );
+}

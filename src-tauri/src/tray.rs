@@ -47,7 +47,10 @@ pub fn status_line<R: Runtime>(app: &AppHandle<R>) -> String {
     let Ok(report) = scan_cache(&state.cache_dir()) else {
         return "Cache unreadable".into();
     };
-    let list = model_list(&state.manifest, &report, &state.manager.active());
+    let Ok(manifest) = state.manifest() else {
+        return "The manifest has an error".into();
+    };
+    let list = model_list(&manifest, &report, &state.manager.active());
     let wanted: Vec<_> = list
         .groups
         .iter()

@@ -71,6 +71,12 @@ beforeEach(() => {
         }
         case "verify_model":
           return { ok: true, checked: 5 };
+        case "add_model": {
+          const { id, modelType } = args as { id: string; modelType: string };
+          if (id.split("/").length > 2) throw { kind: "invalid_repo_id", message: `invalid repo id "${id}": it has more than one '/'` };
+          list = listWith(...list.groups[0].models, model(id, "not_downloaded"));
+          return modelType === "embedding" ? id : id;
+        }
         default:
           return null;
       }
@@ -89,8 +95,8 @@ const row = (id: string) => screen.getAllByTestId("model-row").find((r) => r.dat
 describe("the models page", () => {
   it("groups models by type with their state, size and the cache totals", async () => {
     render(App);
-    await screen.findByText("Embedding");
-    expect(screen.getByText("Caption")).toBeTruthy();
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    expect(screen.getByRole("heading", { name: /^Caption/ })).toBeTruthy();
     expect(within(row("org/ready")).getByTestId("state").textContent).toBe("Downloaded");
     expect(within(row("org/missing")).getByTestId("state").textContent).toBe("Not downloaded");
     expect(within(row("org/half")).getByRole("button", { name: "Download half" }).textContent?.trim()).toBe("Resume");
@@ -101,7 +107,7 @@ describe("the models page", () => {
 
   it("offers the actions that fit each state", async () => {
     render(App);
-    await screen.findByText("Embedding");
+    await screen.findByRole("heading", { name: /^Embedding/ });
     const ready = within(row("org/ready"));
     expect(ready.queryByRole("button", { name: "Download ready" })).toBeNull();
     expect(ready.getByRole("button", { name: "Delete ready" })).toBeTruthy();
@@ -114,7 +120,7 @@ describe("the models page", () => {
 
   it("downloads with progress, then shows the model as downloaded", async () => {
     render(App);
-    await screen.findByText("Embedding");
+    await screen.findByRole("heading", { name: /^Embedding/ });
     await fireEvent.click(within(row("org/missing")).getByRole("button", { name: "Download missing" }));
     await waitFor(() => expect(within(row("org/missing")).getByTestId("state").textContent).toBe("Downloaded"));
     expect(calls.some((c) => c.cmd === "download_model" && (c.args as { id: string }).id === "org/missing")).toBe(true);
@@ -123,7 +129,7 @@ describe("the models page", () => {
 
   it("asks before deleting, showing the bytes it frees", async () => {
     render(App);
-    await screen.findByText("Embedding");
+    await screen.findByRole("heading", { name: /^Embedding/ });
     await fireEvent.click(within(row("org/ready")).getByRole("button", { name: "Delete ready" }));
     const dialog = await screen.findByRole("dialog");
     expect(within(dialog).getByTestId("freed").textContent).toBe("91.0 MB");
@@ -136,7 +142,7 @@ describe("the models page", () => {
 
   it("shows errors as readable messages", async () => {
     render(App);
-    await screen.findByText("Embedding");
+    await screen.findByRole("heading", { name: /^Embedding/ });
     failNext = { kind: "auth", message: "org/missing is gated or private and no token is set: set HF_TOKEN" };
     await fireEvent.click(within(row("org/missing")).getByRole("button", { name: "Download missing" }));
     const alert = await screen.findByRole("alert");
@@ -145,16 +151,30 @@ describe("the models page", () => {
 
   it("filters by name, id or team", async () => {
     render(App);
-    await screen.findByText("Embedding");
+    await screen.findByRole("heading", { name: /^Embedding/ });
     await fireEvent.input(screen.getByRole("searchbox", { name: "Filter models" }), { target: { value: "half" } });
     expect(screen.getAllByTestId("model-row").map((r) => r.dataset.id)).toEqual(["org/half"]);
     await fireEvent.input(screen.getByRole("searchbox", { name: "Filter models" }), { target: { value: "zzz" } });
     expect(screen.getByText(/No model matches/)).toBeTruthy();
   });
 
+  it("adds a model by id, and says why an id is refused", async () => {
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    const input = screen.getByRole("textbox", { name: "Model id to add" });
+    await fireEvent.input(input, { target: { value: "a/b/c" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Add" }));
+    expect((await screen.findByRole("alert")).textContent).toContain("more than one '/'");
+    await fireEvent.input(input, { target: { value: "BAAI/bge-reranker-base" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Add" }));
+    await waitFor(() => expect(screen.getAllByTestId("model-row").map((r) => r.dataset.id)).toContain("BAAI/bge-reranker-base"));
+    const call = calls.filter((c) => c.cmd === "add_model").at(-1)!;
+    expect(call.args).toEqual({ id: "BAAI/bge-reranker-base", modelType: "embedding" });
+  });
+
   it("follows the cache live: a change on disk refreshes the list without a click", async () => {
     render(App);
-    await screen.findByText("Embedding");
+    await screen.findByRole("heading", { name: /^Embedding/ });
     list = listWith(...list.groups[0].models, model("org/new", "downloaded", 1000));
     await emit("cache-changed", { repo_id: "org/new", state: "complete" });
     await waitFor(() => expect(screen.getAllByTestId("model-row").map((r) => r.dataset.id)).toContain("org/new"));

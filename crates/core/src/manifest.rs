@@ -56,10 +56,17 @@ impl Manifest {
     /// The bundled manifest with the user's merged over it: `user` (the
     /// `--manifest` flag) first, else `HAID_MODELS_MANIFEST`.
     pub fn load(user: Option<&Path>, env: &Env) -> Result<Self> {
+        Self::load_or_default(user, env, None)
+    }
+
+    /// As [`Manifest::load`], and without flag or variable, the app's own
+    /// user manifest (`user_file::user_manifest_path`) when it exists.
+    pub fn load_or_default(user: Option<&Path>, env: &Env, default: Option<&Path>) -> Result<Self> {
         let mut manifest = Self::bundled();
         let user = user
             .map(Path::to_owned)
-            .or_else(|| env.path("HAID_MODELS_MANIFEST", None));
+            .or_else(|| env.path("HAID_MODELS_MANIFEST", None))
+            .or_else(|| default.filter(|p| p.is_file()).map(Path::to_owned));
         if let Some(path) = user {
             manifest.merge(Self::from_file(&path)?);
         }
@@ -202,7 +209,7 @@ impl<'de> Visitor<'de> for ManifestVisitor {
     }
 }
 
-fn check_type_name(name: &str, so_far: &Manifest) -> std::result::Result<(), String> {
+pub(crate) fn check_type_name(name: &str, so_far: &Manifest) -> std::result::Result<(), String> {
     if name.trim().is_empty() {
         return Err("a model type is empty; name the group, e.g. \"embedding\"".into());
     }
@@ -312,6 +319,8 @@ fn manifest_error(path: &Path, e: &serde_json::Error) -> Error {
         message: format!("{message}{hint}"),
     }
 }
+
+pub mod user_file;
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ export const deletePlan = (id: string) => invoke<DeletePlan>("delete_plan", { id
 export const deleteModel = (id: string) => invoke<DeletePlan>("delete_model", { id });
 export const cancelDownload = (id: string) => invoke<boolean>("cancel_download", { id });
 export const openFolder = (path: string) => invoke<void>("open_folder", { path });
+export const addModel = (id: string, modelType: string) => invoke<string>("add_model", { id, modelType });
 export const verifyModel = (id: string) => invoke<{ ok: boolean; checked: number }>("verify_model", { id });
 
 /** Starts a download; `onEvent` receives its progress until it ends. */

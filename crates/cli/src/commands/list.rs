@@ -33,7 +33,9 @@ pub struct ListArgs {
 pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<()> {
     let env = Env::from_process();
     let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
-    let manifest = Manifest::load(args.manifest.as_deref(), &env)?;
+    // The app's "Add a model" list is read too (beside the settings file).
+    let app_manifest = loc.settings_file.with_file_name("models_manifest.json");
+    let manifest = Manifest::load_or_default(args.manifest.as_deref(), &env, Some(&app_manifest))?;
     let report = scan_cache(&loc.cache_dir)?;
     // Held blob locks: downloads by this app, another haid-models or Python.
     let downloading = haid_models::download::lock::downloading_repos(&loc.cache_dir);
