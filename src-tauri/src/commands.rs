@@ -121,14 +121,90 @@ pub fn open_folder<R: tauri::Runtime>(
         .map_err(|e| AppError::internal(e.to_string()))
 }
 
-#[tauri::command]
-pub fn get_settings(state: State<'_, AppState>) -> AppResult<Settings> {
-    Ok(Settings::load(&state.location.settings_file)?)
+/// The settings as the page shows them. The token is never sent back: only
+/// whether one is set.
+#[derive(Debug, Serialize)]
+pub struct SettingsView {
+    cache_dir: std::path::PathBuf,
+    source: haid_models::location::LocationSource,
+    /// The environment variable that fixes the cache location, if one does.
+    cache_dir_forced_by: Option<String>,
+    endpoint: String,
+    endpoint_forced: bool,
+    concurrency: usize,
+    token_set: bool,
+    settings_file: std::path::PathBuf,
+}
+
+/// What the page may change. Applied at the next start.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsUpdate {
+    cache_dir: Option<String>,
+    endpoint: Option<String>,
+    concurrency: Option<usize>,
+    token: Option<String>,
+}
+
+fn forced_by(source: haid_models::location::LocationSource) -> Option<String> {
+    source
+        .is_environment()
+        .then(|| {
+            serde_json::to_value(source)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+        })
+        .flatten()
 }
 
 #[tauri::command]
-pub fn set_settings(state: State<'_, AppState>, settings: Settings) -> AppResult<()> {
-    Ok(settings.save(&state.location.settings_file)?)
+pub fn get_settings(state: State<'_, AppState>) -> AppResult<SettingsView> {
+    let loc = &state.location;
+    let saved = Settings::load(&loc.settings_file)?;
+    let config =
+        haid_models::download::HubConfig::from_env_and_settings(&state.env, &loc.hf_home, &saved);
+    Ok(SettingsView {
+        cache_dir: loc.cache_dir.clone(),
+        source: loc.source,
+        cache_dir_forced_by: forced_by(loc.source),
+        endpoint: config.endpoint,
+        endpoint_forced: state.env.get("HF_ENDPOINT").is_some(),
+        concurrency: saved
+            .concurrency
+            .unwrap_or(haid_models::download::manager::DEFAULT_MODEL_CONCURRENCY),
+        token_set: config.token.is_some(),
+        settings_file: loc.settings_file.clone(),
+    })
+}
+
+#[tauri::command]
+pub fn set_settings(state: State<'_, AppState>, update: SettingsUpdate) -> AppResult<SettingsView> {
+    let loc = &state.location;
+    let mut saved = Settings::load(&loc.settings_file)?;
+    if let Some(dir) = update.cache_dir.filter(|d| !d.trim().is_empty()) {
+        if let Some(var) = forced_by(loc.source) {
+            return Err(AppError {
+                kind: "invalid_argument".into(),
+                message: format!(
+                    "the cache location is set by {var}; change or unset {var} instead"
+                ),
+            });
+        }
+        saved.cache_dir = Some(dir.trim().into());
+    }
+    if let Some(url) = update.endpoint {
+        saved.endpoint =
+            Some(url.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+    }
+    if let Some(n) = update.concurrency {
+        saved.concurrency = Some(n);
+    }
+    saved.validate()?;
+    if let Some(token) = update.token.filter(|t| !t.trim().is_empty()) {
+        haid_models::settings::save_token(&loc.hf_home, &token)?;
+    }
+    saved.save(&loc.settings_file)?;
+    get_settings(state)
 }
 
 /// The tray's menu as it is now: proof that the tray exists, for the

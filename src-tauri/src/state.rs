@@ -4,11 +4,13 @@
 
 use std::path::PathBuf;
 
-use haid_models::download::{DownloadManager, Hub, HubConfig};
+use haid_models::download::manager::DEFAULT_MODEL_CONCURRENCY;
+use haid_models::download::{DownloadManager, Hub, HubConfig, DEFAULT_FILE_CONCURRENCY};
 use haid_models::env::Env;
 use haid_models::location::CacheLocation;
 use haid_models::manifest::user_file::user_manifest_path;
 use haid_models::manifest::Manifest;
+use haid_models::settings::Settings;
 
 use crate::error::AppResult;
 
@@ -17,7 +19,7 @@ pub struct AppState {
     /// Where "Add a model" writes; read again on every use, so edits by hand
     /// (or by the CLI) show at once.
     pub user_manifest: PathBuf,
-    env: Env,
+    pub env: Env,
     pub manager: DownloadManager,
 }
 
@@ -31,9 +33,16 @@ impl AppState {
     /// The state for a resolved location; `env` gives the manifest and the hub.
     pub fn new(location: CacheLocation, env: &Env) -> AppResult<Self> {
         let user_manifest = user_manifest_path(env, &location.settings_file);
-        let config = HubConfig::from_env(env, &location.hf_home);
+        let settings = Settings::load(&location.settings_file)?;
+        let config = HubConfig::from_env_and_settings(env, &location.hf_home, &settings);
         let hub = Hub::new(config, &location.cache_dir)?;
-        let manager = DownloadManager::with_defaults(location.cache_dir.clone(), hub);
+        let models = settings.concurrency.unwrap_or(DEFAULT_MODEL_CONCURRENCY);
+        let manager = DownloadManager::new(
+            location.cache_dir.clone(),
+            hub,
+            models,
+            DEFAULT_FILE_CONCURRENCY,
+        );
         let state = Self {
             location,
             user_manifest,

@@ -197,3 +197,54 @@ fn a_model_added_by_id_is_listed_and_bad_ids_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn settings_are_saved_and_the_token_never_comes_back() {
+    let fx = CacheFixture::new();
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let before = call(&main, "get_settings", json!({})).unwrap();
+    assert_eq!(before["token_set"], false);
+    assert_eq!(before["concurrency"], 2);
+    let update = json!({"update": {"endpoint": "https://hf-mirror.com/", "concurrency": 3, "token": "hf_secret_42"}});
+    let after = call(&main, "set_settings", update).unwrap();
+    assert_eq!(
+        after["endpoint"], "http://127.0.0.1:9",
+        "HF_ENDPOINT still wins"
+    );
+    assert_eq!(after["endpoint_forced"], true);
+    assert_eq!(after["concurrency"], 3);
+    assert_eq!(after["token_set"], true);
+    assert!(
+        !after.to_string().contains("hf_secret_42"),
+        "the token is never echoed: {after}"
+    );
+    let settings: Value = serde_json::from_str(
+        &std::fs::read_to_string(after["settings_file"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(settings["endpoint"], "https://hf-mirror.com");
+    let token_file = fx.dir.path().join("token");
+    assert_eq!(
+        std::fs::read_to_string(&token_file).unwrap(),
+        "hf_secret_42"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let err = call(
+        &main,
+        "set_settings",
+        json!({"update": {"endpoint": "mirror without scheme"}}),
+    )
+    .unwrap_err();
+    assert!(
+        err["message"].as_str().unwrap().contains("http(s) URL"),
+        "{err}"
+    );
+}

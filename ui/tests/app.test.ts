@@ -22,6 +22,8 @@ function model(id: string, state: ModelStatus["state"], size = 0): ModelStatus {
 let list: ModelList;
 let calls: { cmd: string; args: unknown }[];
 let failNext: { kind: string; message: string } | null;
+let settingsView: Record<string, unknown>;
+let lastUpdate: Record<string, unknown> | null;
 
 function listWith(...models: ModelStatus[]): ModelList {
   return {
@@ -39,6 +41,17 @@ function listWith(...models: ModelStatus[]): ModelList {
 beforeEach(() => {
   calls = [];
   failNext = null;
+  lastUpdate = null;
+  settingsView = {
+    cache_dir: "/env/hub",
+    source: "HF_HOME",
+    cache_dir_forced_by: "HF_HOME",
+    endpoint: "https://huggingface.co",
+    endpoint_forced: false,
+    concurrency: 2,
+    token_set: false,
+    settings_file: "/cfg/settings.json",
+  };
   list = listWith(model("org/ready", "downloaded", 91_000_000), model("org/missing", "not_downloaded"), model("org/half", "partial", 45_000_000));
   mockIPC(
     (cmd, args) => {
@@ -68,6 +81,14 @@ beforeEach(() => {
           return new Promise((resolve) => setTimeout(resolve, 50)).then(() => {
             list = listWith(...list.groups[0].models.map((m) => (m.id === id ? { ...m, state: "downloaded" as const, size_on_disk: 91_000_000 } : m)));
           });
+        }
+        case "get_settings":
+          return settingsView;
+        case "set_settings": {
+          const { update } = args as { update: Record<string, unknown> };
+          lastUpdate = update;
+          settingsView = { ...settingsView, concurrency: (update.concurrency as number) ?? 2, token_set: settingsView.token_set || !!update.token };
+          return settingsView;
         }
         case "verify_model":
           return { ok: true, checked: 5 };
@@ -170,6 +191,23 @@ describe("the models page", () => {
     await waitFor(() => expect(screen.getAllByTestId("model-row").map((r) => r.dataset.id)).toContain("BAAI/bge-reranker-base"));
     const call = calls.filter((c) => c.cmd === "add_model").at(-1)!;
     expect(call.args).toEqual({ id: "BAAI/bge-reranker-base", modelType: "embedding" });
+  });
+
+  it("shows settings, says which variable fixes the cache, and never shows the token", async () => {
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    await fireEvent.click(screen.getByRole("button", { name: "Settings" }));
+    const why = await screen.findByTestId("cache-why");
+    expect(why.textContent).toContain("Set by the environment variable HF_HOME");
+    expect((screen.getByLabelText("Cache location") as HTMLInputElement).disabled).toBe(true);
+    await fireEvent.input(screen.getByLabelText("Hub token"), { target: { value: "hf_secret" } });
+    await fireEvent.input(screen.getByLabelText("Models downloaded at once"), { target: { value: "4" } });
+    await fireEvent.click(screen.getByRole("button", { name: "Save" }));
+    await screen.findByText(/Restart HAID Models/);
+    expect(lastUpdate).toEqual({ cacheDir: undefined, endpoint: "https://huggingface.co", concurrency: 4, token: "hf_secret" });
+    const token = screen.getByLabelText("Hub token") as HTMLInputElement;
+    expect(token.value).toBe("");
+    expect(token.placeholder).toContain("A token is set");
   });
 
   it("follows the cache live: a change on disk refreshes the list without a click", async () => {

@@ -1,7 +1,7 @@
 // Every call to the native side lives here: components never talk to Tauri.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { AppError, CacheInfo, DeletePlan, DownloadEvent, ModelList } from "./types";
+import type { AppError, CacheInfo, DeletePlan, DownloadEvent, ModelList, SettingsUpdate, SettingsView } from "./types";
 
 export const listModels = () => invoke<ModelList>("list_models");
 export const cacheInfo = () => invoke<CacheInfo>("cache_info");
@@ -10,6 +10,8 @@ export const deleteModel = (id: string) => invoke<DeletePlan>("delete_model", { 
 export const cancelDownload = (id: string) => invoke<boolean>("cancel_download", { id });
 export const openFolder = (path: string) => invoke<void>("open_folder", { path });
 export const addModel = (id: string, modelType: string) => invoke<string>("add_model", { id, modelType });
+export const getSettings = () => invoke<SettingsView>("get_settings");
+export const setSettings = (update: SettingsUpdate) => invoke<SettingsView>("set_settings", { update });
 export const verifyModel = (id: string) => invoke<{ ok: boolean; checked: number }>("verify_model", { id });
 
 /** Starts a download; `onEvent` receives its progress until it ends. */

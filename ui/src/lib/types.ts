@@ -60,3 +60,22 @@ export interface AppError {
   kind: string;
   message: string;
 }
+
+/** The settings as the native side shows them: the token itself never comes back. */
+export interface SettingsView {
+  cache_dir: string;
+  source: string;
+  cache_dir_forced_by: string | null;
+  endpoint: string;
+  endpoint_forced: boolean;
+  concurrency: number;
+  token_set: boolean;
+  settings_file: string;
+}
+
+export interface SettingsUpdate {
+  cacheDir?: string;
+  endpoint?: string;
+  concurrency?: number;
+  token?: string;
+}

@@ -37,7 +37,7 @@ pub fn run(global: &GlobalArgs, args: &DownloadArgs) -> Result<()> {
     let repo = RepoId::model(&args.id)?;
     let env = Env::from_process();
     let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
-    let hub = Hub::new(HubConfig::from_env(&env, &loc.hf_home), &loc.cache_dir)?;
+    let hub = Hub::new(HubConfig::load(&env, &loc)?, &loc.cache_dir)?;
     let req = DownloadRequest {
         repo,
         revision: args.revision.clone(),

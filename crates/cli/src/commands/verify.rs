@@ -26,7 +26,7 @@ pub fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<()> {
     let env = Env::from_process();
     let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
     let mut report = verify_local(&loc.cache_dir, &repo, args.revision.as_deref())?;
-    let config = HubConfig::from_env(&env, &loc.hf_home);
+    let config = HubConfig::load(&env, &loc)?;
     if !config.offline {
         compare_with_hub(&mut report, config, &loc)?;
     }

@@ -53,12 +53,31 @@ impl RetryPolicy {
 
 impl HubConfig {
     pub fn from_env(env: &Env, hf_home: &Path) -> Self {
+        Self::from_env_and_settings(env, hf_home, &crate::settings::Settings::default())
+    }
+
+    /// For a resolved location: its `HF_HOME` token and its settings file.
+    pub fn load(env: &Env, location: &crate::location::CacheLocation) -> crate::Result<Self> {
+        let settings = crate::settings::Settings::load(&location.settings_file)?;
+        Ok(Self::from_env_and_settings(
+            env,
+            &location.hf_home,
+            &settings,
+        ))
+    }
+
+    /// `HF_ENDPOINT` first, then the endpoint saved in the app's settings.
+    pub fn from_env_and_settings(
+        env: &Env,
+        hf_home: &Path,
+        settings: &crate::settings::Settings,
+    ) -> Self {
+        let endpoint = env
+            .get("HF_ENDPOINT")
+            .or(settings.endpoint.as_deref())
+            .unwrap_or(DEFAULT_ENDPOINT);
         Self {
-            endpoint: env
-                .get("HF_ENDPOINT")
-                .unwrap_or(DEFAULT_ENDPOINT)
-                .trim_end_matches('/')
-                .to_owned(),
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
             token: token(env, hf_home),
             offline: env.flag("HF_HUB_OFFLINE"),
             retry: RetryPolicy::default(),
@@ -102,6 +121,22 @@ mod tests {
         assert_eq!(c.token.as_deref(), Some("hf_env"));
         assert_eq!(c.endpoint, DEFAULT_ENDPOINT);
         assert!(!c.offline);
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_settings() {
+        let home = tempfile::tempdir().unwrap();
+        let saved = crate::settings::Settings {
+            endpoint: Some("https://mirror.example/".into()),
+            ..Default::default()
+        };
+        let c = HubConfig::from_env_and_settings(&Env::default(), home.path(), &saved);
+        assert_eq!(c.endpoint, "https://mirror.example");
+        let env = Env::from_pairs([("HF_ENDPOINT", "http://local:1")]);
+        assert_eq!(
+            HubConfig::from_env_and_settings(&env, home.path(), &saved).endpoint,
+            "http://local:1"
+        );
     }
 
     #[test]
