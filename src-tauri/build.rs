@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "set_settings",
     "tray_status",
     "add_model",
+    "ui_ready",
 ];
 
 fn main() {

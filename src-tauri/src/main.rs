@@ -32,6 +32,7 @@ macro_rules! handlers {
             $crate::commands::set_settings,
             $crate::commands::tray_status,
             $crate::commands::add_model,
+            $crate::commands::ui_ready,
         ]
     };
 }
@@ -45,7 +46,15 @@ Usage: haid-models-desktop [--help | --version]
 Starts the desktop app. The command-line tool with the same powers is `haid-models`.
 The cache is found as `haid-models where` tells (HF_HUB_CACHE, HF_HOME, settings, …).";
 
+static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// When the process started (for the startup timing).
+pub(crate) fn started() -> std::time::Instant {
+    *STARTED.get_or_init(std::time::Instant::now)
+}
+
 fn main() {
+    started();
     // Answered before any window or display is touched.
     if let Some(arg) = std::env::args().nth(1) {
         match arg.as_str() {

@@ -12,6 +12,7 @@ export const openFolder = (path: string) => invoke<void>("open_folder", { path }
 export const addModel = (id: string, modelType: string) => invoke<string>("add_model", { id, modelType });
 export const getSettings = () => invoke<SettingsView>("get_settings");
 export const setSettings = (update: SettingsUpdate) => invoke<SettingsView>("set_settings", { update });
+export const uiReady = () => invoke<void>("ui_ready");
 export const verifyModel = (id: string) => invoke<{ ok: boolean; checked: number }>("verify_model", { id });
 
 /** Starts a download; `onEvent` receives its progress until it ends. */
