@@ -33,15 +33,17 @@ for i in \$(seq $RUNS); do
   for _ in \$(seq 200); do grep -q "startup:" $PWD/$WORK/app-\$i.log 2>/dev/null && break; sleep 0.05; done
   if [ \$i -eq $RUNS ]; then
     sleep $IDLE
-    echo "rss_kb \$(awk '/VmRSS/ {print \$2}' /proc/\$pid/status)"
+    echo "rss_kb \$(awk '/VmRSS/ {print \$2}' /proc/\$pid/status) anon_kb \$(awk '/RssAnon/ {print \$2}' /proc/\$pid/status)"
   fi
   kill \$pid; wait \$pid 2>/dev/null || true
 done
 INNER
 chmod +x "$WORK/app-run.sh"
-rss=$(xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$WORK/app-run.sh" 2>/dev/null | awk '/rss_kb/ {print $2}')
+mem=$(xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$WORK/app-run.sh" 2>/dev/null | grep rss_kb)
+rss=$(echo "$mem" | awk '{print $2}')
+anon=$(echo "$mem" | awk '{print $4}')
 times=$(cat "$WORK"/app-*.log | sed -n 's/.*shown \([0-9]*\) ms.*/\1/p' | sort -n)
 echo "==> $REPOS repos in the cache; $(nproc) cores; $RUNS starts" >&2
 echo "start to list on screen (ms): $(echo $times | tr '\n' ' ')"
 echo "median $(echo "$times" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') ms (goal < 1500 ms)"
-echo "resident memory after ${IDLE} s idle: $((rss / 1024)) MB (goal < 150 MB)"
+echo "resident memory after ${IDLE} s idle: $((rss / 1024)) MB (goal < 150 MB), of which $((anon / 1024)) MB our own (anonymous); the rest is mapped WebKitGTK/GTK libraries"

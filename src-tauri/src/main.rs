@@ -84,6 +84,8 @@ fn main() {
         .invoke_handler(handlers!())
         .setup(move |app| {
             tray::create(app.handle())?;
+            let handle = app.handle().clone();
+            std::thread::spawn(move || tray::refresh(&handle));
             let watcher = live::start(app.handle(), cache_dir)?;
             app.manage(watcher);
             Ok(())

@@ -21,7 +21,9 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
     let tray = TrayIconBuilder::with_id(TRAY_ID)
         .icon(icon)
         .tooltip("HAID Models")
-        .menu(&menu(app)?)
+        // The real status needs a scan of the cache: it comes a moment later
+        // (`refresh`, off the main thread), so the window is not kept waiting.
+        .menu(&menu_with(app, "Reading the cache…".into())?)
         .on_menu_event(|app, event| match event.id().as_ref() {
             "open" => show_main(app),
             "pause" => downloads::pause_all(app),
@@ -87,26 +89,26 @@ pub fn entries(
     out
 }
 
-fn current_entries<R: Runtime>(app: &AppHandle<R>) -> Vec<(String, String, bool)> {
+fn current_entries<R: Runtime>(app: &AppHandle<R>, status: String) -> Vec<(String, String, bool)> {
     let (running, paused) = {
         let board = app.state::<Board>();
         let board = board.lock().unwrap_or_else(|p| p.into_inner());
         (board.running.clone(), board.paused.len())
     };
-    entries(status_line(app), &running, paused)
+    entries(status, &running, paused)
 }
 
 /// The labels of the menu as it is now.
 pub fn labels<R: Runtime>(app: &AppHandle<R>) -> Vec<String> {
-    current_entries(app)
+    current_entries(app, status_line(app))
         .into_iter()
         .map(|(_, label, _)| label)
         .collect()
 }
 
-fn menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
+fn menu_with<R: Runtime>(app: &AppHandle<R>, status: String) -> tauri::Result<Menu<R>> {
     let menu = Menu::new(app)?;
-    for (id, label, enabled) in current_entries(app) {
+    for (id, label, enabled) in current_entries(app, status) {
         if id == "open" {
             menu.append(&PredefinedMenuItem::separator(app)?)?;
         }
@@ -117,7 +119,7 @@ fn menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
 
 /// Rebuilds the menu with a fresh status.
 pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
-    if let (Some(tray), Ok(menu)) = (app.tray_by_id(TRAY_ID), menu(app)) {
+    if let (Some(tray), Ok(menu)) = (app.tray_by_id(TRAY_ID), menu_with(app, status_line(app))) {
         let _ = tray.set_menu(Some(menu));
     }
 }

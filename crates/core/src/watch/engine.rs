@@ -75,7 +75,6 @@ pub(crate) fn run(
         throttled: HashSet::new(),
         notices: HashSet::new(),
     };
-    engine.full_rescan(false);
     let (mut backend, mode) = match mode {
         WatchMode::Poll => (
             Backend::Poll {
@@ -98,8 +97,9 @@ pub(crate) fn run(
             }
         },
     };
-    // Anything that happened while the backend was being set up.
-    engine.full_rescan(true);
+    // The state to compare changes with, read once the OS is watching, so
+    // nothing between the two is missed (one scan: a big cache takes a while).
+    engine.full_rescan(false);
     sink(WatchEvent::Ready {
         cache_dir: root,
         mode,
