@@ -6,7 +6,7 @@ CARGO ?= cargo
 VENV := target/venv
 BIN := target/debug/haid-models
 
-.PHONY: help run test test-deps ui test-ui test-e2e lint test-rust bench bench-scan bench-download bench-watch clean
+.PHONY: help run test test-deps ui test-ui test-e2e lint test-rust bench bench-scan bench-download bench-watch bench-app clean
 
 help:
 	@echo "make run     build and start the desktop app (or say how, without a display)"
@@ -50,7 +50,7 @@ lint:
 test-rust:
 	HAID_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace
 
-bench: bench-scan bench-download bench-watch
+bench: bench-scan bench-download bench-watch bench-app
 
 bench-scan: test-deps
 	bench/scan.sh
@@ -60,6 +60,9 @@ bench-download: test-deps
 
 bench-watch: test-deps
 	bench/watch.sh
+
+bench-app: test-deps
+	bench/app.sh
 
 clean:
 	$(CARGO) clean
