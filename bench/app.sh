@@ -7,22 +7,17 @@
 # Goal (issue 6): start under 1.5 s, under 150 MB resident.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 
 REPOS=${REPOS:-2000}
 RUNS=${RUNS:-5}
 IDLE=${IDLE:-60}
-PY=target/venv/bin/python
 WORK=${BENCH_DIR:-target/bench/scan}
 CACHE=$WORK/hub
 
-[ -x "$PY" ] || scripts/install-deps.sh
 (cd ui && npm run build >/dev/null)
 cargo build --release -q -p haid-models-desktop
-if [ ! -f "$WORK/.done-$REPOS" ]; then
-  rm -rf "$WORK" && mkdir -p "$WORK"
-  "$PY" bench/gen_cache.py "$CACHE" --repos "$REPOS"
-  touch "$WORK/.done-$REPOS"
-fi
+ensure_cache "$WORK" "$CACHE" "$REPOS"
 
 cat > "$WORK/app-run.sh" <<INNER
 #!/usr/bin/env bash

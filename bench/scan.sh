@@ -5,24 +5,18 @@
 # Goal (issue 2): >= 15x faster than the reference, no slower than du -sL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 
 REPOS=${REPOS:-2000}
 RUNS=${RUNS:-10}
-PY=target/venv/bin/python
 WORK=${BENCH_DIR:-target/bench/scan}
 CACHE=$WORK/hub
 
 command -v hyperfine >/dev/null || { echo "==> installing hyperfine" >&2; apt-get install -y -qq hyperfine >/dev/null; }
-[ -x "$PY" ] || scripts/install-deps.sh
 cargo build --release -q -p haid-models
 BIN=target/release/haid-models
 
-if [ ! -f "$WORK/.done-$REPOS" ]; then
-  echo "==> generating $REPOS repos in $CACHE" >&2
-  rm -rf "$WORK" && mkdir -p "$WORK"
-  "$PY" bench/gen_cache.py "$CACHE" --repos "$REPOS"
-  touch "$WORK/.done-$REPOS"
-fi
+ensure_cache "$WORK" "$CACHE" "$REPOS"
 
 # Sanity: both scanners must agree before we time them.
 ours=$("$BIN" scan --json --cache-dir "$CACHE" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["repos"]))')

@@ -7,20 +7,15 @@
 # Goal (issue 5): p95 <= 300 ms, idle CPU < 1 %.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/common.sh
 
 REPOS=${REPOS:-2000}
 IDLE=${IDLE:-60}
-PY=target/venv/bin/python
 WORK=${BENCH_DIR:-target/bench/watch}
 CACHE=$WORK/hub
 
-[ -x "$PY" ] || scripts/install-deps.sh
 cargo build --release -q -p haid-models
-if [ ! -f "$WORK/.done-$REPOS" ]; then
-  rm -rf "$WORK" && mkdir -p "$WORK"
-  "$PY" bench/gen_cache.py "$CACHE" --repos "$REPOS"
-  touch "$WORK/.done-$REPOS"
-fi
+ensure_cache "$WORK" "$CACHE" "$REPOS"
 rm -rf "$CACHE"/models--bench--*
 echo "==> haid-models watch on $REPOS repos; $(nproc) cores" >&2
 "$PY" bench/watch_latency.py target/release/haid-models "$CACHE" --idle "$IDLE"
