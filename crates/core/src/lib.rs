@@ -4,6 +4,7 @@
 //! [`cache`] reads it, [`manifest`] says which models the product needs, and
 //! [`status`] joins the two.
 
+mod atomic_file;
 pub mod cache;
 pub mod download;
 pub mod env;

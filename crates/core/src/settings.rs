@@ -74,13 +74,9 @@ impl Settings {
 
     /// Writes the file (and its folder), replacing it atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| Error::io("write", path, std::io::Error::other(e)))?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
+        crate::atomic_file::write_atomically(path, text.as_bytes())
     }
 }
 

@@ -6,11 +6,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::cache::{CacheReport, CachedRepo, RepoId, RepoState, RepoType, ScanWarning};
+use crate::download::config::DEFAULT_ENDPOINT;
 use crate::error::{Error, Result};
 use crate::manifest::{same_repo, Manifest, ManifestModel, OTHER_GROUP};
-
-/// The public hub, for the page links of models that no manifest describes.
-const HUB_URL: &str = "https://huggingface.co";
 
 /// What a user sees next to a model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -159,7 +157,7 @@ fn unlisted(id: &RepoId) -> ManifestModel {
         team: id.org().unwrap_or_default().to_owned(),
         dimensions: None,
         size_mb: None,
-        link: Some(id.hub_url(HUB_URL)),
+        link: Some(id.hub_url(DEFAULT_ENDPOINT)),
     }
 }
 

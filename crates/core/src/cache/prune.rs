@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::delete::{execute_delete, plan_delete, DeletePlan};
+use super::repo::RepoId;
 use super::repo_scan::INCOMPLETE_SUFFIX;
 use super::report::{CachedRepo, ScanWarning};
 use super::safe_fs::remove_inside;
@@ -141,7 +142,7 @@ fn needed_blobs(root: &Path, repo: &CachedRepo) -> BTreeSet<PathBuf> {
 }
 
 fn lock_is_free(root: &Path, repo: &CachedRepo, etag: &str) -> bool {
-    let path = lock::lock_dir(root, &repo.repo).join(format!("{etag}.lock"));
+    let path = lock::lock_path(root, &repo.repo, etag);
     match OpenOptions::new().read(true).open(path) {
         Ok(file) => !matches!(file.try_lock(), Err(TryLockError::WouldBlock)),
         Err(_) => true, // no lock file: nobody locks it
@@ -175,11 +176,8 @@ fn try_lock_partial(root: &Path, partial: &Path) -> Option<Option<fs::File>> {
         .to_string_lossy()
         .strip_suffix(INCOMPLETE_SUFFIX)?
         .to_owned();
-    let folder = partial.parent()?.parent()?.file_name()?;
-    let lock = root
-        .join(".locks")
-        .join(folder)
-        .join(format!("{etag}.lock"));
+    let folder = partial.parent()?.parent()?.file_name()?.to_string_lossy();
+    let lock = lock::lock_path(root, &RepoId::from_folder_name(&folder).ok()?, &etag);
     match OpenOptions::new().read(true).write(true).open(lock) {
         Err(_) => Some(None),
         Ok(file) => match file.try_lock() {

@@ -86,8 +86,7 @@ impl TreeListing {
         trees_dir: &Path,
         commit: &str,
         files: BTreeMap<String, TreeEntry>,
-    ) -> std::io::Result<()> {
-        std::fs::create_dir_all(trees_dir)?;
+    ) -> crate::Result<()> {
         let body = TreeFile {
             format_version: TREE_FORMAT_VERSION,
             files,
@@ -95,9 +94,9 @@ impl TreeListing {
         let mut text = Vec::new();
         let fmt = serde_json::ser::PrettyFormatter::with_indent(b" ");
         let mut ser = serde_json::Serializer::with_formatter(&mut text, fmt);
-        body.serialize(&mut ser).map_err(std::io::Error::other)?;
-        let tmp = trees_dir.join(format!("{commit}.json.tmp"));
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(tmp, Self::path(trees_dir, commit))
+        let path = Self::path(trees_dir, commit);
+        body.serialize(&mut ser)
+            .map_err(|e| crate::Error::io("write", &path, std::io::Error::other(e)))?;
+        crate::atomic_file::write_atomically(&path, &text)
     }
 }

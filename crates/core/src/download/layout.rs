@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::atomic_file::write_atomically;
 use crate::cache::tree::{TreeEntry, TreeListing};
 use crate::cache::RepoId;
 use crate::error::{Error, Result};
@@ -48,7 +49,7 @@ pub fn write_listing(
     if TreeListing::path(&trees, commit).is_file() {
         return Ok(());
     }
-    TreeListing::write(&trees, commit, files).map_err(|e| Error::io("write", trees, e))
+    TreeListing::write(&trees, commit, files)
 }
 
 /// `snapshots/<commit>/<path>` → `../../blobs/<etag>` (one more `../` per folder).
@@ -66,20 +67,6 @@ pub fn link_snapshot(repo_dir: &Path, commit: &str, path: &str, etag: &str) -> R
     symlink(&target, &tmp).map_err(|e| Error::io("link", &tmp, e))?;
     std::fs::rename(&tmp, &link).map_err(|e| Error::io("link", &link, e))?;
     Ok(link)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
-    let tmp = parent.join(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
 }
 
 #[cfg(unix)]

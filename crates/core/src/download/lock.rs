@@ -26,6 +26,11 @@ pub fn lock_dir(cache_dir: &Path, repo: &RepoId) -> PathBuf {
     cache_dir.join(".locks").join(repo.folder_name())
 }
 
+/// `.locks/models--org--name/<etag>.lock`, the file huggingface_hub locks too.
+pub fn lock_path(cache_dir: &Path, repo: &RepoId, etag: &str) -> PathBuf {
+    lock_dir(cache_dir, repo).join(format!("{etag}.lock"))
+}
+
 /// Waits for the lock of `etag`; `on_wait` is called once if it is held.
 pub async fn acquire(
     cache_dir: &Path,
@@ -36,7 +41,7 @@ pub async fn acquire(
 ) -> Result<BlobLock> {
     let dir = lock_dir(cache_dir, repo);
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
-    let path = dir.join(format!("{etag}.lock"));
+    let path = lock_path(cache_dir, repo, etag);
     let file = OpenOptions::new()
         .read(true)
         .write(true)

@@ -7,11 +7,9 @@ use serde_json::{json, Map, Value};
 
 use super::{check_type_name, same_repo, Manifest, ManifestModel};
 use crate::cache::RepoId;
+use crate::download::config::DEFAULT_ENDPOINT;
 use crate::env::Env;
 use crate::error::{Error, Result};
-
-/// The public hub, for the page link of a model added by id.
-const HUB_URL: &str = "https://huggingface.co";
 
 /// `HAID_MODELS_MANIFEST` when set, else `models_manifest.json` beside the
 /// settings file (the app's config folder).
@@ -54,7 +52,7 @@ pub fn add_model(
         "id": repo.id(),
         "name": repo.name(),
         "team": repo.org().unwrap_or(repo.name()),
-        "link": repo.hub_url(HUB_URL),
+        "link": repo.hub_url(DEFAULT_ENDPOINT),
     });
     match doc
         .entry(model_type.to_owned())
@@ -75,7 +73,7 @@ pub fn add_model(
     // What we write must read back: check it before it replaces the file.
     let written = Manifest::parse(&text, path)?;
     let model = written.models().find(|m| same_repo(&m.id, &repo)).cloned();
-    write_atomically(path, &text)?;
+    crate::atomic_file::write_atomically(path, text.as_bytes())?;
     model.ok_or_else(|| Error::io("write", path, std::io::Error::other("the model vanished")))
 }
 
@@ -91,14 +89,6 @@ fn read_object(path: &Path) -> Result<Map<String, Value>> {
         Ok(Value::Object(map)) => Ok(map),
         _ => Ok(Map::new()),
     }
-}
-
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
 }
 
 #[cfg(test)]
