@@ -6,12 +6,13 @@ CARGO ?= cargo
 VENV := target/venv
 BIN := target/debug/haid-models
 
-.PHONY: help run test test-deps ui test-ui test-e2e lint test-rust bench bench-scan bench-download bench-watch bench-app clean
+.PHONY: help run test test-deps ui test-ui test-e2e test-bundle bundle lint test-rust bench bench-scan bench-download bench-watch bench-app clean
 
 help:
 	@echo "make run     build and start the desktop app (or say how, without a display)"
 	@echo "make test    install what is missing, then format check, clippy and every test"
 	@echo "make bench   benchmarks against huggingface_hub and du (see BENCHMARKS.md)"
+	@echo "make bundle  the .deb and .rpm installers, in target/release/bundle/"
 
 ## run: the desktop app (needs a display; see the message otherwise).
 run: test-deps ui
@@ -23,7 +24,7 @@ run: test-deps ui
 
 ## test: what CI runs (.ci/run) on a fresh Debian machine. The UI is built
 ## first: the desktop crate embeds ui/dist when it compiles.
-test: test-deps ui lint test-ui test-rust test-e2e
+test: test-deps ui lint test-ui test-rust test-e2e test-bundle
 
 ## ui: the web UI, built into ui/dist.
 ui:
@@ -37,6 +38,15 @@ test-ui:
 test-e2e:
 	$(CARGO) build --workspace --bins
 	cd ui && xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- npx wdio run e2e/wdio.conf.js
+
+## bundle: the .deb and .rpm (release profile: lto, strip; see docs/decisions.md).
+bundle: test-deps ui
+	scripts/bundle.sh
+
+## test-bundle: build the .deb, install it with apt-get, run the CLI and the
+## app from /usr, remove it and check nothing is left (needs root, as CI is).
+test-bundle: test-deps ui
+	scripts/test-bundle.sh
 
 ## test-deps: Debian packages, Rust components and the Python reference venv.
 test-deps:

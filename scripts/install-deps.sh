@@ -10,6 +10,8 @@ APT_PACKAGES=(
   # the desktop app (Tauri 2 on WebKitGTK), its tray, and running it headless
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev
   xvfb xauth dbus dbus-x11 at-spi2-core webkit2gtk-driver imagemagick
+  # the installer test: find the installed app's window
+  x11-utils
   # a FUSE mount for the test of the watcher on network-like file systems
   bindfs
 )

@@ -4,7 +4,7 @@
 use haid_models::cache::delete::{execute_delete, plan_delete, DeletePlan};
 use haid_models::cache::prune::{execute_prune, plan_prune, PrunePlan};
 use haid_models::cache::verify::{verify_local, VerifyReport};
-use haid_models::cache::{scan_cache, RepoId};
+use haid_models::cache::RepoId;
 use haid_models::download::{lock, DownloadEvent};
 use haid_models::settings::Settings;
 use haid_models::status::{model_list, ModelList};
@@ -26,7 +26,7 @@ pub struct CacheInfo {
 
 #[tauri::command]
 pub fn list_models(state: State<'_, AppState>) -> AppResult<ModelList> {
-    let report = scan_cache(&state.cache_dir())?;
+    let report = state.live.report()?;
     let mut downloading = lock::downloading_repos(&state.cache_dir());
     downloading.extend(state.manager.active());
     Ok(model_list(&state.manifest()?, &report, &downloading))
@@ -73,8 +73,11 @@ pub fn delete_plan(state: State<'_, AppState>, id: String) -> AppResult<DeletePl
 
 #[tauri::command]
 pub fn delete_model(state: State<'_, AppState>, id: String) -> AppResult<DeletePlan> {
-    let plan = plan_delete(&state.cache_dir(), &RepoId::model(&id)?, &[])?;
-    execute_delete(&state.cache_dir(), &plan)?;
+    let repo = RepoId::model(&id)?;
+    let plan = plan_delete(&state.cache_dir(), &repo, &[])?;
+    let done = execute_delete(&state.cache_dir(), &plan);
+    state.live.repo_changed(&repo); // also after a failure: part may be gone
+    done?;
     Ok(plan)
 }
 
@@ -86,7 +89,9 @@ pub fn prune_plan(state: State<'_, AppState>) -> AppResult<PrunePlan> {
 #[tauri::command]
 pub fn prune(state: State<'_, AppState>) -> AppResult<PrunePlan> {
     let plan = plan_prune(&state.cache_dir())?;
-    execute_prune(&state.cache_dir(), &plan)?;
+    let done = execute_prune(&state.cache_dir(), &plan);
+    state.live.invalidate();
+    done?;
     Ok(plan)
 }
 

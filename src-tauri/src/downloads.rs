@@ -59,7 +59,7 @@ pub fn sink<R: Runtime>(
                 due
             };
             if due {
-                tray::refresh(&app);
+                tray::request_refresh(&app);
             }
         }
         forward(event);
@@ -72,7 +72,7 @@ pub async fn run<R: Runtime>(app: &AppHandle<R>, id: &str, sink: EventSink) -> A
     let task = app
         .state::<AppState>()
         .manager
-        .start(DownloadRequest::new(repo), sink)?;
+        .start(DownloadRequest::new(repo.clone()), sink)?;
     let result = match task.await {
         Ok(result) => result.map(|_| ()).map_err(AppError::from),
         Err(e) => Err(AppError::internal(e.to_string())),
@@ -82,7 +82,8 @@ pub async fn run<R: Runtime>(app: &AppHandle<R>, id: &str, sink: EventSink) -> A
         .unwrap_or_else(|p| p.into_inner())
         .running
         .remove(id);
-    tray::refresh(app);
+    app.state::<AppState>().live.repo_changed(&repo);
+    tray::request_refresh(app);
     notify_outcome(app, id, &result);
     result
 }
@@ -97,7 +98,7 @@ pub fn pause_all<R: Runtime>(app: &AppHandle<R>) {
         .unwrap_or_else(|p| p.into_inner())
         .paused
         .extend(active);
-    tray::refresh(app);
+    tray::request_refresh(app);
 }
 
 /// Starts again what "Pause all" stopped; the page follows through `download-event`.

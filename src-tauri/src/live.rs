@@ -1,12 +1,14 @@
-//! The watcher inside the app: every change in the cache becomes a
-//! `cache-changed` event for the page and an updated tray status.
+//! The watcher inside the app: every change in the cache updates the app's
+//! live view of it (one repo rescanned), then becomes a `cache-changed` event
+//! for the page and an update of the tray.
 
 use std::sync::Arc;
 
 use haid_models::env::Env;
 use haid_models::watch::{choose_mode, WatchEvent, Watcher};
-use tauri::{AppHandle, Emitter};
+use tauri::{AppHandle, Emitter, Manager};
 
+use crate::state::AppState;
 use crate::tray;
 
 pub fn start(app: &AppHandle, cache_dir: std::path::PathBuf) -> haid_models::Result<Watcher> {
@@ -16,10 +18,20 @@ pub fn start(app: &AppHandle, cache_dir: std::path::PathBuf) -> haid_models::Res
         cache_dir,
         mode,
         Arc::new(move |event| {
-            if let WatchEvent::RepoChanged(change) = event {
-                let _ = handle.emit("cache-changed", &change);
-                tray::refresh(&handle);
-            }
+            let live = &handle.state::<AppState>().live;
+            // Updated first, then told: whoever reacts reads the new state.
+            let _ = match &event {
+                WatchEvent::RepoChanged(change) => {
+                    live.repo_changed(&change.repo);
+                    handle.emit("cache-changed", change)
+                }
+                // Watching (re)started or events were lost: trust nothing kept.
+                WatchEvent::Ready { .. } | WatchEvent::Notice { .. } => {
+                    live.invalidate();
+                    handle.emit("cache-changed", ())
+                }
+            };
+            tray::request_refresh(&handle);
         }),
     )
 }

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use haid_models::cache::live::LiveCache;
 use haid_models::download::manager::DEFAULT_MODEL_CONCURRENCY;
 use haid_models::download::{DownloadManager, Hub, HubConfig, DEFAULT_FILE_CONCURRENCY};
 use haid_models::env::Env;
@@ -21,6 +22,9 @@ pub struct AppState {
     pub user_manifest: PathBuf,
     pub env: Env,
     pub manager: DownloadManager,
+    /// The cache as last seen: scanned in full once, then per repo as the
+    /// watcher (or one of our own commands) changes it.
+    pub live: LiveCache,
 }
 
 impl AppState {
@@ -44,6 +48,7 @@ impl AppState {
             DEFAULT_FILE_CONCURRENCY,
         );
         let state = Self {
+            live: LiveCache::new(&location.cache_dir),
             location,
             user_manifest,
             env: env.clone(),

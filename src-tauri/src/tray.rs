@@ -3,8 +3,9 @@
 //! "Resume all" and "Quit", kept up to date by the watcher and the downloads.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use haid_models::cache::scan_cache;
 use haid_models::status::{model_list, ModelState};
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
@@ -15,6 +16,9 @@ use crate::downloads::{self, Board};
 use crate::state::AppState;
 
 pub const TRAY_ID: &str = "main";
+
+/// Changes within this time make one update of the menu.
+const COALESCE: Duration = Duration::from_millis(150);
 
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
     let icon = tauri::image::Image::from_bytes(include_bytes!("../icons/tray.png"))?;
@@ -46,7 +50,7 @@ pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
 /// The status line: models of the manifest that are ready, and the disk they take.
 pub fn status_line<R: Runtime>(app: &AppHandle<R>) -> String {
     let state = app.state::<AppState>();
-    let Ok(report) = scan_cache(&state.cache_dir()) else {
+    let Ok(report) = state.live.report() else {
         return "Cache unreadable".into();
     };
     let Ok(manifest) = state.manifest() else {
@@ -122,4 +126,20 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
     if let (Some(tray), Ok(menu)) = (app.tray_by_id(TRAY_ID), menu_with(app, status_line(app))) {
         let _ = tray.set_menu(Some(menu));
     }
+}
+
+/// Asks for a refresh soon. Requests that come while one is waiting are
+/// served by it (a download's events, a burst of file changes), and one that
+/// comes while a refresh runs gets its own: the last change is always shown.
+pub fn request_refresh<R: Runtime>(app: &AppHandle<R>) {
+    static WAITING: AtomicBool = AtomicBool::new(false);
+    if WAITING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let app = app.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(COALESCE);
+        WAITING.store(false, Ordering::Release);
+        refresh(&app);
+    });
 }

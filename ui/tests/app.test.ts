@@ -217,4 +217,21 @@ describe("the models page", () => {
     await emit("cache-changed", { repo_id: "org/new", state: "complete" });
     await waitFor(() => expect(screen.getAllByTestId("model-row").map((r) => r.dataset.id)).toContain("org/new"));
   });
+
+  it("a burst of changes costs at most two loads of the list, and the last change shows", async () => {
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    const before = calls.filter((c) => c.cmd === "list_models").length;
+    // Twenty changes arrive before the first load has answered.
+    const burst = [];
+    for (let i = 0; i < 20; i++) {
+      list = listWith(...list.groups[0].models.filter((m) => !m.id.startsWith("org/burst")), model(`org/burst-${i}`, "partial", i));
+      burst.push(emit("cache-changed", { repo_id: `org/burst-${i}`, state: "partial" }));
+    }
+    await Promise.all(burst);
+    await waitFor(() => expect(screen.getAllByTestId("model-row").map((r) => r.dataset.id)).toContain("org/burst-19"));
+    const loads = calls.filter((c) => c.cmd === "list_models").length - before;
+    expect(loads).toBeGreaterThanOrEqual(1);
+    expect(loads).toBeLessThanOrEqual(2);
+  });
 });

@@ -26,46 +26,68 @@ pub fn scan_cache(cache_dir: &Path) -> Result<CacheReport> {
     let Some(root) = canonical_root(cache_dir)? else {
         return Ok(empty_report(cache_dir));
     };
-    let entries = fs::read_dir(&root)
-        .map_err(|e| Error::io("read the cache folder", &root, e))?
+    let (repos, others) = scan_entries(&root)?;
+    Ok(assemble(&root, repos.iter(), &others))
+}
+
+/// The repos of a canonical cache root, and what else lies there (the shared
+/// store, litter). Kept apart so the live cache can replace one repo at a time.
+pub(crate) fn scan_entries(root: &Path) -> Result<(Vec<RepoScan>, Vec<Entry>)> {
+    let entries = fs::read_dir(root)
+        .map_err(|e| Error::io("read the cache folder", root, e))?
         .filter_map(|e| e.ok())
         .filter_map(|e| Some((e.path(), e.file_type().ok()?)))
         .collect::<Vec<_>>();
     let outcomes: Vec<Entry> = entries
         .par_iter()
-        .map(|(path, file_type)| classify(&root, path, *file_type))
+        .map(|(path, file_type)| classify(root, path, *file_type))
         .collect();
-
-    let mut report = empty_report(&root);
-    let mut seen = HashSet::new();
+    let mut repos = Vec::new();
+    let mut others = Vec::new();
     for outcome in outcomes {
         match outcome {
-            Entry::Repo(scan) => {
-                for (identity, size) in scan.blobs {
-                    if seen.insert(identity) {
-                        report.size_on_disk += size;
-                    }
-                }
-                report.incomplete_size_on_disk += scan.repo.incomplete_size_on_disk;
-                report.warnings.extend(scan.warnings);
-                report.repos.push(scan.repo);
-            }
-            Entry::SharedStore(blobs) => {
-                for (identity, size) in blobs {
-                    if seen.insert(identity) {
-                        report.size_on_disk += size;
-                    }
-                }
-            }
-            Entry::Litter(warning) => report.warnings.push(warning),
+            Entry::Repo(scan) => repos.push(scan),
             Entry::Skip => {}
+            other => others.push(other),
+        }
+    }
+    Ok((repos, others))
+}
+
+/// The report of scanned entries: a blob shared by several repos (hard link,
+/// shared store) counts once in the physical total.
+pub(crate) fn assemble<'a>(
+    root: &Path,
+    repos: impl Iterator<Item = &'a RepoScan>,
+    others: &[Entry],
+) -> CacheReport {
+    let mut report = empty_report(root);
+    let mut seen = HashSet::new();
+    let mut count = |blobs: &[(FileIdentity, u64)], report: &mut CacheReport| {
+        for (identity, size) in blobs {
+            if seen.insert(identity.clone()) {
+                report.size_on_disk += size;
+            }
+        }
+    };
+    for scan in repos {
+        count(&scan.blobs, &mut report);
+        report.incomplete_size_on_disk += scan.repo.incomplete_size_on_disk;
+        report.warnings.extend(scan.warnings.iter().cloned());
+        report.repos.push(scan.repo.clone());
+    }
+    for other in others {
+        match other {
+            Entry::SharedStore(blobs) => count(blobs, &mut report),
+            Entry::Litter(warning) => report.warnings.push(warning.clone()),
+            Entry::Repo(_) | Entry::Skip => {}
         }
     }
     report
         .repos
         .sort_by_key(|r| (r.repo.repo_type(), r.repo.id()));
     report.warnings.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(report)
+    report
 }
 
 /// Scans one repo (the watcher's unit of work). `Ok(None)` when it is not in the cache.
@@ -76,7 +98,8 @@ pub fn scan_repo(cache_dir: &Path, id: &RepoId) -> Result<Option<RepoScan>> {
     Ok(scan_repo_dir(&root, id))
 }
 
-enum Entry {
+#[derive(Debug)]
+pub(crate) enum Entry {
     Repo(RepoScan),
     SharedStore(Vec<(FileIdentity, u64)>),
     Litter(ScanWarning),
