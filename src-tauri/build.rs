@@ -18,6 +18,8 @@ const COMMANDS: &[&str] = &[
     "tray_status",
     "add_model",
     "ui_ready",
+    "migration_plan",
+    "migrate",
 ];
 
 fn main() {

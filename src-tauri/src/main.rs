@@ -6,6 +6,7 @@ mod commands;
 mod downloads;
 mod error;
 mod live;
+mod migration;
 mod state;
 mod tray;
 
@@ -33,6 +34,8 @@ macro_rules! handlers {
             $crate::commands::tray_status,
             $crate::commands::add_model,
             $crate::commands::ui_ready,
+            $crate::migration::migration_plan,
+            $crate::migration::migrate,
         ]
     };
 }

@@ -15,7 +15,13 @@ use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 use crate::state::AppState;
 
 fn app(fx: &CacheFixture) -> App<MockRuntime> {
-    let env = Env::from_pairs([("HF_ENDPOINT", "http://127.0.0.1:9")]);
+    app_with(fx, &[])
+}
+
+fn app_with(fx: &CacheFixture, vars: &[(&str, &str)]) -> App<MockRuntime> {
+    let mut pairs = vec![("HF_ENDPOINT", "http://127.0.0.1:9")];
+    pairs.extend_from_slice(vars);
+    let env = Env::from_pairs(pairs);
     let dirs = PlatformDirs {
         home: Some(fx.dir.path().into()),
         data: Some(fx.dir.path().into()),
@@ -247,4 +253,40 @@ fn settings_are_saved_and_the_token_never_comes_back() {
         err["message"].as_str().unwrap().contains("http(s) URL"),
         "{err}"
     );
+}
+
+#[test]
+fn the_old_folders_are_offered_and_migrated() {
+    let fx = CacheFixture::new();
+    let data = fx.dir.path().join("old-data");
+    let folder = data.join("embedding/models/acme/e");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("config.json"), b"{}").unwrap();
+    std::fs::write(folder.join("model.safetensors"), weights(4, 5000)).unwrap();
+    let app = app_with(
+        &fx,
+        &[
+            ("HAID_DATA_DIR", data.to_str().unwrap()),
+            ("HF_HUB_OFFLINE", "1"),
+        ],
+    );
+    let main = window(&app, "main");
+
+    let plan = call(&main, "migration_plan", json!({})).unwrap();
+    assert_eq!(plan["models"][0]["repo_id"], "acme/e");
+    assert_eq!(plan["models"][0]["bytes"], 5002);
+    assert!(folder.exists(), "a plan moves nothing");
+
+    let done = call(&main, "migrate", json!({"onEvent": "__CHANNEL__:7"})).unwrap();
+    assert_eq!(done[0]["source_removed"], true, "{done}");
+    assert_eq!(done[0]["local_commit"], true);
+    assert!(!folder.exists());
+    let list = call(&main, "list_models", json!({})).unwrap();
+    let other = &list["groups"][2]["models"][0];
+    assert_eq!(
+        (other["id"].as_str(), other["state"].as_str()),
+        (Some("acme/e"), Some("downloaded"))
+    );
+    let plan = call(&main, "migration_plan", json!({})).unwrap();
+    assert_eq!(plan["models"], json!([]), "nothing is offered twice");
 }

@@ -56,6 +56,8 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Follow the cache live: one line per repo whose state changes.
     Watch,
+    /// Move models from the old per-service folders into the cache, without downloading.
+    Migrate(commands::migrate::MigrateArgs),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Command::Prune(args) => commands::delete::prune(&cli.global, args),
         Command::Verify(args) => commands::verify::run(&cli.global, args),
         Command::Watch => commands::watch::run(&cli.global),
+        Command::Migrate(args) => commands::migrate::run(&cli.global, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

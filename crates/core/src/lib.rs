@@ -11,6 +11,7 @@ pub mod env;
 pub mod error;
 pub mod location;
 pub mod manifest;
+pub mod migrate;
 pub mod query;
 pub mod settings;
 pub mod status;

@@ -4,6 +4,7 @@ pub mod delete;
 pub mod download;
 pub mod list;
 pub mod location;
+pub mod migrate;
 pub mod scan;
 pub mod verify;
 pub mod watch;

@@ -1,0 +1,142 @@
+//! Finds the old layouts under a folder and plans their migration. Reads
+//! only: a dry run is this and nothing else.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::files::{same_file_system, tally};
+use super::{Layout, Method, MigrationPlan, PlanItem};
+use crate::cache::{RepoId, ScanWarning};
+use crate::error::{Error, Result};
+
+/// Where the embedding service kept its plain model folders.
+pub(crate) const FOLDER_LAYOUT: [&str; 2] = ["embedding", "models"];
+/// Where the caption service kept its private caches.
+pub(crate) const HF_CACHE_LAYOUT: &str = "image-caption";
+
+/// Plans the migration of every model found under `from` into `cache_dir`.
+pub fn detect(from: &Path, cache_dir: &Path) -> Result<MigrationPlan> {
+    if !from.is_dir() {
+        return Err(Error::InvalidArgument {
+            what: "folder to migrate from",
+            value: from.display().to_string(),
+            reason: "it is not a folder; pass the old data folder, the one that holds \
+                     embedding/ and image-caption/ (HAID_DATA_DIR)"
+                .into(),
+        });
+    }
+    let mut plan = MigrationPlan {
+        from: from.to_owned(),
+        cache_dir: cache_dir.to_owned(),
+        models: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let folders = FOLDER_LAYOUT.iter().fold(from.to_owned(), |p, s| p.join(s));
+    for (dir, id) in plain_folders(&folders, &mut plan.warnings) {
+        plan.models
+            .push(item(id, Layout::Folder, dir.clone(), dir, cache_dir));
+    }
+    for (repo_dir, container, id) in private_caches(&from.join(HF_CACHE_LAYOUT), &mut plan.warnings)
+    {
+        plan.models
+            .push(item(id, Layout::HfCache, repo_dir, container, cache_dir));
+    }
+    plan.models.sort_by_key(|m| m.repo.id());
+    Ok(plan)
+}
+
+fn item(
+    repo: RepoId,
+    layout: Layout,
+    source: PathBuf,
+    container: PathBuf,
+    cache_dir: &Path,
+) -> PlanItem {
+    let (files, bytes) = tally(&source);
+    let method = if same_file_system(&source, cache_dir) {
+        Method::Move
+    } else {
+        Method::Copy
+    };
+    PlanItem {
+        target: repo.repo_dir(cache_dir),
+        repo,
+        layout,
+        source,
+        bytes,
+        files,
+        method,
+        container,
+    }
+}
+
+/// `embedding/models/{org}/{model}/` folders that hold at least one file.
+fn plain_folders(root: &Path, warnings: &mut Vec<ScanWarning>) -> Vec<(PathBuf, RepoId)> {
+    let mut out = Vec::new();
+    for org in subfolders(root) {
+        for model in subfolders(&org) {
+            let id = format!("{}/{}", name_of(&org), name_of(&model));
+            match RepoId::model(&id) {
+                Ok(id) if tally(&model).0 > 0 => out.push((model, id)),
+                Ok(_) => {} // an empty folder: nothing to migrate
+                Err(e) => warnings.push(ScanWarning {
+                    path: model,
+                    message: format!("not a model folder we can name ({e}); left alone"),
+                }),
+            }
+        }
+    }
+    out
+}
+
+/// `image-caption/{Org}--{model}/models--Org--model/` repos: (repo, its private cache, id).
+fn private_caches(root: &Path, warnings: &mut Vec<ScanWarning>) -> Vec<(PathBuf, PathBuf, RepoId)> {
+    let mut out = Vec::new();
+    for cache in subfolders(root) {
+        let repos: Vec<_> = subfolders(&cache)
+            .into_iter()
+            .filter(|d| name_of(d).contains("--"))
+            .collect();
+        if repos.is_empty() {
+            warnings.push(ScanWarning {
+                path: cache.clone(),
+                message: "no models--org--name folder inside; left alone".into(),
+            });
+        }
+        for repo in repos {
+            match RepoId::from_folder_name(&name_of(&repo)) {
+                Ok(_) if tally(&repo.join("blobs")).0 == 0 => warnings.push(ScanWarning {
+                    path: repo,
+                    message: "holds no downloaded file; left alone".into(),
+                }),
+                Ok(id) => out.push((repo, cache.clone(), id)),
+                Err(e) => warnings.push(ScanWarning {
+                    path: repo,
+                    message: format!("not a cache repo folder ({e}); left alone"),
+                }),
+            }
+        }
+    }
+    out
+}
+
+/// Real sub-folders (a symlink is not followed: it may lead anywhere).
+fn subfolders(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .filter(|p| !name_of(p).starts_with('.'))
+        .collect();
+    out.sort();
+    out
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,250 @@
+//! A repo of a private Hugging Face cache joins the shared cache. Its blobs
+//! are checked against their names and moved (or copied) in, skipping those
+//! the cache already has; its snapshots, refs and listings are merged. Each
+//! step is idempotent, so a killed run simply runs again: a blob is moved in
+//! one rename, and links are made only to blobs that are there.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::files::{blob_is_sound, hash_file, place_blob, prune_empty_tree};
+use super::folder::Placed;
+use super::{Method, PlanItem, Problem};
+use crate::atomic_file::write_atomically;
+use crate::cache::blob_hash::BlobHashKind;
+use crate::download::layout::{link_snapshot, prepare_repo, write_ref};
+use crate::error::{Error, Result};
+
+const INCOMPLETE: &str = ".incomplete";
+/// What huggingface_hub leaves in a cache folder besides repos.
+const CACHE_LITTER: [&str; 3] = [".locks", "CACHEDIR.TAG", "version.txt"];
+
+/// Merges the repo at `item.source` into the cache; `on_file` after each blob.
+pub(crate) fn place(
+    item: &PlanItem,
+    cache_dir: &Path,
+    on_file: &mut dyn FnMut(&str, u64),
+) -> Result<Placed> {
+    let target = prepare_repo(cache_dir, &item.repo)?;
+    let mut placed = Placed::default();
+    // Listings and refs first, as a download writes them: from here on a
+    // kill leaves a partial snapshot, never a detached one.
+    copy_missing_files(&item.source.join("trees"), &target.join("trees"))?;
+    merge_refs(&item.source.join("refs"), &target, &mut placed.problems)?;
+    let copy = item.method == Method::Copy;
+    for (blob, size) in regular_files(&item.source.join("blobs")) {
+        let name = file_name(&blob);
+        let dest = target.join("blobs").join(&name);
+        if name.ends_with(INCOMPLETE) {
+            move_partial(&blob, &dest, copy, &mut placed.problems)?;
+            continue;
+        }
+        if !blob_is_sound(&dest, &name, size) {
+            // Checked before it moves: the cache gets no damaged blob, and
+            // the source of one that fails stays as it is.
+            let kind = BlobHashKind::of_etag(&name);
+            if kind.is_some_and(|k| hash_file(&blob, k).ok().as_deref() != Some(name.as_str())) {
+                placed.problems.push(Problem {
+                    path: blob,
+                    reason: "its bytes do not match its name (damaged); left here".into(),
+                });
+                continue;
+            }
+            place_blob(&blob, &dest, &name, copy)?;
+        }
+        placed.sound.insert(name.clone());
+        placed.files += 1;
+        placed.bytes += size;
+        on_file(&name, size);
+    }
+    link_snapshots(
+        &item.source.join("snapshots"),
+        &target,
+        &mut placed.problems,
+    )?;
+    Ok(placed)
+}
+
+/// Snapshot links whose blob reached the cache are made there too.
+fn link_snapshots(snapshots: &Path, target: &Path, problems: &mut Vec<Problem>) -> Result<()> {
+    let Ok(commits) = fs::read_dir(snapshots) else {
+        return Ok(());
+    };
+    for commit in commits.filter_map(|e| e.ok()) {
+        let commit_name = commit.file_name().to_string_lossy().into_owned();
+        for (link, rel) in links_under(&commit.path()) {
+            match fs::read_link(&link) {
+                Ok(to) => {
+                    let etag = file_name(&to);
+                    if target.join("blobs").join(&etag).is_file() {
+                        link_snapshot(target, &commit_name, &rel, &etag)?;
+                    }
+                }
+                Err(_) => problems.push(Problem {
+                    path: link,
+                    reason:
+                        "a plain file in a snapshot (a cache written without symlinks); left here"
+                            .into(),
+                }),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Entries under a snapshot folder that are not folders: (path, `/`-joined relative path).
+fn links_under(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.filter_map(|e| e.ok()) {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            } else if let Ok(rel) = path.strip_prefix(dir) {
+                let parts: Vec<_> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect();
+                out.push((path.clone(), parts.join("/")));
+            }
+        }
+    }
+    out
+}
+
+/// Refs the cache lacks are taken; where both have one, the cache's stays
+/// (it is the newer knowledge) and the source's commit is kept reachable
+/// under `<name>-migrated`, so a prune does not take it.
+fn merge_refs(refs: &Path, target: &Path, problems: &mut Vec<Problem>) -> Result<()> {
+    for (file, _) in regular_files_deep(refs) {
+        let Ok(rel) = file.strip_prefix(refs) else {
+            continue;
+        };
+        let name: Vec<_> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect();
+        let name = name.join("/");
+        let commit = fs::read_to_string(&file).map_err(|e| Error::io("read", &file, e))?;
+        let commit = commit.trim();
+        let theirs = fs::read_to_string(target.join("refs").join(&name)).ok();
+        match theirs.as_deref().map(str::trim) {
+            None => write_ref(target, &name, commit)?,
+            Some(same) if same == commit => {}
+            Some(_) => {
+                write_ref(target, &format!("{name}-migrated"), commit)?;
+                problems.push(Problem {
+                    path: file.clone(),
+                    reason: format!("the cache's {name} points elsewhere; this commit is kept as {name}-migrated"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A half-downloaded blob: taken if the cache has none of it (a download
+/// resumes from it), else left where it is.
+fn move_partial(blob: &Path, dest: &Path, copy: bool, problems: &mut Vec<Problem>) -> Result<()> {
+    if dest.exists() {
+        problems.push(Problem {
+            path: blob.to_owned(),
+            reason: "an unfinished download the cache also has; left here".into(),
+        });
+        return Ok(());
+    }
+    if copy {
+        fs::copy(blob, dest).map_err(|e| Error::io("copy", blob, e))?;
+        fs::remove_file(blob).map_err(|e| Error::io("remove", blob, e))
+    } else {
+        fs::rename(blob, dest).map_err(|e| Error::io("move", blob, e))
+    }
+}
+
+fn copy_missing_files(from: &Path, to: &Path) -> Result<()> {
+    for (file, _) in regular_files(from) {
+        let dest = to.join(file_name(&file));
+        if !dest.exists() {
+            let bytes = fs::read(&file).map_err(|e| Error::io("read", &file, e))?;
+            write_atomically(&dest, &bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// After the repo is in place: removes from the source every blob the cache
+/// now holds soundly (`placed.sound`), the links, refs and listings (all
+/// recreated there), and then the private cache folder if nothing but its
+/// housekeeping is left. A blob that did not verify keeps all of it.
+pub(crate) fn remove_source(item: &PlanItem, placed: &Placed) -> Result<()> {
+    let mut blobs_left = false;
+    for (blob, _) in regular_files(&item.source.join("blobs")) {
+        if placed.sound.contains(&file_name(&blob)) {
+            fs::remove_file(&blob).map_err(|e| Error::io("remove", &blob, e))?;
+        } else {
+            blobs_left = true;
+        }
+    }
+    if blobs_left {
+        return Ok(());
+    }
+    for sub in ["snapshots", "refs", "trees", ".no_exist"] {
+        let dir = item.source.join(sub);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
+        }
+    }
+    prune_empty_tree(&item.source);
+    remove_private_cache_if_empty(&item.container, &item.repo.folder_name());
+    Ok(())
+}
+
+/// The private cache folder goes once only huggingface_hub's housekeeping
+/// (locks of this repo, the cache tag) is in it.
+fn remove_private_cache_if_empty(container: &Path, repo_folder: &str) {
+    let _ = fs::remove_dir_all(container.join(".locks").join(repo_folder));
+    let _ = fs::remove_dir(container.join(".locks"));
+    let Ok(entries) = fs::read_dir(container) else {
+        return;
+    };
+    let others = entries
+        .filter_map(|e| e.ok())
+        .any(|e| !CACHE_LITTER.contains(&e.file_name().to_string_lossy().as_ref()));
+    if !others {
+        for name in &CACHE_LITTER[1..] {
+            let _ = fs::remove_file(container.join(name));
+        }
+        let _ = fs::remove_dir(container);
+    }
+}
+
+fn regular_files(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let meta = fs::symlink_metadata(e.path()).ok()?;
+            meta.is_file().then(|| (e.path(), meta.len()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn regular_files_deep(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    super::files::walk(dir, &mut |p, m| out.push((p.to_owned(), m.len())));
+    out
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}

@@ -1,0 +1,57 @@
+//! The migration of the old per-service folders, from the app: the plan for
+//! the banner, and the run with its progress streamed to the page. The
+//! models show up as downloaded one by one: the watcher sees each land.
+
+use haid_models::download::Hub;
+use haid_models::migrate::{self, MigrateEvent, MigrateOptions, MigrationPlan, ModelOutcome};
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::error::AppResult;
+use crate::state::AppState;
+
+/// What the old data folder (`HAID_DATA_DIR`, else the platform's) holds to
+/// migrate; empty when there is nothing (or no such folder).
+#[tauri::command]
+pub fn migration_plan(state: State<'_, AppState>) -> AppResult<MigrationPlan> {
+    plan(&state)
+}
+
+#[tauri::command]
+pub async fn migrate(
+    state: State<'_, AppState>,
+    on_event: Channel<MigrateEvent>,
+) -> AppResult<Vec<ModelOutcome>> {
+    let plan = plan(&state)?;
+    let config = state.hub_config()?;
+    let options = if config.offline {
+        MigrateOptions {
+            hub: None,
+            offline_reason: Some("HF_HUB_OFFLINE is set".into()),
+        }
+    } else {
+        MigrateOptions {
+            hub: Some(Hub::new(config, &state.cache_dir())?),
+            offline_reason: None,
+        }
+    };
+    let sink = std::sync::Arc::new(move |e| {
+        let _ = on_event.send(e);
+    });
+    let outcomes = migrate::run(&plan, &options, sink).await;
+    state.live.invalidate(); // many repos changed at once
+    Ok(outcomes)
+}
+
+fn plan(state: &AppState) -> AppResult<MigrationPlan> {
+    let from = &state.location.data_dir;
+    if !from.is_dir() {
+        return Ok(MigrationPlan {
+            from: from.clone(),
+            cache_dir: state.cache_dir(),
+            models: Vec::new(),
+            warnings: Vec::new(),
+        });
+    }
+    Ok(migrate::detect(from, &state.cache_dir())?)
+}
