@@ -73,4 +73,21 @@ describe("HAID Models", () => {
     expect(labels).toContain("Open HAID Models");
     expect(labels).toContain("Quit");
   });
+
+  it("offers the old folders' models, migrates them, and lists them as downloaded", async () => {
+    const banner = $('[data-testid="migration"]');
+    await banner.waitForExist({ timeout: 5000 });
+    await banner.$("button=Show plan").click();
+    await expect(banner).toHaveText(expect.stringContaining("acme/legacy"));
+    await shot("07-migration-offered");
+    await banner.$("button=Migrate").click();
+    await row("acme/legacy").waitForExist({ timeout: 20000 });
+    await expect(row("acme/legacy")).toHaveAttribute("data-state", "downloaded", { wait: 10000 });
+    await expect($('[role="status"]')).toHaveText(expect.stringContaining("moved into the cache"), { wait: 10000 });
+    await shot("08-migrated");
+    expect(fs.existsSync(path.join(process.env.HAID_E2E_OLD_DATA, "embedding/models/acme/legacy"))).toBe(false);
+    const snapshots = path.join(cache(), "models--acme--legacy/snapshots");
+    const [commit] = fs.readdirSync(snapshots);
+    expect(fs.statSync(path.join(snapshots, commit, "model.safetensors")).size).toBe(3_000_000);
+  });
 });

@@ -13,6 +13,7 @@ export const e2e = {
   root,
   cache: path.join(work, "hub"),
   hubRoot: path.join(work, "hub-root"),
+  oldData: path.join(work, "old-data"),
   shots: path.join(root, "target/e2e"),
 };
 
@@ -24,6 +25,14 @@ function startHub() {
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "config.json"), '{"hidden_size": 8}');
   fs.writeFileSync(path.join(dir, "model.safetensors"), Buffer.alloc(12_000_000, 7));
+  // A model the embedding service kept in its own folder: the hub has the same files.
+  const legacy = path.join(e2e.hubRoot, "acme/legacy");
+  const old = path.join(e2e.oldData, "embedding/models/acme/legacy");
+  for (const dir of [legacy, old]) {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "config.json"), '{"hidden_size": 4}');
+    fs.writeFileSync(path.join(dir, "model.safetensors"), Buffer.alloc(3_000_000, 5));
+  }
   hub = spawn(path.join(root, "target/debug/fake-hub"), ["--root", e2e.hubRoot, "--throttle-bps", "3000000"]);
   return new Promise((resolve) => hub.stdout.once("data", (d) => resolve(JSON.parse(String(d)).url)));
 }
@@ -44,10 +53,11 @@ export const config = {
     const manifest = path.join(work, "manifest.json");
     fs.writeFileSync(manifest, JSON.stringify({ embedding: [{ id: "acme/demo", name: "Demo embedder", team: "acme", dimensions: 8, size_mb: 12 }] }));
     const url = await startHub();
-    const env = { ...process.env, HF_HUB_CACHE: e2e.cache, HF_ENDPOINT: url, HAID_MODELS_MANIFEST: manifest, XDG_CONFIG_HOME: path.join(work, "config") };
+    const env = { ...process.env, HF_HUB_CACHE: e2e.cache, HF_ENDPOINT: url, HAID_MODELS_MANIFEST: manifest, HAID_DATA_DIR: e2e.oldData, XDG_CONFIG_HOME: path.join(work, "config") };
     driver = spawn("tauri-driver", [], { env, stdio: [null, process.stdout, process.stderr] });
     await new Promise((r) => setTimeout(r, 1500));
     process.env.HAID_E2E_CACHE = e2e.cache;
+    process.env.HAID_E2E_OLD_DATA = e2e.oldData;
   },
   onComplete() {
     driver?.kill();

@@ -3,7 +3,7 @@ import { emit } from "@tauri-apps/api/event";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import App from "../src/App.svelte";
-import type { ModelList, ModelStatus } from "../src/lib/types";
+import type { MigrationPlan, ModelList, ModelStatus } from "../src/lib/types";
 
 function model(id: string, state: ModelStatus["state"], size = 0): ModelStatus {
   return {
@@ -24,6 +24,7 @@ let calls: { cmd: string; args: unknown }[];
 let failNext: { kind: string; message: string } | null;
 let settingsView: Record<string, unknown>;
 let lastUpdate: Record<string, unknown> | null;
+let migration: MigrationPlan;
 
 function listWith(...models: ModelStatus[]): ModelList {
   return {
@@ -42,6 +43,7 @@ beforeEach(() => {
   calls = [];
   failNext = null;
   lastUpdate = null;
+  migration = { from: "/data", cache_dir: "/cache", models: [] };
   settingsView = {
     cache_dir: "/env/hub",
     source: "HF_HOME",
@@ -89,6 +91,29 @@ beforeEach(() => {
           lastUpdate = update;
           settingsView = { ...settingsView, concurrency: (update.concurrency as number) ?? 2, token_set: settingsView.token_set || !!update.token };
           return settingsView;
+        }
+        case "migration_plan":
+          return migration;
+        case "migrate": {
+          const { onEvent } = args as { onEvent: { id: number } };
+          const cb = (window as unknown as Record<string, (m: unknown) => void>)[`_${onEvent.id}`];
+          const outcomes = migration.models.map((m) => ({
+            repo_id: m.repo_id,
+            files: m.files,
+            bytes: m.bytes,
+            local_commit: false,
+            problems: [],
+            source_removed: true,
+            advice: null,
+          }));
+          let index = 0;
+          for (const o of outcomes) {
+            cb?.({ index: index++, message: { event: "started", repo_id: o.repo_id, bytes: o.bytes, files: o.files } });
+            cb?.({ index: index++, message: { event: "file", repo_id: o.repo_id, path: "model.safetensors", bytes: o.bytes } });
+            cb?.({ index: index++, message: { event: "model", error: null, ...o } });
+          }
+          migration = { ...migration, models: [] };
+          return outcomes;
         }
         case "verify_model":
           return { ok: true, checked: 5 };
@@ -233,5 +258,32 @@ describe("the models page", () => {
     const loads = calls.filter((c) => c.cmd === "list_models").length - before;
     expect(loads).toBeGreaterThanOrEqual(1);
     expect(loads).toBeLessThanOrEqual(2);
+  });
+
+  it("offers no migration when the old folders hold nothing", async () => {
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    expect(screen.queryByTestId("migration")).toBeNull();
+  });
+
+  it("offers the migration of the old folders, shows the plan, and runs it", async () => {
+    migration = {
+      from: "/data",
+      cache_dir: "/cache",
+      models: [
+        { repo_id: "acme/embed", layout: "folder", source: "/data/embedding/models/acme/embed", target: "/cache/models--acme--embed", bytes: 3_000_000, files: 4, method: "move" },
+        { repo_id: "Salesforce/blip", layout: "hf_cache", source: "/data/image-caption/Salesforce--blip/models--Salesforce--blip", target: "/cache/models--Salesforce--blip", bytes: 2_000_000, files: 3, method: "copy" },
+      ],
+    };
+    render(App);
+    const banner = await screen.findByTestId("migration");
+    expect(banner.textContent).toContain("2 models (5.00 MB)");
+    await fireEvent.click(within(banner).getByRole("button", { name: "Show plan" }));
+    expect(within(banner).getByText("/data/embedding/models/acme/embed")).toBeTruthy();
+    expect(within(banner).getByText("Copy, check, then remove")).toBeTruthy();
+    await fireEvent.click(within(banner).getByRole("button", { name: "Migrate" }));
+    await screen.findByText("2 models were moved into the cache; nothing was downloaded.");
+    expect(screen.queryByTestId("migration")).toBeNull();
+    expect(calls.some((c) => c.cmd === "migrate")).toBe(true);
   });
 });

@@ -1,7 +1,18 @@
 // Every call to the native side lives here: components never talk to Tauri.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import type { AppError, CacheInfo, DeletePlan, DownloadEvent, ModelList, SettingsUpdate, SettingsView } from "./types";
+import type {
+  AppError,
+  CacheInfo,
+  DeletePlan,
+  DownloadEvent,
+  MigrateEvent,
+  MigrationOutcome,
+  MigrationPlan,
+  ModelList,
+  SettingsUpdate,
+  SettingsView,
+} from "./types";
 
 export const listModels = () => invoke<ModelList>("list_models");
 export const cacheInfo = () => invoke<CacheInfo>("cache_info");
@@ -20,6 +31,15 @@ export function downloadModel(id: string, onEvent: (e: DownloadEvent) => void): 
   const channel = new Channel<DownloadEvent>();
   channel.onmessage = onEvent;
   return invoke<void>("download_model", { id, onEvent: channel });
+}
+
+export const migrationPlan = () => invoke<MigrationPlan>("migration_plan");
+
+/** Migrates the old folders; `onEvent` receives its progress until it ends. */
+export function migrate(onEvent: (e: MigrateEvent) => void): Promise<MigrationOutcome[]> {
+  const channel = new Channel<MigrateEvent>();
+  channel.onmessage = onEvent;
+  return invoke<MigrationOutcome[]>("migrate", { onEvent: channel });
 }
 
 /** Progress of downloads the page did not start (resumed from the tray). */

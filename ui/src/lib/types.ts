@@ -73,6 +73,39 @@ export interface SettingsView {
   settings_file: string;
 }
 
+/** One model the migration of the old folders would move into the cache. */
+export interface MigrationItem {
+  repo_id: string;
+  layout: "hf_cache" | "folder";
+  source: string;
+  target: string;
+  bytes: number;
+  files: number;
+  method: "move" | "copy";
+}
+
+export interface MigrationPlan {
+  from: string;
+  cache_dir: string;
+  models: MigrationItem[];
+}
+
+export interface MigrationOutcome {
+  repo_id: string;
+  files: number;
+  bytes: number;
+  local_commit: boolean;
+  problems: { path: string; reason: string }[];
+  source_removed: boolean;
+  advice: string | null;
+}
+
+/** Events of a migration, as the native side streams them. */
+export type MigrateEvent =
+  | { event: "started"; repo_id: string; bytes: number; files: number }
+  | { event: "file"; repo_id: string; path: string; bytes: number }
+  | ({ event: "model"; error: string | null } & MigrationOutcome);
+
 export interface SettingsUpdate {
   cacheDir?: string;
   endpoint?: string;
