@@ -319,7 +319,7 @@ fn a_file_altered_before_migration_is_reported_and_not_blessed() {
 fn a_migration_killed_at_any_point_finishes_on_the_next_run_without_duplicates() {
     // In plan order: the 3 blobs of the private cache (Salesforce/…), then
     // the 4 files of the plain folder (acme/…).
-    for crash_after in [1, 3, 4, 6] {
+    for crash_after in 1..=7 {
         let w = World::new();
         let n = crash_after.to_string();
         let out = w.migrate_env(&[], &[("HAID_MIGRATE_CRASH_AFTER", &n)]);

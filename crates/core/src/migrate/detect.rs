@@ -4,7 +4,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::files::{same_file_system, tally};
+use super::files::{holds_files, same_file_system, tally};
+use super::journal::Journal;
 use super::{Layout, Method, MigrationPlan, PlanItem};
 use crate::cache::{RepoId, ScanWarning};
 use crate::error::{Error, Result};
@@ -32,7 +33,10 @@ pub fn detect(from: &Path, cache_dir: &Path) -> Result<MigrationPlan> {
         warnings: Vec::new(),
     };
     let folders = FOLDER_LAYOUT.iter().fold(from.to_owned(), |p, s| p.join(s));
-    for (dir, id) in plain_folders(&folders, &mut plan.warnings) {
+    // A folder whose files a cut-short run already moved is still to finish.
+    let journal = Journal::open(cache_dir).ok();
+    let unfinished = |dir: &Path| journal.as_ref().is_some_and(|j| j.folder(dir).is_some());
+    for (dir, id) in plain_folders(&folders, &unfinished, &mut plan.warnings) {
         plan.models
             .push(item(id, Layout::Folder, dir.clone(), dir, cache_dir));
     }
@@ -71,13 +75,17 @@ fn item(
 }
 
 /// `embedding/models/{org}/{model}/` folders that hold at least one file.
-fn plain_folders(root: &Path, warnings: &mut Vec<ScanWarning>) -> Vec<(PathBuf, RepoId)> {
+fn plain_folders(
+    root: &Path,
+    unfinished: &dyn Fn(&Path) -> bool,
+    warnings: &mut Vec<ScanWarning>,
+) -> Vec<(PathBuf, RepoId)> {
     let mut out = Vec::new();
     for org in subfolders(root) {
         for model in subfolders(&org) {
             let id = format!("{}/{}", name_of(&org), name_of(&model));
             match RepoId::model(&id) {
-                Ok(id) if tally(&model).0 > 0 => out.push((model, id)),
+                Ok(id) if tally(&model).0 > 0 || unfinished(&model) => out.push((model, id)),
                 Ok(_) => {} // an empty folder: nothing to migrate
                 Err(e) => warnings.push(ScanWarning {
                     path: model,
@@ -105,7 +113,9 @@ fn private_caches(root: &Path, warnings: &mut Vec<ScanWarning>) -> Vec<(PathBuf,
         }
         for repo in repos {
             match RepoId::from_folder_name(&name_of(&repo)) {
-                Ok(_) if tally(&repo.join("blobs")).0 == 0 => warnings.push(ScanWarning {
+                // Blobs, or (after a cut-short run moved them all) the
+                // snapshot links and refs still to merge and clean up.
+                Ok(_) if !holds_files(&repo) => warnings.push(ScanWarning {
                     path: repo,
                     message: "holds no downloaded file; left alone".into(),
                 }),

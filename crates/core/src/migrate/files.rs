@@ -23,6 +23,16 @@ pub(crate) fn tally(dir: &Path) -> (usize, u64) {
     (files, bytes)
 }
 
+/// Whether anything but folders is under `dir` (files or links).
+pub(crate) fn holds_files(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .any(|e| !e.file_type().is_ok_and(|t| t.is_dir()) || holds_files(&e.path()))
+}
+
 /// Calls `f` with each regular file under `dir` (no symlinks followed).
 pub(crate) fn walk(dir: &Path, f: &mut dyn FnMut(&Path, &fs::Metadata)) {
     let Ok(entries) = fs::read_dir(dir) else {
