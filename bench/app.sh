@@ -16,7 +16,8 @@ WORK=${BENCH_DIR:-target/bench/scan}
 CACHE=$WORK/hub
 
 (cd ui && npm run build >/dev/null)
-cargo build --release -q -p haid-models-desktop
+# The same cargo run as `make bundle`: one release build serves both.
+cargo build --release -q -p haid-models -p haid-models-desktop
 ensure_cache "$WORK" "$CACHE" "$REPOS"
 
 cat > "$WORK/app-run.sh" <<INNER

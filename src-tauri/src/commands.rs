@@ -141,7 +141,8 @@ pub struct SettingsView {
     settings_file: std::path::PathBuf,
 }
 
-/// What the page may change. Applied at the next start.
+/// What the page may change: the hub and the limit apply at once, the cache
+/// location at the next start.
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SettingsUpdate {
@@ -182,8 +183,12 @@ pub fn get_settings(state: State<'_, AppState>) -> AppResult<SettingsView> {
     })
 }
 
+/// Async so it runs on the async runtime, where the manager applies a new limit.
 #[tauri::command]
-pub fn set_settings(state: State<'_, AppState>, update: SettingsUpdate) -> AppResult<SettingsView> {
+pub async fn set_settings(
+    state: State<'_, AppState>,
+    update: SettingsUpdate,
+) -> AppResult<SettingsView> {
     let loc = &state.location;
     let mut saved = Settings::load(&loc.settings_file)?;
     if let Some(dir) = update.cache_dir.filter(|d| !d.trim().is_empty()) {
@@ -209,6 +214,13 @@ pub fn set_settings(state: State<'_, AppState>, update: SettingsUpdate) -> AppRe
         haid_models::settings::save_token(&loc.hf_home, &token)?;
     }
     saved.save(&loc.settings_file)?;
+    // The hub and the limit apply at once (to downloads started from now
+    // on); the cache location at the next start.
+    let hub = haid_models::download::Hub::new(state.hub_config()?, &state.cache_dir())?;
+    state.manager.set_hub(hub);
+    if let Some(n) = saved.concurrency {
+        state.manager.set_concurrency(n);
+    }
     get_settings(state)
 }
 

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{App, WebviewWindow, WebviewWindowBuilder};
+use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
 
 use crate::state::AppState;
 
@@ -221,6 +221,11 @@ fn settings_are_saved_and_the_token_never_comes_back() {
     assert_eq!(after["endpoint_forced"], true);
     assert_eq!(after["concurrency"], 3);
     assert_eq!(after["token_set"], true);
+    // Applied at once: the next download uses the new limit and token.
+    let state = app.state::<AppState>();
+    assert_eq!(state.manager.concurrency(), 3);
+    let hub = state.manager.hub_config().unwrap();
+    assert_eq!(hub.token.as_deref(), Some("hf_secret_42"));
     assert!(
         !after.to_string().contains("hf_secret_42"),
         "the token is never echoed: {after}"

@@ -185,3 +185,78 @@ async fn a_stalled_transfer_is_retried_and_resumed() {
         hub.bytes_served()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_limit_and_a_new_hub_apply_to_downloads_started_afterwards() {
+    let (tmp, hub, _unreachable) = setup(&["n/a", "n/b", "n/c"], 1);
+    hub.set_faults(Faults {
+        throttle_bps: Some(4 * MB as u64),
+        ..Faults::default()
+    });
+    // Started against a hub that does not answer, with one model at a time.
+    let nowhere = HubConfig {
+        endpoint: "http://127.0.0.1:9".into(),
+        token: None,
+        offline: false,
+        retry: RetryPolicy::default(),
+    };
+    let cache = tmp.path().join("cache");
+    let manager = DownloadManager::new(cache.clone(), Hub::new(nowhere, &cache).unwrap(), 1, 8);
+    let good = HubConfig {
+        endpoint: hub.url.clone(),
+        token: None,
+        offline: false,
+        retry: RetryPolicy::default(),
+    };
+    manager.set_hub(Hub::new(good, &cache).unwrap());
+    manager.set_concurrency(3);
+    let (sink, log) = recorder();
+    let handles: Vec<_> = ["n/a", "n/b", "n/c"]
+        .iter()
+        .map(|id| {
+            let req = DownloadRequest::new(RepoId::model(id).unwrap());
+            manager.start(req, sink.clone()).unwrap()
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    let first_done = ["n/a", "n/b", "n/c"]
+        .iter()
+        .filter_map(|id| when(&log, id, "done"))
+        .min()
+        .unwrap();
+    let late = ["n/a", "n/b", "n/c"]
+        .iter()
+        .filter(|id| when(&log, id, "resolved").unwrap() >= first_done)
+        .count();
+    assert_eq!(late, 0, "all three ran at once under the new limit");
+
+    // Back down to one: two more models run one after the other.
+    manager.set_concurrency(1);
+    for id in ["n/d", "n/e"] {
+        let dir = hub.root.join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("model.bin"), weights(9, MB)).unwrap();
+    }
+    let (sink, log) = recorder();
+    let handles: Vec<_> = ["n/d", "n/e"]
+        .iter()
+        .map(|id| {
+            let req = DownloadRequest::new(RepoId::model(id).unwrap());
+            manager.start(req, sink.clone()).unwrap()
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    let (d_done, e_start) = (
+        when(&log, "n/d", "done")
+            .unwrap()
+            .min(when(&log, "n/e", "done").unwrap()),
+        when(&log, "n/d", "resolved")
+            .unwrap()
+            .max(when(&log, "n/e", "resolved").unwrap()),
+    );
+    assert!(e_start >= d_done, "the second waited for the first");
+}

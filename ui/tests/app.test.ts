@@ -228,7 +228,7 @@ describe("the models page", () => {
     await fireEvent.input(screen.getByLabelText("Hub token"), { target: { value: "hf_secret" } });
     await fireEvent.input(screen.getByLabelText("Models downloaded at once"), { target: { value: "4" } });
     await fireEvent.click(screen.getByRole("button", { name: "Save" }));
-    await screen.findByText(/Restart HAID Models/);
+    await screen.findByText(/Saved and applied/);
     expect(lastUpdate).toEqual({ cacheDir: undefined, endpoint: "https://huggingface.co", concurrency: 4, token: "hf_secret" });
     const token = screen.getByLabelText("Hub token") as HTMLInputElement;
     expect(token.value).toBe("");

@@ -4,7 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -19,8 +20,11 @@ pub const DEFAULT_MODEL_CONCURRENCY: usize = 2;
 #[derive(Debug, Clone)]
 pub struct DownloadManager {
     cache_dir: PathBuf,
-    hub: Hub,
+    /// Replaced when the settings change; a download keeps the hub it started with.
+    hub: Arc<RwLock<Hub>>,
     slots: Arc<Semaphore>,
+    /// How many models may download at once (the permits `slots` is meant to have).
+    models: Arc<AtomicUsize>,
     file_concurrency: usize,
     active: Arc<Mutex<HashMap<RepoId, CancellationToken>>>,
 }
@@ -43,8 +47,9 @@ impl DownloadManager {
     pub fn new(cache_dir: PathBuf, hub: Hub, models: usize, files: usize) -> Self {
         Self {
             cache_dir,
-            hub,
+            hub: Arc::new(RwLock::new(hub)),
             slots: Arc::new(Semaphore::new(models.max(1))),
+            models: Arc::new(AtomicUsize::new(models.max(1))),
             file_concurrency: files.max(1),
             active: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -88,9 +93,10 @@ impl DownloadManager {
                 () = cancel.cancelled() => return Err(Error::Cancelled { repo: req.repo.id() }),
                 slot = me.slots.clone().acquire_owned() => slot.map_err(|_| poisoned())?,
             };
+            let hub = me.hub.read().map_err(|_| poisoned())?.clone();
             download(
                 &me.cache_dir,
-                &me.hub,
+                &hub,
                 &req,
                 sink,
                 &cancel,
@@ -98,6 +104,45 @@ impl DownloadManager {
             )
             .await
         }))
+    }
+
+    /// The hub for downloads started from now on (a new endpoint or token).
+    pub fn set_hub(&self, hub: Hub) {
+        if let Ok(mut current) = self.hub.write() {
+            *current = hub;
+        }
+    }
+
+    /// How many models may download at once, from now on. Fewer: running
+    /// downloads finish, and queued ones wait until the count is under it.
+    pub fn set_concurrency(&self, models: usize) {
+        let models = models.max(1);
+        let before = self.models.swap(models, Ordering::SeqCst);
+        if models > before {
+            self.slots.add_permits(models - before);
+        } else if models < before {
+            // Free permits go now; the rest as running downloads end.
+            let surplus = before - models;
+            let left = surplus - self.slots.forget_permits(surplus);
+            if left > 0 {
+                let slots = self.slots.clone();
+                tokio::spawn(async move {
+                    if let Ok(permits) = slots.acquire_many_owned(left as u32).await {
+                        permits.forget();
+                    }
+                });
+            }
+        }
+    }
+
+    /// How many models may download at once now.
+    pub fn concurrency(&self) -> usize {
+        self.models.load(Ordering::SeqCst)
+    }
+
+    /// Whether downloads from now on send this token (the hub's config as set).
+    pub fn hub_config(&self) -> Option<super::HubConfig> {
+        self.hub.read().ok().map(|h| h.config.clone())
     }
 
     /// Cancels a queued or running download; its partial files stay for a resume.
