@@ -22,13 +22,7 @@ fn setup(models: &[&str], mb: usize) -> (tempfile::TempDir, FakeHub, Hub) {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("model.bin"), weights(i as u8, mb * MB)).unwrap();
     }
-    let config = HubConfig {
-        endpoint: hub.url.clone(),
-        token: None,
-        offline: false,
-        retry: RetryPolicy::default(),
-    };
-    let client = Hub::new(config, &tmp.path().join("cache")).unwrap();
+    let client = Hub::new(config(&hub.url), &tmp.path().join("cache")).unwrap();
     (tmp, hub, client)
 }
 
@@ -48,6 +42,43 @@ fn when(log: &Log, repo: &str, kind: &str) -> Option<Instant> {
         let v = serde_json::to_value(e).unwrap();
         (v["event"] == kind && v["repo_id"] == repo).then_some(*t)
     })
+}
+
+fn config(endpoint: &str) -> HubConfig {
+    HubConfig {
+        endpoint: endpoint.to_owned(),
+        token: None,
+        offline: false,
+        retry: RetryPolicy::default(),
+    }
+}
+
+/// Starts `ids` at once and waits for all; the events, timed.
+async fn run_all(manager: &DownloadManager, ids: &[&str]) -> Log {
+    let (sink, log) = recorder();
+    let handles: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let req = DownloadRequest::new(RepoId::model(id).unwrap());
+            manager.start(req, sink.clone()).unwrap()
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    log
+}
+
+/// How many of `ids` started only after the first of them finished.
+fn started_late(log: &Log, ids: &[&str]) -> usize {
+    let first_done = ids
+        .iter()
+        .filter_map(|id| when(log, id, "done"))
+        .min()
+        .unwrap();
+    ids.iter()
+        .filter(|id| when(log, id, "resolved").unwrap() >= first_done)
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,16 +110,7 @@ async fn at_most_two_models_at_once_and_all_finish() {
     for h in handles {
         h.await.unwrap().unwrap();
     }
-    let first_done = ["q/a", "q/b", "q/c"]
-        .iter()
-        .filter_map(|id| when(&log, id, "done"))
-        .min()
-        .unwrap();
-    let starts: Vec<Instant> = ["q/a", "q/b", "q/c"]
-        .iter()
-        .map(|id| when(&log, id, "resolved").unwrap())
-        .collect();
-    let late = starts.iter().filter(|t| **t >= first_done).count();
+    let late = started_late(&log, &["q/a", "q/b", "q/c"]);
     assert_eq!(late, 1, "the third model waits for a free slot");
     assert!(manager.active().is_empty());
 }
@@ -160,10 +182,8 @@ async fn a_stalled_transfer_is_retried_and_resumed() {
         ..RetryPolicy::default()
     };
     let config = HubConfig {
-        endpoint: hub.url.clone(),
-        token: None,
-        offline: false,
         retry,
+        ..config(&hub.url)
     };
     let cache = tmp.path().join("cache");
     let client = Hub::new(config, &cache).unwrap();
@@ -188,75 +208,32 @@ async fn a_stalled_transfer_is_retried_and_resumed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_limit_and_a_new_hub_apply_to_downloads_started_afterwards() {
-    let (tmp, hub, _unreachable) = setup(&["n/a", "n/b", "n/c"], 1);
+    let (tmp, hub, _) = setup(&["n/a", "n/b", "n/c", "n/d", "n/e"], 1);
     hub.set_faults(Faults {
         throttle_bps: Some(4 * MB as u64),
         ..Faults::default()
     });
-    // Started against a hub that does not answer, with one model at a time.
-    let nowhere = HubConfig {
-        endpoint: "http://127.0.0.1:9".into(),
-        token: None,
-        offline: false,
-        retry: RetryPolicy::default(),
-    };
+    // Made with a hub that does not answer and one model at a time.
     let cache = tmp.path().join("cache");
-    let manager = DownloadManager::new(cache.clone(), Hub::new(nowhere, &cache).unwrap(), 1, 8);
-    let good = HubConfig {
-        endpoint: hub.url.clone(),
-        token: None,
-        offline: false,
-        retry: RetryPolicy::default(),
-    };
-    manager.set_hub(Hub::new(good, &cache).unwrap());
+    let nowhere = Hub::new(config("http://127.0.0.1:9"), &cache).unwrap();
+    let manager = DownloadManager::new(cache.clone(), nowhere, 1, 8);
+    manager.set_hub(Hub::new(config(&hub.url), &cache).unwrap());
     manager.set_concurrency(3);
-    let (sink, log) = recorder();
-    let handles: Vec<_> = ["n/a", "n/b", "n/c"]
-        .iter()
-        .map(|id| {
-            let req = DownloadRequest::new(RepoId::model(id).unwrap());
-            manager.start(req, sink.clone()).unwrap()
-        })
-        .collect();
-    for h in handles {
-        h.await.unwrap().unwrap();
-    }
-    let first_done = ["n/a", "n/b", "n/c"]
-        .iter()
-        .filter_map(|id| when(&log, id, "done"))
-        .min()
-        .unwrap();
-    let late = ["n/a", "n/b", "n/c"]
-        .iter()
-        .filter(|id| when(&log, id, "resolved").unwrap() >= first_done)
-        .count();
-    assert_eq!(late, 0, "all three ran at once under the new limit");
-
-    // Back down to one: two more models run one after the other.
-    manager.set_concurrency(1);
-    for id in ["n/d", "n/e"] {
-        let dir = hub.root.join(id);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("model.bin"), weights(9, MB)).unwrap();
-    }
-    let (sink, log) = recorder();
-    let handles: Vec<_> = ["n/d", "n/e"]
-        .iter()
-        .map(|id| {
-            let req = DownloadRequest::new(RepoId::model(id).unwrap());
-            manager.start(req, sink.clone()).unwrap()
-        })
-        .collect();
-    for h in handles {
-        h.await.unwrap().unwrap();
-    }
-    let (d_done, e_start) = (
-        when(&log, "n/d", "done")
-            .unwrap()
-            .min(when(&log, "n/e", "done").unwrap()),
-        when(&log, "n/d", "resolved")
-            .unwrap()
-            .max(when(&log, "n/e", "resolved").unwrap()),
+    let ids = ["n/a", "n/b", "n/c"];
+    let log = run_all(&manager, &ids).await;
+    assert_eq!(
+        started_late(&log, &ids),
+        0,
+        "all three ran at once under the new limit"
     );
-    assert!(e_start >= d_done, "the second waited for the first");
+
+    // Back down to one: the next two run one after the other.
+    manager.set_concurrency(1);
+    let ids = ["n/d", "n/e"];
+    let log = run_all(&manager, &ids).await;
+    assert_eq!(
+        started_late(&log, &ids),
+        1,
+        "the second waited for the first"
+    );
 }

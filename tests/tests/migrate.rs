@@ -99,6 +99,17 @@ impl World {
         cmd.output().unwrap()
     }
 
+    /// Another `haid-models` command on the same cache and hub.
+    fn haid(&self, args: &[&str]) -> Output {
+        haid(self.tmp.path())
+            .env("HF_ENDPOINT", &self.hub.url)
+            .arg("--cache-dir")
+            .arg(&self.cache)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     fn folder(&self) -> PathBuf {
         self.data.join("embedding/models").join(EMBED)
     }
@@ -229,13 +240,7 @@ fn both_layouts_land_so_python_reads_them_offline_and_downloads_nothing_online()
     python::hf_ok(&["cache", "verify", EMBED], &w.cache, &w.hub.url);
 
     // And our list calls them downloaded.
-    let out = haid(w.tmp.path())
-        .arg("--cache-dir")
-        .arg(&w.cache)
-        .args(["scan", "--json"])
-        .output()
-        .unwrap();
-    let scan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scan: Value = serde_json::from_slice(&w.haid(&["scan", "--json"]).stdout).unwrap();
     let states: Vec<_> = scan["repos"]
         .as_array()
         .unwrap()
@@ -284,13 +289,7 @@ fn a_file_altered_before_migration_is_reported_and_not_blessed() {
     assert_eq!(std::fs::read(&weights_file).unwrap(), bytes);
     assert_eq!(std::fs::read(&private_blob).unwrap(), damaged);
     // The rest is usable, and the model is partial, so a download fetches only the file.
-    let out = haid(w.tmp.path())
-        .arg("--cache-dir")
-        .arg(&w.cache)
-        .args(["scan", "--json"])
-        .output()
-        .unwrap();
-    let scan: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scan: Value = serde_json::from_slice(&w.haid(&["scan", "--json"]).stdout).unwrap();
     assert!(
         scan["repos"]
             .as_array()
@@ -300,13 +299,7 @@ fn a_file_altered_before_migration_is_reported_and_not_blessed() {
         "{scan}"
     );
     w.hub.reset_counts();
-    let dl = haid(w.tmp.path())
-        .env("HF_ENDPOINT", &w.hub.url)
-        .arg("--cache-dir")
-        .arg(&w.cache)
-        .args(["download", EMBED])
-        .output()
-        .unwrap();
+    let dl = w.haid(&["download", EMBED]);
     assert!(dl.status.success(), "{}", text(&dl));
     assert_eq!(
         w.hub.bytes_served(),
@@ -466,13 +459,7 @@ fn offline_it_names_blobs_by_content_under_a_marked_local_commit() {
     // The advised online check re-fetches only what the names could not tell:
     // the weights are never downloaded again.
     w.hub.reset_counts();
-    let dl = haid(w.tmp.path())
-        .env("HF_ENDPOINT", &w.hub.url)
-        .arg("--cache-dir")
-        .arg(&w.cache)
-        .args(["download", EMBED])
-        .output()
-        .unwrap();
+    let dl = w.haid(&["download", EMBED]);
     assert!(dl.status.success(), "{}", text(&dl));
     assert!(
         w.hub.bytes_served() < 1 << 20,
@@ -485,13 +472,8 @@ fn offline_it_names_blobs_by_content_under_a_marked_local_commit() {
 #[test]
 fn a_folder_that_is_not_there_is_a_clear_error() {
     let w = World::new();
-    let out = haid(w.tmp.path())
-        .arg("--cache-dir")
-        .arg(&w.cache)
-        .args(["migrate", "--from"])
-        .arg(w.tmp.path().join("nope"))
-        .output()
-        .unwrap();
+    let nope = w.tmp.path().join("nope");
+    let out = w.haid(&["migrate", "--from", nope.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out).contains("not a folder") && text(&out).contains("HAID_DATA_DIR"),

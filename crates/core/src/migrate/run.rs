@@ -85,13 +85,19 @@ async fn migrate_one(
         Layout::HfCache => None,
     };
     let (item, cache_dir) = (item.clone(), cache_dir.to_owned());
-    // The file work is blocking I/O: off the async threads.
-    tokio::task::spawn_blocking(move || place_and_clean(&item, &cache_dir, record.as_ref(), &sink))
+    blocking(move || place_and_clean(&item, &cache_dir, record.as_ref(), &sink)).await
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| Error::InvalidArgument {
             what: "migration",
             value: e.to_string(),
-            reason: "the migration task stopped".into(),
+            reason: "the migration's file work stopped".into(),
         })?
 }
 
@@ -117,17 +123,12 @@ async fn folder_record(
             .unwrap_or_else(|| "offline".into())),
     };
     let (item, dir) = (item.clone(), cache_dir.to_owned());
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let record = folder::resolve(&item, remote)?;
         Journal::open(&dir)?.record(&item.source, record.clone())?;
         Ok(record)
     })
     .await
-    .map_err(|e| Error::InvalidArgument {
-        what: "migration",
-        value: e.to_string(),
-        reason: "hashing the folder stopped".into(),
-    })?
 }
 
 fn place_and_clean(
