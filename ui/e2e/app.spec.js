@@ -5,7 +5,11 @@ import crypto from "node:crypto";
 
 const cache = () => process.env.HAID_E2E_CACHE;
 const shots = path.resolve("../target/e2e");
-const shot = (name) => browser.saveScreenshot(path.join(shots, `${name}.png`));
+/** A screenshot of what is painted: two frames after the DOM is as the test expects. */
+async function shot(name) {
+  await browser.executeAsync((done) => requestAnimationFrame(() => requestAnimationFrame(() => done())));
+  await browser.saveScreenshot(path.join(shots, `${name}.png`));
+}
 const row = (id) => $(`[data-testid="model-row"][data-id="${id}"]`);
 
 /** What another program (Python, a script) leaves in the cache. */
