@@ -214,7 +214,20 @@ fn expected_blobs(repo: &HubRepo) -> Vec<String> {
 #[test]
 fn both_layouts_land_so_python_reads_them_offline_and_downloads_nothing_online() {
     let w = World::new();
+    // Beside the old layouts: another service's files, and a folder outside both.
+    let other = w.data.join("speech/models/keep.bin");
+    std::fs::create_dir_all(other.parent().unwrap()).unwrap();
+    std::fs::write(&other, b"not a model of ours").unwrap();
+    let outside = w.tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("keep.txt"), b"x").unwrap();
+    let untouched = (tree_state(&w.data.join("speech")), tree_state(&outside));
     assert_ok(&w.migrate(&[]));
+    assert_eq!(
+        untouched,
+        (tree_state(&w.data.join("speech")), tree_state(&outside)),
+        "nothing outside the old layouts and the cache changed"
+    );
 
     assert!(!w.folder().exists(), "the plain folder is gone");
     assert!(
