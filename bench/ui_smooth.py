@@ -1,0 +1,91 @@
+"""Is a list of 2,000 models smooth? Drives the running app through WebDriver
+(tauri-driver on 127.0.0.1:4444): scrolls the whole list one frame at a time
+and types in the filter, and prints the frame times as JSON.
+
+Usage: ui_smooth.py APP_BINARY   (tauri-driver must already listen on 4444)
+"""
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+DRIVER = "http://127.0.0.1:4444"
+
+
+def call(method: str, path: str, body: dict | None = None) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(DRIVER + path, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            return json.load(resp)["value"]
+    except urllib.error.HTTPError as e:
+        sys.exit(f"WebDriver {method} {path}: {e.code} {e.read().decode(errors='replace')[:500]}")
+
+
+# Scrolls to the bottom by 120 px per frame (a fast wheel), timing every frame.
+SCROLL = """
+const done = arguments[arguments.length - 1];
+const deltas = [];
+let last = performance.now();
+window.scrollTo(0, 0);
+function step(now) {
+  deltas.push(now - last);
+  last = now;
+  if (window.scrollY + window.innerHeight >= document.body.scrollHeight - 2) return done(deltas);
+  window.scrollBy(0, 120);
+  requestAnimationFrame(step);
+}
+requestAnimationFrame((now) => { last = now; requestAnimationFrame(step); });
+"""
+
+# Types a query in the filter; time until the narrowed list is painted.
+FILTER = """
+const [query, done] = [arguments[0], arguments[arguments.length - 1]];
+const input = document.querySelector('input[type="search"]');
+const start = performance.now();
+input.value = query;
+input.dispatchEvent(new Event("input", { bubbles: true }));
+requestAnimationFrame(() => requestAnimationFrame(() =>
+  done({ ms: performance.now() - start, rows: document.querySelectorAll('[data-testid="model-row"]').length })));
+"""
+
+
+BASELINE = """
+const rows = arguments[0];
+document.body.innerHTML = Array.from({ length: rows }, (_, i) => `<div style="height:52px;border-bottom:1px solid #ddd">row ${i}</div>`).join("");
+"""
+
+
+def stats(deltas: list[float]) -> dict:
+    d = sorted(deltas[1:])  # the first frame includes the scroll to the top
+    pick = lambda q: round(d[min(len(d) - 1, int(q * len(d)))], 1)
+    return {"frames": len(d), "p50_ms": pick(0.5), "p95_ms": pick(0.95), "max_ms": round(d[-1], 1), "over_50ms": sum(x > 50 for x in d)}
+
+
+def main() -> None:
+    session = call("POST", "/session", {"capabilities": {"alwaysMatch": {"tauri:options": {"application": sys.argv[1]}}}})
+    sid = session["sessionId"]
+    try:
+        call("POST", f"/session/{sid}/timeouts", {"script": 180_000})
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            rows = call("POST", f"/session/{sid}/execute/sync", {"script": "return document.querySelectorAll('[data-testid=\"model-row\"]').length", "args": []})
+            if rows >= 2000:
+                break
+            time.sleep(0.2)
+        scroll = stats(call("POST", f"/session/{sid}/execute/async", {"script": SCROLL, "args": []}))
+        narrow = call("POST", f"/session/{sid}/execute/async", {"script": FILTER, "args": ["model-123"]})
+        widen = call("POST", f"/session/{sid}/execute/async", {"script": FILTER, "args": [""]})
+        # The same scroll over a page with nothing but plain text rows: what
+        # the webview itself costs here (software rendering under Xvfb).
+        call("POST", f"/session/{sid}/execute/sync", {"script": BASELINE, "args": [rows]})
+        baseline = stats(call("POST", f"/session/{sid}/execute/async", {"script": SCROLL, "args": []}))
+        print(json.dumps({"rows": rows, "scroll": scroll, "baseline": baseline, "filter_narrow": narrow, "filter_clear": widen}))
+    finally:
+        call("DELETE", f"/session/{sid}")
+
+
+if __name__ == "__main__":
+    main()
