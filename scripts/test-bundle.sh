@@ -39,6 +39,7 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ".
 files=$(dpkg -L "$PKG")
 
 grep -qx /usr/bin/haid-models <<<"$files" || fail "the CLI is not /usr/bin/haid-models"
+grep -q "MIT License" "/usr/share/doc/$PKG/copyright" || fail "no licence in /usr/share/doc/$PKG/copyright"
 desktop=$(grep '^/usr/share/applications/.*\.desktop$' <<<"$files") || fail "no desktop entry"
 grep -q '^Categories=Utility;' "$desktop" || fail "the desktop entry has no category"
 for px in 32x32 64x64 128x128 512x512; do
