@@ -2,7 +2,6 @@
 //! the banner, and the run with its progress streamed to the page. The
 //! models show up as downloaded one by one: the watcher sees each land.
 
-use haid_models::download::Hub;
 use haid_models::migrate::{self, MigrateEvent, MigrateOptions, MigrationPlan, ModelOutcome};
 use tauri::ipc::Channel;
 use tauri::State;
@@ -23,18 +22,7 @@ pub async fn migrate(
     on_event: Channel<MigrateEvent>,
 ) -> AppResult<Vec<ModelOutcome>> {
     let plan = plan(&state)?;
-    let config = state.hub_config()?;
-    let options = if config.offline {
-        MigrateOptions {
-            hub: None,
-            offline_reason: Some("HF_HUB_OFFLINE is set".into()),
-        }
-    } else {
-        MigrateOptions {
-            hub: Some(Hub::new(config, &state.cache_dir())?),
-            offline_reason: None,
-        }
-    };
+    let options = MigrateOptions::from_config(state.hub_config()?, &state.cache_dir())?;
     let sink = std::sync::Arc::new(move |e| {
         let _ = on_event.send(e);
     });

@@ -69,12 +69,7 @@ impl AppState {
 
     /// The hub as the settings and the environment say now.
     pub fn hub_config(&self) -> AppResult<HubConfig> {
-        let settings = Settings::load(&self.location.settings_file)?;
-        Ok(HubConfig::from_env_and_settings(
-            &self.env,
-            &self.location.hf_home,
-            &settings,
-        ))
+        Ok(HubConfig::load(&self.env, &self.location)?)
     }
 
     pub fn cache_dir(&self) -> PathBuf {

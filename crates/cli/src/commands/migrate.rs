@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use comfy_table::Cell;
-use haid_models::download::{Hub, HubConfig};
+use haid_models::download::HubConfig;
 use haid_models::env::Env;
 use haid_models::location::CacheLocation;
 use haid_models::migrate::{
@@ -45,7 +45,7 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
         eprintln!("Nothing to migrate under {}.", from.display());
         return finish(global, &[]);
     }
-    let options = options(&env, &loc)?;
+    let options = MigrateOptions::from_config(HubConfig::load(&env, &loc)?, &loc.cache_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -61,20 +61,6 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
         });
     }
     Ok(())
-}
-
-fn options(env: &Env, loc: &CacheLocation) -> Result<MigrateOptions> {
-    let config = HubConfig::load(env, loc)?;
-    if config.offline {
-        return Ok(MigrateOptions {
-            hub: None,
-            offline_reason: Some("HF_HUB_OFFLINE is set".into()),
-        });
-    }
-    Ok(MigrateOptions {
-        hub: Some(Hub::new(config, &loc.cache_dir)?),
-        offline_reason: None,
-    })
 }
 
 fn sink(json: bool, env: &Env) -> MigrateSink {

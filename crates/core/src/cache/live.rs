@@ -44,7 +44,7 @@ impl LiveCache {
         }
         Ok(match known.as_ref() {
             Some(k) => assemble(&k.root, k.repos.values(), &k.others),
-            None => super::scan_cache(&self.cache_dir)?, // no cache folder yet
+            None => assemble(&self.cache_dir, std::iter::empty(), &[]), // no cache folder yet
         })
     }
 

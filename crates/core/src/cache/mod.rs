@@ -4,7 +4,7 @@ pub mod blob_hash;
 pub mod delete;
 mod dir_handle;
 pub mod live;
-mod paths;
+pub(crate) mod paths;
 pub mod prune;
 pub mod repo;
 mod repo_scan;

@@ -46,6 +46,13 @@ pub fn resolve_link(dir: &Path, target: &Path) -> PathBuf {
 
 /// Whether `path` lies under `root` (both normalised): a byte comparison, as
 /// component-wise `Path::starts_with` shows in profiles of big scans.
+/// The last component of `path` as text (empty for `/` or `..`).
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 pub fn is_under(path: &Path, root: &Path) -> bool {
     let (path, root) = (
         path.as_os_str().as_encoded_bytes(),

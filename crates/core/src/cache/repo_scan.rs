@@ -8,7 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::dir_handle::{DirHandle, FileStat, Kind};
-use super::paths::{is_under, resolve_link, unix_seconds, FileIdentity, OS_LITTER};
+use super::paths::{file_name, is_under, resolve_link, unix_seconds, FileIdentity, OS_LITTER};
 use super::repo::RepoId;
 use super::report::{CachedRepo, CachedRevision, RepoState, ScanWarning};
 use super::tree::TreeListing;
@@ -486,10 +486,4 @@ impl RepoScanner<'_> {
                 .collect(),
         }
     }
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::files::{holds_files, same_file_system, tally};
 use super::journal::Journal;
 use super::{Layout, Method, MigrationPlan, PlanItem};
+use crate::cache::paths::file_name;
 use crate::cache::{RepoId, ScanWarning};
 use crate::error::{Error, Result};
 
@@ -83,7 +84,7 @@ fn plain_folders(
     let mut out = Vec::new();
     for org in subfolders(root) {
         for model in subfolders(&org) {
-            let id = format!("{}/{}", name_of(&org), name_of(&model));
+            let id = format!("{}/{}", file_name(&org), file_name(&model));
             match RepoId::model(&id) {
                 Ok(id) if tally(&model).0 > 0 || unfinished(&model) => out.push((model, id)),
                 Ok(_) => {} // an empty folder: nothing to migrate
@@ -103,7 +104,7 @@ fn private_caches(root: &Path, warnings: &mut Vec<ScanWarning>) -> Vec<(PathBuf,
     for cache in subfolders(root) {
         let repos: Vec<_> = subfolders(&cache)
             .into_iter()
-            .filter(|d| name_of(d).contains("--"))
+            .filter(|d| file_name(d).contains("--"))
             .collect();
         if repos.is_empty() {
             warnings.push(ScanWarning {
@@ -112,7 +113,7 @@ fn private_caches(root: &Path, warnings: &mut Vec<ScanWarning>) -> Vec<(PathBuf,
             });
         }
         for repo in repos {
-            match RepoId::from_folder_name(&name_of(&repo)) {
+            match RepoId::from_folder_name(&file_name(&repo)) {
                 // Blobs, or (after a cut-short run moved them all) the
                 // snapshot links and refs still to merge and clean up.
                 Ok(_) if !holds_files(&repo) => warnings.push(ScanWarning {
@@ -139,14 +140,8 @@ fn subfolders(dir: &Path) -> Vec<PathBuf> {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
-        .filter(|p| !name_of(p).starts_with('.'))
+        .filter(|p| !file_name(p).starts_with('.'))
         .collect();
     out.sort();
     out
-}
-
-fn name_of(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

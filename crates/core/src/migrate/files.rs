@@ -23,6 +23,21 @@ pub(crate) fn tally(dir: &Path) -> (usize, u64) {
     (files, bytes)
 }
 
+/// Regular files under `dir`: (`/`-joined path relative to `dir`, path, size).
+pub(crate) fn files_under(dir: &Path) -> Vec<(String, PathBuf, u64)> {
+    let mut out = Vec::new();
+    walk(dir, &mut |path, meta| {
+        if let Ok(rel) = path.strip_prefix(dir) {
+            let parts: Vec<_> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect();
+            out.push((parts.join("/"), path.to_owned(), meta.len()));
+        }
+    });
+    out
+}
+
 /// Whether anything but folders is under `dir` (files or links).
 pub(crate) fn holds_files(dir: &Path) -> bool {
     let Ok(entries) = fs::read_dir(dir) else {

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use sha1::{Digest, Sha1};
 
-use super::files::{hash_file, place_blob, prune_empty_tree, remove_empty_dirs, walk};
+use super::files::{files_under, hash_file, place_blob, prune_empty_tree, remove_empty_dirs};
 use super::journal::{FolderRecord, JournalProblem};
 use super::{Method, PlanItem, Problem};
 use crate::cache::blob_hash::BlobHashKind;
@@ -57,17 +57,10 @@ pub(crate) fn resolve(
 
 /// Source-relative paths (with `/`) and sizes of the folder's regular files.
 fn local_files(source: &Path) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    walk(source, &mut |path, meta| {
-        if let Ok(rel) = path.strip_prefix(source) {
-            let rel: Vec<_> = rel
-                .components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect();
-            out.insert(rel.join("/"), meta.len());
-        }
-    });
-    out
+    files_under(source)
+        .into_iter()
+        .map(|(rel, _, size)| (rel, size))
+        .collect()
 }
 
 fn resolve_with_hub(

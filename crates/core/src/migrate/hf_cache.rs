@@ -7,11 +7,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::files::{blob_is_sound, hash_file, place_blob, prune_empty_tree};
+use super::files::{blob_is_sound, files_under, hash_file, place_blob, prune_empty_tree};
 use super::folder::Placed;
 use super::{Method, PlanItem, Problem};
 use crate::atomic_file::write_atomically;
 use crate::cache::blob_hash::BlobHashKind;
+use crate::cache::paths::file_name;
+use crate::cache::snapshot::snapshot_files;
 use crate::download::layout::{link_snapshot, prepare_repo, write_ref};
 use crate::error::{Error, Result};
 
@@ -72,63 +74,28 @@ fn link_snapshots(snapshots: &Path, target: &Path, problems: &mut Vec<Problem>) 
     };
     for commit in commits.filter_map(|e| e.ok()) {
         let commit_name = commit.file_name().to_string_lossy().into_owned();
-        for (link, rel) in links_under(&commit.path()) {
-            match fs::read_link(&link) {
-                Ok(to) => {
-                    let etag = file_name(&to);
-                    if target.join("blobs").join(&etag).is_file() {
-                        link_snapshot(target, &commit_name, &rel, &etag)?;
-                    }
-                }
-                Err(_) => problems.push(Problem {
-                    path: link,
+        // Only names are read from the links: the source cache is not followed.
+        for file in snapshot_files(snapshots, &commit.path()) {
+            if file.blob == file.entry {
+                problems.push(Problem {
+                    path: file.entry,
                     reason:
                         "a plain file in a snapshot (a cache written without symlinks); left here"
                             .into(),
-                }),
+                });
+            } else if target.join("blobs").join(file.etag()).is_file() {
+                link_snapshot(target, &commit_name, &file.path, &file.etag())?;
             }
         }
     }
     Ok(())
 }
 
-/// Entries under a snapshot folder that are not folders: (path, `/`-joined relative path).
-fn links_under(dir: &Path) -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.filter_map(|e| e.ok()) {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path);
-            } else if let Ok(rel) = path.strip_prefix(dir) {
-                let parts: Vec<_> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect();
-                out.push((path.clone(), parts.join("/")));
-            }
-        }
-    }
-    out
-}
-
 /// Refs the cache lacks are taken; where both have one, the cache's stays
 /// (it is the newer knowledge) and the source's commit is kept reachable
 /// under `<name>-migrated`, so a prune does not take it.
 fn merge_refs(refs: &Path, target: &Path, problems: &mut Vec<Problem>) -> Result<()> {
-    for (file, _) in regular_files_deep(refs) {
-        let Ok(rel) = file.strip_prefix(refs) else {
-            continue;
-        };
-        let name: Vec<_> = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect();
-        let name = name.join("/");
+    for (name, file, _) in files_under(refs) {
         let commit = fs::read_to_string(&file).map_err(|e| Error::io("read", &file, e))?;
         let commit = commit.trim();
         let theirs = fs::read_to_string(target.join("refs").join(&name)).ok();
@@ -235,16 +202,4 @@ fn regular_files(dir: &Path) -> Vec<(PathBuf, u64)> {
         .collect();
     out.sort();
     out
-}
-
-fn regular_files_deep(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut out = Vec::new();
-    super::files::walk(dir, &mut |p, m| out.push((p.to_owned(), m.len())));
-    out
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

@@ -11,7 +11,7 @@ use super::hf_cache;
 use super::journal::{FolderRecord, Journal};
 use super::{Layout, MigrationPlan, ModelOutcome, PlanItem};
 use crate::cache::scan_repo;
-use crate::download::Hub;
+use crate::download::{Hub, HubConfig};
 use crate::error::{Error, Result};
 
 /// What `migrate` reports as it goes (NDJSON with `--json`).
@@ -45,6 +45,22 @@ pub struct MigrateOptions {
     pub hub: Option<Hub>,
     /// Why there is no hub (shown in the advice), when `hub` is `None`.
     pub offline_reason: Option<String>,
+}
+
+impl MigrateOptions {
+    /// The hub as configured, or none when `HF_HUB_OFFLINE` is set.
+    pub fn from_config(config: HubConfig, cache_dir: &Path) -> Result<Self> {
+        if config.offline {
+            return Ok(Self {
+                hub: None,
+                offline_reason: Some("HF_HUB_OFFLINE is set".into()),
+            });
+        }
+        Ok(Self {
+            hub: Some(Hub::new(config, cache_dir)?),
+            offline_reason: None,
+        })
+    }
 }
 
 /// Migrates every model of `plan`; the outcomes, in plan order.
