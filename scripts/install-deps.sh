@@ -43,10 +43,10 @@ check_rust() {
 }
 
 install_venv() {
-  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import huggingface_hub, sys; sys.exit(huggingface_hub.__version__ != "2.4.0")' 2>/dev/null; then
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import huggingface_hub, Xlib, sys; sys.exit(huggingface_hub.__version__ != "2.4.0")' 2>/dev/null; then
     return
   fi
-  log "creating $VENV with huggingface_hub (the reference client)"
+  log "creating $VENV with huggingface_hub (the reference client) and python-xlib"
   mkdir -p target
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt

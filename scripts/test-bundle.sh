@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The installer, tested as a user meets it: build the .deb, install it with
 # apt-get, use the CLI from /usr/bin, start the installed app under Xvfb and
-# see its window, then remove it and check that nothing of it is left.
+# see its window, close it to the tray and open it again, then remove it and
+# check that nothing of it is left.
 # Needs root (apt-get); `make test` runs it on CI, which is root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,10 +70,30 @@ HAID_STARTUP_TIMING=1 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session --
   sleep 1
   xwininfo -root -tree >"$0/windows.txt"
   import -window root "$0/shot.png"
+  # Close the window as a user would: the app stays (tray), its web view goes.
+  target/venv/bin/python tests/close_window.py "HAID Models" || echo "close failed" >"$0/closed.txt"
+  sleep 3
+  kill -0 $app 2>/dev/null && echo "alive" >>"$0/closed.txt"
+  xwininfo -root -tree >>"$0/closed.txt"
+  pgrep -P $app -a >>"$0/closed.txt" || true
+  # A second launch (single instance) opens the window again and exits.
+  /usr/bin/haid-models-desktop 2>"$0/second.log" && echo "second exited" >"$0/reopened.txt"
+  for _ in $(seq 60); do
+    [ "$(grep -c "model list shown" "$0/app.log")" -ge 2 ] && break
+    sleep 0.5
+  done
+  xwininfo -root -tree >>"$0/reopened.txt"
   kill $app; wait $app 2>/dev/null || true
 ' "$home"
 grep -q "model list shown" "$home/app.log" || { cat "$home/app.log" >&2; fail "the app never showed its list"; }
 grep -q '"HAID Models"' "$home/windows.txt" || fail "no window titled HAID Models"
+log "closing the window keeps the app in the tray; a second launch opens it again"
+grep -q "^alive" "$home/closed.txt" || fail "closing the window quit the app: $(cat "$home/closed.txt")"
+! grep -q '"HAID Models"' "$home/closed.txt" || fail "the window is still there after closing it"
+! grep -q "WebKitWebProcess" "$home/closed.txt" || fail "the closed window's web process still runs"
+grep -q "second exited" "$home/reopened.txt" || fail "the second launch did not hand over and exit"
+grep -q '"HAID Models"' "$home/reopened.txt" || fail "the second launch did not open the window again"
+[ "$(grep -c "model list shown" "$home/app.log")" -ge 2 ] || fail "the reopened window never showed its list"
 cp "$home/shot.png" "$OUT/installed-app.png"
 # A window that drew something: the screenshot is not one flat colour.
 spread=$(convert "$home/shot.png" -colorspace Gray -format '%[fx:standard_deviation]' info:)

@@ -10,12 +10,13 @@ use haid_models::settings::Settings;
 use haid_models::status::{model_list, ModelList};
 use serde::Serialize;
 use tauri::ipc::Channel;
-use tauri::State;
+use tauri::{Emitter, Manager, State};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::downloads;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::window::PageGeneration;
 
 #[derive(Debug, Serialize)]
 pub struct CacheInfo {
@@ -55,8 +56,15 @@ pub async fn download_model<R: tauri::Runtime>(
     id: String,
     on_event: Channel<DownloadEvent>,
 ) -> AppResult<()> {
+    let page = app.state::<PageGeneration>().current();
+    let emitter = app.clone();
     let sink = downloads::sink(&app, move |e| {
-        let _ = on_event.send(e);
+        // The page that started it, while it lives; else whichever page is open.
+        if emitter.state::<PageGeneration>().current() == page {
+            let _ = on_event.send(e);
+        } else {
+            let _ = emitter.emit("download-event", &e);
+        }
     });
     downloads::run(&app, &id, sink).await
 }
@@ -251,6 +259,7 @@ pub fn add_model(state: State<'_, AppState>, id: String, model_type: String) -> 
 /// (what `bench/app.sh` measures).
 #[tauri::command]
 pub fn ui_ready() {
+    crate::memory::trim_soon();
     if std::env::var_os("HAID_STARTUP_TIMING").is_some() {
         let ms = crate::started().elapsed().as_millis();
         eprintln!("startup: model list shown {ms} ms after launch");

@@ -6,14 +6,16 @@ mod commands;
 mod downloads;
 mod error;
 mod live;
+mod memory;
 mod migration;
 mod state;
 mod tray;
+mod window;
 
 #[cfg(test)]
 mod tests;
 
-use tauri::{Manager, WindowEvent};
+use tauri::{Manager, RunEvent};
 
 /// Every command the page may call (build.rs lists the same names for the ACL).
 macro_rules! handlers {
@@ -78,12 +80,13 @@ fn main() {
     let cache_dir = state.cache_dir();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            tray::show_main(app)
+            window::show_main(app)
         }))
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
         .manage(state)
         .manage(downloads::Board::default())
+        .manage(window::PageGeneration::default())
         .invoke_handler(handlers!())
         .setup(move |app| {
             tray::create(app.handle())?;
@@ -93,14 +96,18 @@ fn main() {
             app.manage(watcher);
             Ok(())
         })
-        .on_window_event(|window, event| {
+        .on_window_event(window::on_event)
+        .build(tauri::generate_context!());
+    let result = result.map(|app| {
+        app.run(|_, event| {
             // Closing the window keeps the app (and its downloads) in the tray.
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                let _ = window.hide();
-                api.prevent_close();
+            if let RunEvent::ExitRequested { code, api, .. } = event {
+                if window::keep_running(code) {
+                    api.prevent_exit();
+                }
             }
         })
-        .run(tauri::generate_context!());
+    });
     if let Err(e) = result {
         eprintln!("error: the window could not start: {e}. With no display, run it under `xvfb-run -a`, or use the `haid-models` CLI.");
         std::process::exit(1);

@@ -30,6 +30,8 @@ fn app_with(fx: &CacheFixture, vars: &[(&str, &str)]) -> App<MockRuntime> {
     let location = resolve(Some(&fx.cache), &env, &dirs).unwrap();
     mock_builder()
         .manage(AppState::new(location, &env).unwrap())
+        .manage(crate::window::PageGeneration::default())
+        .on_window_event(crate::window::on_event)
         .invoke_handler(crate::handlers!())
         .build(tauri::generate_context!())
         .unwrap()
@@ -294,4 +296,34 @@ fn the_old_folders_are_offered_and_migrated() {
     );
     let plan = call(&main, "migration_plan", json!({})).unwrap();
     assert_eq!(plan["models"], json!([]), "nothing is offered twice");
+}
+
+#[test]
+fn closing_the_window_keeps_the_app_and_open_builds_it_again() {
+    use crate::window::{keep_running, on_event, show_main, PageGeneration, MAIN};
+    let fx = CacheFixture::new();
+    let app = app(&fx);
+    let generation = || app.state::<PageGeneration>().current();
+    // The app starts with its window; "Open" (tray, second launch) builds it
+    // when it is not there, and only focuses it when it is.
+    assert!(app.get_webview_window(MAIN).is_none());
+    show_main(app.handle());
+    let main = app
+        .get_webview_window(MAIN)
+        .expect("Open builds the window");
+    show_main(app.handle());
+    assert_eq!(app.webview_windows().len(), 1);
+
+    // The page going away is counted, so downloads it started report to the
+    // next page through `download-event`; other windows do not count.
+    let before = generation();
+    on_event(&main.as_ref().window(), &tauri::WindowEvent::Destroyed);
+    assert_eq!(generation(), before + 1);
+    let other = window(&app, "other");
+    on_event(&other.as_ref().window(), &tauri::WindowEvent::Destroyed);
+    assert_eq!(generation(), before + 1);
+
+    // Closing the last window does not quit; "Quit" (an exit code) does.
+    assert!(keep_running(None));
+    assert!(!keep_running(Some(0)));
 }

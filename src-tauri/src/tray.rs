@@ -29,7 +29,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
         // (`refresh`, off the main thread), so the window is not kept waiting.
         .menu(&menu_with(app, "Reading the cache…".into())?)
         .on_menu_event(|app, event| match event.id().as_ref() {
-            "open" => show_main(app),
+            "open" => crate::window::show_main(app),
             "pause" => downloads::pause_all(app),
             "resume" => downloads::resume_all(app),
             "quit" => app.exit(0),
@@ -37,14 +37,6 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
         })
         .build(app)?;
     Ok(tray)
-}
-
-pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.show();
-        let _ = window.unminimize();
-        let _ = window.set_focus();
-    }
 }
 
 /// The status line: models of the manifest that are ready, and the disk they take.
