@@ -34,7 +34,7 @@ for i in \$(seq $RUNS); do
   for _ in \$(seq 200); do grep -q "startup:" $PWD/$WORK/app-\$i.log 2>/dev/null && break; sleep 0.05; done
   if [ \$i -eq $RUNS ]; then
     sleep $IDLE
-    echo "rss_kb \$(awk '/VmRSS/ {print \$2}' /proc/\$pid/status) anon_kb \$(awk '/RssAnon/ {print \$2}' /proc/\$pid/status) web_kb \$(web_rss \$pid)"
+    echo "rss_kb \$(awk '/VmRSS/ {print \$2}' /proc/\$pid/status) anon_kb \$(awk '/RssAnon/ {print \$2}' /proc/\$pid/status) pss_kb \$(awk '/^Pss:/ {print \$2}' /proc/\$pid/smaps_rollup) web_kb \$(web_rss \$pid)"
     # Closed to the tray: the app stays, its web view goes.
     $PWD/$PY $PWD/tests/close_window.py "HAID Models"
     sleep 10
@@ -48,13 +48,15 @@ out=$(xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- "$WORK/app-run.
 mem=$(echo "$out" | grep rss_kb)
 rss=$(echo "$mem" | awk '{print $2}')
 anon=$(echo "$mem" | awk '{print $4}')
-web=$(echo "$mem" | awk '{print $6}')
+pss=$(echo "$mem" | awk '{print $6}')
+web=$(echo "$mem" | awk '{print $8}')
 tray=$(echo "$out" | grep tray_kb)
 times=$(cat "$WORK"/app-*.log | sed -n 's/.*shown \([0-9]*\) ms.*/\1/p' | sort -n)
 echo "==> $REPOS repos in the cache; $(nproc) cores; $RUNS starts" >&2
 echo "start to list on screen (ms): $(echo $times | tr '\n' ' ')"
 echo "median $(echo "$times" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') ms (goal < 1500 ms)"
 echo "resident memory after ${IDLE} s idle: $((rss / 1024)) MB (goal < 150 MB), of which $((anon / 1024)) MB our own (anonymous); the rest is mapped WebKitGTK/GTK libraries"
+echo "  proportional (PSS: each shared library page divided among the processes that map it): $((pss / 1024)) MB"
 echo "  and WebKit's web process for the page: $((web / 1024)) MB"
 echo "window closed to the tray: $(($(echo "$tray" | awk '{print $2}') / 1024)) MB, web process $(($(echo "$tray" | awk '{print $4}') / 1024)) MB"
 
