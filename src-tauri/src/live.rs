@@ -1,5 +1,5 @@
 //! The watcher inside the app: every change in the cache updates the app's
-//! live view of it (one repo rescanned), then becomes a `cache-changed` event
+//! live view of it (with the watcher's scan of that one repo), then becomes a `cache-changed` event
 //! for the page and an update of the tray.
 
 use std::sync::Arc;
@@ -22,7 +22,7 @@ pub fn start(app: &AppHandle, cache_dir: std::path::PathBuf) -> haid_models::Res
             // Updated first, then told: whoever reacts reads the new state.
             let _ = match &event {
                 WatchEvent::RepoChanged(change) => {
-                    live.repo_changed(&change.repo);
+                    live.apply(change);
                     handle.emit("cache-changed", change)
                 }
                 // Watching (re)started or events were lost: trust nothing kept.

@@ -12,6 +12,7 @@ use super::repo_scan::{scan_repo_dir, RepoScan};
 use super::report::CacheReport;
 use super::scan::{assemble, canonical_root, scan_entries, Entry};
 use crate::error::Result;
+use crate::watch::RepoChange;
 
 /// The last known state of the cache, updated one repo at a time.
 #[derive(Debug)]
@@ -58,6 +59,18 @@ impl LiveCache {
             Some(scan) => k.repos.insert(id.clone(), scan),
             None => k.repos.remove(id),
         };
+    }
+
+    /// Takes in a change the watcher reported: the scan it carries, so the
+    /// repo is not scanned twice (once by the watcher, once here); a change
+    /// without one (a repo gone, a full rescan's) is checked on disk.
+    pub fn apply(&self, change: &RepoChange) {
+        let Some(scan) = &change.scan else {
+            return self.repo_changed(&change.repo);
+        };
+        if let Some(k) = self.lock().as_mut() {
+            k.repos.insert(change.repo.clone(), RepoScan::clone(scan));
+        }
     }
 
     /// Forgets everything: the next report scans the whole cache (the cache
@@ -133,6 +146,30 @@ mod tests {
         live.repo_changed(&a);
         let now = live.report().expect("report");
         assert_eq!(now.repos.len(), 1);
+        assert_eq!(now, scan_cache(root).expect("scan"));
+    }
+
+    #[test]
+    fn a_watched_change_brings_its_scan_and_a_removal_is_checked_on_disk() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        let live = LiveCache::new(root);
+        assert!(live.report().expect("report").repos.is_empty());
+        let a = repo(root, "org/a", b"12345");
+        let scan = crate::cache::scan_repo(root, &a)
+            .expect("scan")
+            .expect("repo");
+        let change = RepoChange::scanned(scan);
+        // The repo changes again before the change is applied: the carried
+        // scan is what is kept, which shows no second scan was made.
+        fs::write(a.repo_dir(root).join("blobs/b1"), b"123456789").expect("grow");
+        live.apply(&change);
+        assert_eq!(live.report().expect("report").size_on_disk, 5);
+
+        fs::remove_dir_all(a.repo_dir(root)).expect("rm");
+        live.apply(&RepoChange::removed(a.clone(), a.repo_dir(root)));
+        let now = live.report().expect("report");
+        assert!(now.repos.is_empty());
         assert_eq!(now, scan_cache(root).expect("scan"));
     }
 

@@ -17,7 +17,7 @@ pub(crate) const INCOMPLETE_SUFFIX: &str = ".incomplete";
 
 /// What scanning one repo gives: the repo, its warnings, and the identities
 /// of its blobs (for the cache's physical total).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RepoScan {
     pub repo: CachedRepo,
     pub warnings: Vec<ScanWarning>,

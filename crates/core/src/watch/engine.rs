@@ -184,8 +184,8 @@ impl Engine {
 
     /// Rescans one repo; reports it if its status changed.
     fn check(&mut self, id: &RepoId) {
-        let now = scan_repo(&self.root, id).ok().flatten().map(|s| s.repo);
-        let status = now.as_ref().map(Status::of);
+        let now = scan_repo(&self.root, id).ok().flatten();
+        let status = now.as_ref().map(|scan| Status::of(&scan.repo));
         let before = self.known.get(id);
         if status.as_ref() == before {
             self.throttled.remove(id);
@@ -203,9 +203,9 @@ impl Engine {
         self.throttled.remove(id);
         self.last_emit.insert(id.clone(), Instant::now());
         match now {
-            Some(repo) => {
-                self.emit(WatchEvent::RepoChanged(RepoChange::of(&repo)));
-                self.known.insert(id.clone(), Status::of(&repo));
+            Some(scan) => {
+                self.known.insert(id.clone(), Status::of(&scan.repo));
+                self.emit(WatchEvent::RepoChanged(RepoChange::scanned(scan)));
             }
             None => {
                 self.emit(WatchEvent::RepoChanged(RepoChange::removed(

@@ -19,14 +19,14 @@ use std::thread::JoinHandle;
 
 use serde::Serialize;
 
-use crate::cache::{CachedRepo, RepoId};
+use crate::cache::{CachedRepo, RepoId, RepoScan};
 use crate::env::Env;
 use crate::error::Result;
 
 pub use fs_kind::is_network_fs;
 
 /// What a watcher reports. Serialised as the NDJSON lines of `haid-models watch`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum WatchEvent {
     /// Watching has begun (the initial state is known).
@@ -42,7 +42,7 @@ pub enum WatchEvent {
 }
 
 /// A repo's visible status after a change; `state: "removed"` when it went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RepoChange {
     #[serde(flatten)]
     pub repo: RepoId,
@@ -52,6 +52,13 @@ pub struct RepoChange {
     pub incomplete_size_on_disk: u64,
     pub nb_files: usize,
     pub repo_path: PathBuf,
+    /// The scan that saw the change, when the watcher scanned this one repo,
+    /// so that a program keeping the cache's state ([`LiveCache::apply`])
+    /// need not scan it again. Not part of the JSON.
+    ///
+    /// [`LiveCache::apply`]: crate::cache::live::LiveCache::apply
+    #[serde(skip)]
+    pub scan: Option<Arc<RepoScan>>,
 }
 
 impl RepoChange {
@@ -63,6 +70,16 @@ impl RepoChange {
             incomplete_size_on_disk: repo.incomplete_size_on_disk,
             nb_files: repo.nb_files,
             repo_path: repo.repo_path.clone(),
+            scan: None,
+        }
+    }
+
+    /// The change a scan of one repo shows, carrying that scan.
+    pub fn scanned(scan: RepoScan) -> Self {
+        let change = Self::of(&scan.repo);
+        Self {
+            scan: Some(Arc::new(scan)),
+            ..change
         }
     }
 
@@ -74,6 +91,7 @@ impl RepoChange {
             incomplete_size_on_disk: 0,
             nb_files: 0,
             repo_path,
+            scan: None,
         }
     }
 }
