@@ -26,7 +26,7 @@ pub async fn migrate(
     let sink = std::sync::Arc::new(move |e| {
         let _ = on_event.send(e);
     });
-    let outcomes = migrate::run(&plan, &options, sink).await;
+    let outcomes = migrate::run(&plan, &options, sink).await?;
     state.live.invalidate(); // many repos changed at once
     Ok(outcomes)
 }

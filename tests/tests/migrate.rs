@@ -494,3 +494,28 @@ fn a_folder_that_is_not_there_is_a_clear_error() {
         text(&out)
     );
 }
+
+#[test]
+fn a_second_migration_at_the_same_time_is_refused_and_touches_nothing() {
+    let w = World::new();
+    // Another migration (the app's, or a second CLI) holds the run lock.
+    let lock_path = w.cache.join(".locks/haid-migration.lock");
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    let held = std::fs::File::create(&lock_path).unwrap();
+    held.lock().unwrap();
+    let before = (tree_state(&w.data), tree_state(&w.cache));
+
+    let out = w.migrate(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("another migration into this cache is running"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(before, (tree_state(&w.data), tree_state(&w.cache)));
+
+    // Once it is done (or its process died), the migration runs.
+    drop(held);
+    assert_ok(&w.migrate(&[]));
+    assert_eq!(blobs(&w.cache, EMBED), expected_blobs(&w.embed));
+}

@@ -67,6 +67,10 @@ pub enum Error {
     #[error("download of {repo} was cancelled; what was downloaded is kept and the next download resumes it")]
     Cancelled { repo: String },
 
+    /// Someone else is doing the same thing right now.
+    #[error("{message}")]
+    Busy { message: String },
+
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
         action: &'static str,
@@ -94,6 +98,7 @@ impl Error {
             Error::Checksum { .. } => "checksum",
             Error::DiskFull { .. } | Error::DiskFullMidway { .. } => "disk_full",
             Error::Cancelled { .. } => "cancelled",
+            Error::Busy { .. } => "busy",
             Error::Io { .. } => "io",
         }
     }

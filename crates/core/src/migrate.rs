@@ -19,6 +19,7 @@ mod folder;
 mod hf_cache;
 mod journal;
 mod run;
+mod run_lock;
 
 use std::path::PathBuf;
 

@@ -50,7 +50,7 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::io("start", "the async runtime", e))?;
-    let outcomes = runtime.block_on(migrate::run(&plan, &options, sink(global.json, &env)));
+    let outcomes = runtime.block_on(migrate::run(&plan, &options, sink(global.json, &env)))?;
     finish(global, &outcomes)?;
     if outcomes.iter().any(|o| !o.source_removed) {
         return Err(Error::InvalidArgument {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::folder::{self, Placed};
 use super::hf_cache;
 use super::journal::{FolderRecord, Journal};
+use super::run_lock;
 use super::{Layout, MigrationPlan, ModelOutcome, PlanItem};
 use crate::cache::scan_repo;
 use crate::download::{Hub, HubConfig};
@@ -63,12 +64,14 @@ impl MigrateOptions {
     }
 }
 
-/// Migrates every model of `plan`; the outcomes, in plan order.
+/// Migrates every model of `plan`; the outcomes, in plan order. Fails at
+/// once, touching nothing, while another migration into the cache runs.
 pub async fn run(
     plan: &MigrationPlan,
     opts: &MigrateOptions,
     sink: MigrateSink,
-) -> Vec<ModelOutcome> {
+) -> Result<Vec<ModelOutcome>> {
+    let _lock = run_lock::acquire(&plan.cache_dir)?;
     let mut outcomes = Vec::new();
     for item in &plan.models {
         sink(MigrateEvent::Started {
@@ -87,7 +90,7 @@ pub async fn run(
         });
         outcomes.push(outcome);
     }
-    outcomes
+    Ok(outcomes)
 }
 
 async fn migrate_one(
