@@ -1,6 +1,6 @@
 //! The watcher inside the app: every change in the cache updates the app's
-//! live view of it (with the watcher's scan of that one repo), then becomes a `cache-changed` event
-//! for the page and an update of the tray.
+//! live view of it (with the watcher's scan of that one repo), then becomes a
+//! `cache-changed` event for the page and an update of the tray.
 
 use std::sync::Arc;
 

@@ -180,6 +180,14 @@ fn tree_state(dir: &Path) -> BTreeMap<PathBuf, String> {
     out
 }
 
+/// Whether every item of a JSON array has `field` equal to `want`.
+fn all_have(list: &Value, field: &str, want: &str) -> bool {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .all(|item| item[field] == want)
+}
+
 fn text(out: &Output) -> String {
     format!(
         "{}{}",
@@ -303,14 +311,7 @@ fn a_file_altered_before_migration_is_reported_and_not_blessed() {
     assert_eq!(std::fs::read(&private_blob).unwrap(), damaged);
     // The rest is usable, and the model is partial, so a download fetches only the file.
     let scan: Value = serde_json::from_slice(&w.haid(&["scan", "--json"]).stdout).unwrap();
-    assert!(
-        scan["repos"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["state"] == "partial"),
-        "{scan}"
-    );
+    assert!(all_have(&scan["repos"], "state", "partial"), "{scan}");
     w.hub.reset_counts();
     let dl = w.haid(&["download", EMBED]);
     assert!(dl.status.success(), "{}", text(&dl));
@@ -422,14 +423,7 @@ fn from_another_file_system_it_copies_checks_and_then_removes_the_source() {
     );
     let w = World::with_data_in(Some(shm));
     let plan: Value = serde_json::from_slice(&w.migrate(&["--dry-run", "--json"]).stdout).unwrap();
-    assert!(
-        plan["models"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|m| m["method"] == "copy"),
-        "{plan}"
-    );
+    assert!(all_have(&plan["models"], "method", "copy"), "{plan}");
     assert_ok(&w.migrate(&[]));
     assert!(!w.folder().exists() && !w.private_cache().exists());
     w.assert_python_reads(&w.embed, EMBED);

@@ -39,16 +39,8 @@ pub async fn acquire(
     cancel: &CancellationToken,
     on_wait: impl FnOnce(),
 ) -> Result<BlobLock> {
-    let dir = lock_dir(cache_dir, repo);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
     let path = lock_path(cache_dir, repo, etag);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io("open lock", &path, e))?;
+    let file = open_lock_file(&path)?;
     let mut on_wait = Some(on_wait);
     loop {
         match file.try_lock() {
@@ -65,6 +57,21 @@ pub async fn acquire(
             () = tokio::time::sleep(POLL) => {}
         }
     }
+}
+
+/// Opens a lock file, creating it and its folder, without locking it yet.
+/// Shared with the migration's run lock.
+pub(crate) fn open_lock_file(path: &Path) -> Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+    }
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io("open lock", path, e))
 }
 
 /// Whether any blob lock of `repo` is held right now, by us or another program.

@@ -4,9 +4,10 @@
 //! Held with `flock` on `<cache>/.locks/haid-migration.lock` (beside the
 //! journal), so a killed run releases it with its process.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 
+use crate::download::lock::open_lock_file;
 use crate::error::{Error, Result};
 
 /// Held until dropped.
@@ -22,16 +23,7 @@ pub fn lock_path(cache_dir: &Path) -> PathBuf {
 /// Takes the lock, or says at once that another migration holds it.
 pub fn acquire(cache_dir: &Path) -> Result<RunLock> {
     let path = lock_path(cache_dir);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
-    }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|e| Error::io("open lock", &path, e))?;
+    let file = open_lock_file(&path)?;
     match file.try_lock() {
         Ok(()) => Ok(RunLock { _file: file }),
         Err(TryLockError::WouldBlock) => Err(Error::Busy {
