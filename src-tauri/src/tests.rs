@@ -30,6 +30,7 @@ fn app_with(fx: &CacheFixture, vars: &[(&str, &str)]) -> App<MockRuntime> {
     let location = resolve(Some(&fx.cache), &env, &dirs).unwrap();
     mock_builder()
         .manage(AppState::new(location, &env).unwrap())
+        .manage(crate::downloads::Board::default())
         .manage(crate::window::PageGeneration::default())
         .on_window_event(crate::window::on_event)
         .invoke_handler(crate::handlers!())
@@ -326,4 +327,28 @@ fn closing_the_window_keeps_the_app_and_open_builds_it_again() {
     // Closing the last window does not quit; "Quit" (an exit code) does.
     assert!(keep_running(None));
     assert!(!keep_running(Some(0)));
+}
+
+#[test]
+fn a_hostile_hub_reaches_the_page_as_invalid_response_and_nothing_is_written() {
+    use haid_models_tests::fake_hub::{FakeHub, Faults, Hostile};
+    let fx = CacheFixture::new();
+    let hub = FakeHub::start(fx.dir.path().join("hub-root"));
+    std::fs::create_dir_all(hub.root.join("acme/m")).unwrap();
+    std::fs::write(hub.root.join("acme/m/config.json"), "{}").unwrap();
+    hub.set_faults(Faults {
+        hostile: Hostile {
+            commit: Some("../../name".into()),
+            ..Hostile::default()
+        },
+        ..Faults::default()
+    });
+    let app = app_with(&fx, &[("HF_ENDPOINT", &hub.url)]);
+    let run = crate::downloads::run(app.handle(), "acme/m", haid_models::download::no_events());
+    let err = tauri::async_runtime::block_on(run).unwrap_err();
+    assert_eq!(err.kind, "invalid_response");
+    assert!(err.message.contains(&hub.url), "{}", err.message);
+    assert!(err.message.contains("\"../../name\""), "{}", err.message);
+    assert!(!fx.cache.join("models--acme--m").exists());
+    assert!(!fx.dir.path().join("name.json").exists());
 }

@@ -10,6 +10,7 @@
 pub mod fake_hub;
 pub mod fixture;
 pub mod python;
+pub mod tree_walk;
 
 pub use fixture::{CacheFixture, RepoFixture};
 

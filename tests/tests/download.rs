@@ -475,6 +475,10 @@ fn a_full_disk_is_refused_up_front_or_kept_for_resume() {
         &["not enough disk space", "free up space"],
     );
     assert_eq!(w.hub.file_requests(), 0, "refused before any transfer");
+    assert!(
+        !cache.join("models--acme--big").exists(),
+        "refused before anything is written: no ref to a commit without a snapshot"
+    );
 
     // Room at the start, a full disk midway: the partial stays for the resume.
     drop(fs);

@@ -49,6 +49,7 @@ fn config(endpoint: &str) -> HubConfig {
         endpoint: endpoint.to_owned(),
         token: None,
         offline: false,
+        allow_http_token: false,
         retry: RetryPolicy::default(),
     }
 }

@@ -4,7 +4,10 @@
 mod commands;
 mod confirm;
 mod output;
+mod signals;
+mod stdout;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -75,8 +78,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`… | head -1`): it has what it
+        // wanted, so this is no failure and nothing is said (ripgrep does the same).
+        Err(e) if stdout::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Not `eprintln!`, which panics when stderr is closed too.
+            // Messages quote outside text (manifest keys, file names): escaped.
+            let message = output::terminal_safe(&e.to_string()).into_owned();
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             ExitCode::FAILURE
         }
     }

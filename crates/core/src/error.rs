@@ -41,6 +41,22 @@ pub enum Error {
     #[error("{repo} is gated or private and {reason}: set HF_TOKEN to a token with access (https://huggingface.co/settings/tokens) or run `hf auth login`, and accept the model's terms on its page")]
     Auth { repo: String, reason: String },
 
+    /// The hub (or a mirror, or a proxy) answered something we refuse to
+    /// act on: a name that would become a path outside its place, a listing
+    /// that cannot be true, a body that disagrees with the listing.
+    #[error("the hub at {endpoint} sent an invalid {what} {value} for {repo}: {reason}. Nothing was written for it; the server may be misconfigured or hostile: check HF_ENDPOINT, or the hub in the app's settings")]
+    InvalidResponse {
+        endpoint: String,
+        repo: String,
+        what: &'static str,
+        /// The value as `{:?}` shows it, shortened.
+        value: String,
+        reason: String,
+    },
+
+    #[error("{repo} needs a token, and yours was not sent: {endpoint} is plain http to another machine, where anyone on the way can read it. Use an https endpoint, or set HAID_ALLOW_HTTP_TOKEN=1 to send the token over http anyway")]
+    TokenWithheld { repo: String, endpoint: String },
+
     #[error("not found: {what}")]
     NotFound { what: String },
 
@@ -71,6 +87,20 @@ pub enum Error {
     #[error("{message}")]
     Busy { message: String },
 
+    /// A delete removed part of a repo and not the rest (a permission, an
+    /// immutable file): what is left stays in its `.trash-…` folder, which
+    /// `scan` and `list` show with its size until it is gone.
+    #[error("{what} was not deleted completely: {cause}. {left} are still on disk in {} (scan and list show it); fix the permission there (or the immutable flag: `chattr -i`), then {again}", trash.display())]
+    DeleteUnfinished {
+        what: String,
+        trash: PathBuf,
+        /// The size left, for people (`1.2 GB`).
+        left: String,
+        cause: String,
+        /// The command that finishes it.
+        again: String,
+    },
+
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
         action: &'static str,
@@ -93,13 +123,40 @@ impl Error {
             Error::InvalidArgument { .. } => "invalid_argument",
             Error::Offline { .. } => "offline",
             Error::Auth { .. } => "auth",
+            Error::InvalidResponse { .. } => "invalid_response",
+            Error::TokenWithheld { .. } => "auth",
             Error::NotFound { .. } => "not_found",
             Error::Network { .. } => "network",
             Error::Checksum { .. } => "checksum",
             Error::DiskFull { .. } | Error::DiskFullMidway { .. } => "disk_full",
             Error::Cancelled { .. } => "cancelled",
             Error::Busy { .. } => "busy",
+            Error::DeleteUnfinished { .. } => "delete_unfinished",
             Error::Io { .. } => "io",
+        }
+    }
+
+    /// A refused hub answer; `value` is shown quoted and cut to 80 characters.
+    pub fn invalid_response(
+        endpoint: &str,
+        repo: &str,
+        what: &'static str,
+        value: &str,
+        reason: impl Into<String>,
+    ) -> Self {
+        const SHOWN: usize = 80;
+        let value = if value.chars().count() > SHOWN {
+            let cut: String = value.chars().take(SHOWN).collect();
+            format!("{cut:?}… ({} bytes)", value.len())
+        } else {
+            format!("{value:?}")
+        };
+        Error::InvalidResponse {
+            endpoint: endpoint.to_owned(),
+            repo: repo.to_owned(),
+            what,
+            value,
+            reason: reason.into(),
         }
     }
 

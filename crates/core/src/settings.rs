@@ -1,10 +1,13 @@
 //! The app's settings file (JSON). The CLI only reads it; the desktop app writes it.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::manifest::local_file::{self, Refusal, SETTINGS_LIMIT};
 
 /// What the user chose in the app. Unknown keys are kept out of the way
 /// (ignored) so an older CLI reads a newer app's file.
@@ -26,50 +29,84 @@ pub struct Settings {
 pub const MAX_CONCURRENCY: usize = 8;
 
 impl Settings {
-    /// Reads the file; a missing file means defaults, a broken one is an error
-    /// naming the file, line and column.
+    /// Reads the file; a missing file means defaults. A broken one, one that
+    /// is no regular file or is too big (refused before it is read: the path
+    /// may be a FIFO or `/dev/zero`), and a bad value are errors naming the
+    /// file and what to fix.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(Error::io("read settings file", path, e)),
-        };
-        serde_json::from_str(&text).map_err(|e| Error::Settings {
+        let settings_error = |message: String| Error::Settings {
             path: path.to_owned(),
-            message: format!(
+            message,
+        };
+        let text = match local_file::read_text(path, SETTINGS_LIMIT) {
+            Ok(text) => text,
+            Err(refusal) if refusal.is_not_found() => return Ok(Self::default()),
+            Err(Refusal::Io(e)) => return Err(Error::io("read settings file", path, e)),
+            Err(refusal) => return Err(settings_error(refusal.describe())),
+        };
+        let settings: Self = serde_json::from_str(&text).map_err(|e| {
+            settings_error(format!(
                 "not valid JSON at line {} column {} ({e})",
                 e.line(),
                 e.column()
-            ),
-        })
+            ))
+        })?;
+        // Checked here, not where each value is used: a bad value would
+        // otherwise fail later, far from the file that holds it.
+        match settings.bad_value() {
+            Some(bad) => Err(settings_error(bad.to_string())),
+            None => Ok(settings),
+        }
     }
-}
 
-impl Settings {
-    /// Refuses values that would fail later: an endpoint that is not an
-    /// http(s) URL, a concurrency outside 1..=8.
+    /// Refuses the values that [`Settings::load`] refuses, for a change made
+    /// in the app (no file to blame yet): the same rules, the same words.
     pub fn validate(&self) -> Result<()> {
-        if let Some(url) = &self.endpoint {
-            if !(url.starts_with("https://") || url.starts_with("http://"))
-                || url.contains(char::is_whitespace)
-            {
-                return Err(Error::InvalidArgument {
-                    what: "hub endpoint",
-                    value: url.clone(),
-                    reason: "write it as an http(s) URL, e.g. https://hf-mirror.com".into(),
-                });
-            }
+        match self.bad_value() {
+            Some(bad) => Err(Error::InvalidArgument {
+                what: bad.key,
+                value: match bad.value {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                },
+                reason: bad.rule,
+            }),
+            None => Ok(()),
         }
-        if let Some(n) = self.concurrency {
-            if !(1..=MAX_CONCURRENCY).contains(&n) {
-                return Err(Error::InvalidArgument {
-                    what: "download concurrency",
-                    value: n.to_string(),
-                    reason: format!("choose from 1 to {MAX_CONCURRENCY} models at once"),
-                });
-            }
+    }
+
+    /// The first value that would fail later: a concurrency outside
+    /// 1..=8, an endpoint that is not an http(s) URL, a cache dir that would
+    /// move with the current directory.
+    pub fn bad_value(&self) -> Option<BadValue> {
+        let bad = |key, value: Value, rule: String| Some(BadValue { key, value, rule });
+        if let Some(n) = self
+            .concurrency
+            .filter(|n| !(1..=MAX_CONCURRENCY).contains(n))
+        {
+            return bad(
+                "concurrency",
+                n.into(),
+                format!(
+                    "concurrency must be 1 to {MAX_CONCURRENCY} (the models downloaded at once)"
+                ),
+            );
         }
-        Ok(())
+        if let Some(url) = self.endpoint.as_ref().filter(|u| !is_http_url(u)) {
+            return bad(
+                "endpoint",
+                url.as_str().into(),
+                "endpoint must be an http(s) URL, e.g. https://hf-mirror.com".into(),
+            );
+        }
+        if let Some(dir) = self.cache_dir.as_ref().filter(|d| !is_absolute(d)) {
+            return bad(
+                "cache_dir",
+                dir.to_string_lossy().into(),
+                "cache_dir must be an absolute path (or start with ~/), e.g. /data/hf/hub".into(),
+            );
+        }
+        None
     }
 
     /// Writes the file (and its folder), replacing it atomically.
@@ -78,6 +115,42 @@ impl Settings {
             .map_err(|e| Error::io("write", path, std::io::Error::other(e)))?;
         crate::atomic_file::write_atomically(path, text.as_bytes())
     }
+}
+
+/// A settings value refused: its key, the value as JSON shows it, the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadValue {
+    pub key: &'static str,
+    pub value: Value,
+    pub rule: String,
+}
+
+/// `"concurrency" is 0, but concurrency must be 1 to 8 (…)`. The value is
+/// shown as JSON: quoted, and with any control character escaped.
+impl fmt::Display for BadValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{}\" is {}, but {}", self.key, self.value, self.rule)
+    }
+}
+
+/// An http(s) URL with a host, and nothing in it that a URL parser would
+/// quietly drop (spaces, control characters). The manifest's links too.
+pub(crate) fn is_http_url(text: &str) -> bool {
+    !text.contains(|c: char| c.is_whitespace() || c.is_control())
+        && url::Url::parse(text).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        })
+}
+
+/// Absolute, or from the home directory (`~`, `~/…`), as the cache
+/// location reads it; a relative path would follow the current directory.
+fn is_absolute(dir: &Path) -> bool {
+    let text = dir.to_string_lossy();
+    let after_home = text.strip_prefix('~');
+    dir.is_absolute()
+        || after_home.is_some_and(|rest| {
+            rest.is_empty() || rest.starts_with('/') || rest.starts_with(std::path::MAIN_SEPARATOR)
+        })
 }
 
 /// Saves a hub token where `hf auth login` does (`$HF_HOME/token`), readable
@@ -167,11 +240,19 @@ mod tests {
             concurrency: Some(99),
             ..Settings::default()
         };
-        assert!(too_many
+        assert_eq!(
+            too_many.validate().unwrap_err().to_string(),
+            "invalid concurrency \"99\": concurrency must be 1 to 8 (the models downloaded at once)"
+        );
+        let relative = Settings {
+            cache_dir: Some("hub".into()),
+            ..Settings::default()
+        };
+        assert!(relative
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("1 to 8"));
+            .contains("cache_dir must be an absolute path"));
         Settings {
             endpoint: Some("http://127.0.0.1:8088".into()),
             concurrency: Some(2),
@@ -179,6 +260,91 @@ mod tests {
         }
         .validate()
         .unwrap();
+    }
+
+    /// The message a user sees for a settings file holding `json`.
+    fn load_error(json: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.json");
+        std::fs::write(&file, json).unwrap();
+        let err = Settings::load(&file).unwrap_err();
+        assert_eq!(err.kind(), "settings", "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains(&file.display().to_string()), "{msg}");
+        msg
+    }
+
+    #[test]
+    fn bad_values_in_the_file_name_file_key_value_and_fix() {
+        let msg = load_error(r#"{"concurrency": 0}"#);
+        assert!(
+            msg.contains(r#""concurrency" is 0, but concurrency must be 1 to 8"#),
+            "{msg}"
+        );
+        assert!(msg.contains("Fix the file or delete it"), "{msg}");
+        let msg = load_error(r#"{"endpoint": "file:///etc/passwd"}"#);
+        assert!(
+            msg.contains(
+                r#""endpoint" is "file:///etc/passwd", but endpoint must be an http(s) URL"#
+            ),
+            "{msg}"
+        );
+        let msg = load_error(r#"{"cache_dir": "models/hub"}"#);
+        assert!(
+            msg.contains(r#""cache_dir" is "models/hub", but cache_dir must be an absolute path"#),
+            "{msg}"
+        );
+        // Control characters in a value are shown escaped, as JSON writes them.
+        let msg = load_error("{\"endpoint\": \"http://a\\u001b[31m\"}");
+        assert!(msg.contains(r#""http://a\u001b[31m""#), "{msg}");
+        assert!(!msg.contains('\u{1b}'), "{msg}");
+    }
+
+    #[test]
+    fn good_values_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.json");
+        for json in [
+            r#"{"concurrency": 1, "endpoint": "http://127.0.0.1:8088/", "cache_dir": "/data/hub"}"#,
+            r#"{"concurrency": 8, "cache_dir": "~/hf/hub"}"#,
+            r#"{"cache_dir": "~"}"#,
+        ] {
+            std::fs::write(&file, json).unwrap();
+            Settings::load(&file).unwrap_or_else(|e| panic!("{json}: {e}"));
+        }
+    }
+
+    #[test]
+    fn endpoints_need_a_scheme_and_a_host() {
+        for url in ["https://hf-mirror.com", "http://[::1]:80/hub"] {
+            assert!(is_http_url(url), "{url}");
+        }
+        for url in [
+            "http://",
+            "ftp://x",
+            "hf-mirror.com",
+            "https://a b",
+            "https://a\n",
+        ] {
+            assert!(!is_http_url(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_too_big_file_is_refused_before_it_is_read() {
+        let msg = load_error(&" ".repeat(2 * 1024 * 1024));
+        assert!(msg.contains("more than the 1 MiB limit"), "{msg}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_device_is_not_a_settings_file() {
+        let err = Settings::load(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "settings file /dev/zero: it is not a regular file but a character device. \
+             Fix the file or delete it to go back to the defaults."
+        );
     }
 
     #[cfg(unix)]

@@ -64,7 +64,8 @@ pub struct StatusGroup {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelList {
     pub cache_dir: PathBuf,
-    /// Everything the cache holds: finished blobs and unfinished downloads.
+    /// Everything the cache holds: finished blobs, unfinished downloads, and
+    /// what unfinished deletes left (shown in `warnings` too).
     pub size_on_disk: u64,
     pub groups: Vec<StatusGroup>,
     pub warnings: Vec<ScanWarning>,
@@ -82,7 +83,8 @@ pub fn model_list(
             return ModelState::Downloading;
         }
         match repo.map(|r| r.state) {
-            None => ModelState::NotDownloaded,
+            // Folders without a file (a killed migration's skeleton) are no model.
+            None | Some(RepoState::Empty) => ModelState::NotDownloaded,
             Some(RepoState::Complete) => ModelState::Downloaded,
             Some(RepoState::Partial) => ModelState::Partial,
             Some(RepoState::Corrupt) => ModelState::Corrupt,
@@ -115,7 +117,9 @@ pub fn model_list(
     });
     ModelList {
         cache_dir: report.cache_dir.clone(),
-        size_on_disk: report.size_on_disk + report.incomplete_size_on_disk,
+        size_on_disk: report.size_on_disk
+            + report.incomplete_size_on_disk
+            + report.trash_size_on_disk,
         groups,
         warnings: report.warnings.clone(),
     }

@@ -2,11 +2,12 @@
 //! Python clients, benchmarks and offline demos. Prints `{"url": …}` on one
 //! line once it listens. `GET /_fake/stats` gives the bytes served;
 //! `POST /_fake/faults` (JSON, the fields below) changes the faults live.
+//! `--hostile-json FILE` makes it lie from the start (a `Hostile` as JSON).
 
 use std::path::PathBuf;
 
 use clap::Parser;
-use haid_models_tests::fake_hub::{serve, Faults, HubState};
+use haid_models_tests::fake_hub::{serve, Faults, Hostile, HubState};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -29,17 +30,25 @@ struct Args {
     /// Always answer 200 with the whole file.
     #[arg(long)]
     ignore_range: bool,
+    /// A JSON file holding a `Hostile`: the lies to tell (see faults.rs).
+    #[arg(long)]
+    hostile_json: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let args = Args::parse();
+    let hostile = match &args.hostile_json {
+        Some(file) => serde_json::from_slice(&std::fs::read(file)?)?,
+        None => Hostile::default(),
+    };
     let faults = Faults {
         throttle_bps: args.throttle_bps,
         cut_after: args.cut_after,
         gated: args.gated,
         token: args.token,
         ignore_range: args.ignore_range,
+        hostile,
         ..Faults::default()
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub use faults::Faults;
+pub use faults::{attacks, Faults, Hostile};
 pub use repo::{HubFile, HubRepo};
 
 /// Shared by all requests.
@@ -29,6 +29,8 @@ pub struct HubState {
     bytes_served: AtomicU64,
     file_requests: AtomicU64,
     requests: AtomicU64,
+    /// Every `Authorization` header value received, in order.
+    authorizations: Mutex<Vec<String>>,
     repos: Mutex<HashMap<String, Arc<HubRepo>>>,
 }
 
@@ -40,6 +42,7 @@ impl HubState {
             bytes_served: AtomicU64::new(0),
             file_requests: AtomicU64::new(0),
             requests: AtomicU64::new(0),
+            authorizations: Mutex::new(Vec::new()),
             repos: Mutex::new(HashMap::new()),
         })
     }
@@ -139,6 +142,12 @@ impl FakeHub {
         self.state.bytes_served.store(0, Ordering::SeqCst);
         self.state.file_requests.store(0, Ordering::SeqCst);
         self.state.requests.store(0, Ordering::SeqCst);
+        self.state.authorizations.lock().unwrap().clear();
+    }
+
+    /// Every `Authorization` header value the hub received (any route), in order.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.state.authorizations.lock().unwrap().clone()
     }
 
     /// The repo as served (files, etags, commit).

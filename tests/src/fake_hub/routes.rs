@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -30,6 +31,7 @@ pub fn router(state: Arc<HubState>) -> Router {
         .route("/{org}/{name}/resolve/{rev}/{*path}", get(resolve))
         .route("/_fake/stats", get(stats))
         .route("/_fake/faults", post(set_faults))
+        .fallback(unknown_url)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             count_request,
@@ -45,7 +47,21 @@ async fn count_request(
     if !req.uri().path().starts_with("/_fake/") {
         state.requests.fetch_add(1, Ordering::SeqCst);
     }
+    // Recorded as sent (even non-UTF-8), to prove where a token went.
+    let sent = req.headers().get_all(header::AUTHORIZATION);
+    let sent = sent
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    state.authorizations.lock().unwrap().extend(sent);
     next.run(req).await
+}
+
+/// No route: 404, or 200 and `any_url_body` for a hub that answers everything.
+async fn unknown_url(State(state): S) -> Response {
+    match state.faults().hostile.any_url_body {
+        Some(body) => body.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn stats(State(state): S) -> Json<serde_json::Value> {
@@ -105,21 +121,34 @@ fn open(
             }
         }
     }
-    if rev != "main" && rev != repo.sha {
+    let lied = faults.hostile.commit.as_deref() == Some(rev);
+    if rev != "main" && rev != repo.sha && !lied {
         let msg = format!("Invalid rev id: {rev}");
         return Err(hub_error(StatusCode::NOT_FOUND, "RevisionNotFound", &msg));
     }
     Ok(repo)
 }
 
+/// The commit the hub says a repo is at: the real one, or `hostile.commit`.
+fn commit_of(state: &HubState, repo: &HubRepo) -> String {
+    state
+        .faults()
+        .hostile
+        .commit
+        .unwrap_or_else(|| repo.sha.clone())
+}
+
 fn info(state: &HubState, headers: &HeaderMap, id: &str, rev: &str) -> Response {
+    if let Some(resp) = injected_api_failure(state) {
+        return resp;
+    }
     match open(state, headers, id, rev) {
         Err(resp) => resp,
         Ok(repo) => Json(json!({
             "_id": repo.sha,
             "id": repo.id,
             "modelId": repo.id,
-            "sha": repo.sha,
+            "sha": commit_of(state, &repo),
             "private": false,
             "gated": false,
             "disabled": false,
@@ -151,24 +180,36 @@ async fn info_rev(
 }
 
 fn listing(state: &HubState, headers: &HeaderMap, id: &str, rev: &str, under: &str) -> Response {
+    if let Some(resp) = injected_api_failure(state) {
+        return resp;
+    }
     let repo = match open(state, headers, id, rev) {
         Ok(repo) => repo,
         Err(resp) => return resp,
     };
+    let hostile = state.faults().hostile;
     let inside = |p: &str| under.is_empty() || p.starts_with(&format!("{under}/"));
-    let mut entries: Vec<serde_json::Value> = repo
-        .directories()
-        .into_iter()
-        .filter(|d| inside(d))
-        .map(|d| json!({"type": "directory", "oid": "0000000000000000000000000000000000000000", "size": 0, "path": d}))
-        .collect();
-    entries.extend(
-        repo.files
-            .iter()
-            .filter(|f| inside(&f.path))
-            .map(HubFile::tree_entry),
-    );
-    Json(entries).into_response()
+    let entries: Vec<serde_json::Value> = match hostile.listing {
+        // The lie is served whole (entries may lack a path, or repeat).
+        Some(lie) => lie
+            .into_iter()
+            .filter(|e| e["path"].as_str().map_or(under.is_empty(), inside))
+            .collect(),
+        None => {
+            let dirs = repo.directories().into_iter().filter(|d| inside(d)).map(|d| {
+                json!({"type": "directory", "oid": "0000000000000000000000000000000000000000", "size": 0, "path": d})
+            });
+            let files = repo.files.iter().filter(|f| inside(&f.path));
+            dirs.chain(files.map(HubFile::tree_entry)).collect()
+        }
+    };
+    let mut resp = Json(entries).into_response();
+    if let Some(next) = hostile.next_page {
+        if let Ok(link) = format!("<{next}>; rel=\"next\"").parse() {
+            resp.headers_mut().insert(header::LINK, link);
+        }
+    }
+    resp
 }
 
 async fn tree(
@@ -198,14 +239,27 @@ async fn resolve(
     State(state): S,
     method: Method,
     headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
     Path((org, name, rev, path)): Path<(String, String, String, String)>,
 ) -> Response {
+    let hostile = state.faults().hostile;
+    if let Some(to) = &hostile.redirect_files_to {
+        let asked = uri.path_and_query().map_or("", |pq| pq.as_str());
+        return Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, format!("{to}{asked}"))
+            .body(Body::empty())
+            .unwrap();
+    }
     let id = format!("{org}/{name}");
     let repo = match open(&state, &headers, &id, &rev) {
         Ok(repo) => repo,
         Err(resp) => return resp,
     };
     let Some(file) = repo.file(&path).cloned() else {
+        if let Some(body) = hostile.any_url_body {
+            return body.into_response();
+        }
         return hub_error(
             StatusCode::NOT_FOUND,
             "EntryNotFound",
@@ -226,7 +280,7 @@ async fn resolve(
         .flatten();
     let mut resp = Response::builder()
         .header(header::ETAG, format!("\"{}\"", file.etag()))
-        .header("x-repo-commit", &repo.sha)
+        .header("x-repo-commit", commit_of(&state, &repo))
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_TYPE, "application/octet-stream");
     if file.lfs_sha256.is_some() {
@@ -234,9 +288,12 @@ async fn resolve(
             .header("x-linked-etag", format!("\"{}\"", file.etag()))
             .header("x-linked-size", file.size);
     }
+    // What the headers claim beyond the real size (a lie), and the garbage sent after it.
+    let over = faults.hostile.overstate_length;
+    let garbage = over + faults.hostile.extra_body_bytes;
     if method == Method::HEAD {
         return resp
-            .header(header::CONTENT_LENGTH, file.size)
+            .header(header::CONTENT_LENGTH, file.size + over)
             .body(Body::empty())
             .unwrap();
     }
@@ -245,7 +302,10 @@ async fn resolve(
         Some((start, _)) if start >= file.size && file.size > 0 => {
             return resp
                 .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_RANGE, format!("bytes */{}", file.size))
+                .header(
+                    header::CONTENT_RANGE,
+                    format!("bytes */{}", file.size + over),
+                )
                 .body(Body::empty())
                 .unwrap();
         }
@@ -258,7 +318,11 @@ async fn resolve(
     if status == StatusCode::PARTIAL_CONTENT {
         resp = resp.header(
             header::CONTENT_RANGE,
-            format!("bytes {start}-{}/{}", end.saturating_sub(1), file.size),
+            format!(
+                "bytes {start}-{}/{}",
+                (end + over).saturating_sub(1),
+                file.size + over
+            ),
         );
     }
     state.file_requests.fetch_add(1, Ordering::SeqCst);
@@ -272,10 +336,14 @@ async fn resolve(
         flip,
     };
     let body = body_stream(state.clone(), file, start, end, shape);
-    resp.status(status)
-        .header(header::CONTENT_LENGTH, end - start)
-        .body(Body::from_stream(body))
-        .unwrap()
+    let body = body.chain(futures_util::stream::iter(
+        (garbage > 0).then(|| Ok(Bytes::from(vec![b'!'; garbage as usize]))),
+    ));
+    // Without a Content-Length hyper sends the body chunked: nothing says where it ends.
+    if faults.hostile.extra_body_bytes == 0 {
+        resp = resp.header(header::CONTENT_LENGTH, end - start + over);
+    }
+    resp.status(status).body(Body::from_stream(body)).unwrap()
 }
 
 /// `fail_next` answers a file request with an error status, counting down.
@@ -285,14 +353,33 @@ fn injected_failure(state: &HubState) -> Option<Response> {
         return None;
     }
     faults.fail_next -= 1;
-    let status = StatusCode::from_u16(faults.fail_status.unwrap_or(500))
-        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = faults.fail_status;
+    drop(faults);
+    Some(failure(status))
+}
+
+/// `fail_api_next` answers an API request (info, tree) with an error status.
+fn injected_api_failure(state: &HubState) -> Option<Response> {
+    let mut faults = state.faults.lock().unwrap();
+    if faults.fail_api_next == 0 {
+        return None;
+    }
+    faults.fail_api_next -= 1;
+    let status = faults.fail_api_status;
+    drop(faults);
+    Some(failure(status))
+}
+
+/// An error status (500 by default); a 429 carries `Retry-After: 1`.
+fn failure(status: Option<u16>) -> Response {
+    let status =
+        StatusCode::from_u16(status.unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = hub_error(status, "", "injected failure");
     if status == StatusCode::TOO_MANY_REQUESTS {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, "1".parse().unwrap());
     }
-    Some(resp)
+    resp
 }
 
 fn cut_for_this_transfer(state: &HubState) -> Option<u64> {

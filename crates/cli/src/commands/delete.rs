@@ -53,7 +53,10 @@ pub fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
     let repo = RepoId::model(&args.id)?;
     let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
     let plan = plan_delete(&loc.cache_dir, &repo, &args.revision)?;
-    let what = if plan.whole_repo {
+    let what = if plan.whole_repo && plan.revisions.is_empty() {
+        // Only the trash an earlier delete could not finish is left.
+        format!("what an unfinished delete of {repo} left")
+    } else if plan.whole_repo {
         format!("{repo} (all {} revision(s))", plan.revisions.len())
     } else {
         format!("{} revision(s) of {repo}", plan.revisions.len())
@@ -79,18 +82,22 @@ pub fn prune(global: &GlobalArgs, args: &PruneArgs) -> Result<()> {
     let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
     let plan = plan_prune(&loc.cache_dir)?;
     if !global.json {
+        // Repos with a broken ref, or a download running: what is left alone, and why.
         for s in &plan.skipped {
-            eprintln!("left alone: {}: {}", s.path.display(), s.message);
+            eprintln!("warning: {}: {}", s.path.display(), s.message);
         }
     }
     let what = format!(
-        "{} detached revision(s), {} unreferenced blob(s), {} unfinished download(s)",
+        "{} detached revision(s), {} unreferenced blob(s), {} unfinished download(s), \
+         {} stale temp file(s), {} unfinished delete(s)",
         plan.revisions
             .iter()
             .map(|r| r.revisions.len())
             .sum::<usize>(),
         plan.orphan_blobs.len(),
-        plan.incomplete.len()
+        plan.incomplete.len(),
+        plan.temp_files.len(),
+        plan.trash.len()
     );
     let detail = PruneDetail {
         revisions: plan
@@ -105,6 +112,8 @@ pub fn prune(global: &GlobalArgs, args: &PruneArgs) -> Result<()> {
             .collect(),
         orphan_blobs: &plan.orphan_blobs,
         incomplete: &plan.incomplete,
+        temp_files: &plan.temp_files,
+        trash: &plan.trash,
         skipped: &plan.skipped,
     };
     finish(
@@ -132,6 +141,8 @@ struct PruneDetail<'a> {
     revisions: Vec<PrunedRevision<'a>>,
     orphan_blobs: &'a [PathBuf],
     incomplete: &'a [PathBuf],
+    temp_files: &'a [PathBuf],
+    trash: &'a [PathBuf],
     skipped: &'a [haid_models::cache::ScanWarning],
 }
 

@@ -1,12 +1,14 @@
 //! `haid-models download ID`: progress bars on stderr, or NDJSON events on
-//! stdout with `--json`, ending in `{"event":"done", …}`.
+//! stdout with `--json`, ending in `{"event":"done", …}`. Ctrl-C, SIGTERM
+//! and a reader of stdout that goes away all cancel the download the same
+//! way: what was downloaded is kept and the next run resumes it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
-use haid_models::cache::RepoId;
+use haid_models::cache::{RefName, RepoId};
 use haid_models::download::{self, DownloadEvent, DownloadRequest, EventSink, Hub, HubConfig};
 use haid_models::env::Env;
 use haid_models::location::CacheLocation;
@@ -15,6 +17,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
 use crate::output;
+use crate::stdout::Stream;
 use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
@@ -33,34 +36,30 @@ pub struct DownloadArgs {
 }
 
 pub fn run(global: &GlobalArgs, args: &DownloadArgs) -> Result<()> {
-    // Validated before anything else, so a bad id never reaches the network.
-    let repo = RepoId::model(&args.id)?;
-    let env = Env::from_process();
-    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
-    let hub = Hub::new(HubConfig::load(&env, &loc)?, &loc.cache_dir)?;
-    let req = DownloadRequest {
-        repo,
-        revision: args.revision.clone(),
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
-    };
+    let (loc, hub, req) = prepare(global, args).inspect_err(|e| {
+        if global.json {
+            // Scripts read the kind from stdout whatever failed.
+            let _ = output::print_json_line(&error_event(e));
+        }
+    })?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::io("start", "the async runtime", e))?;
+    let cancel = CancellationToken::new();
+    // A failed write of an event cancels the download, which then ends as
+    // after Ctrl-C; the write's error is the result (a broken pipe: exit 0).
+    let stream = Stream::new(cancel.clone());
     let bars = (!global.json).then(Bars::new);
     let sink: EventSink = match &bars {
         Some(bars) => bars.sink(),
-        None => Arc::new(|event| output::print_json_line(&event)),
+        None => {
+            let stream = stream.clone();
+            Arc::new(move |event| stream.json_line(&event))
+        }
     };
     let result = runtime.block_on(async {
-        let cancel = CancellationToken::new();
-        let on_ctrl_c = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                on_ctrl_c.cancel();
-            }
-        });
+        crate::signals::cancel_on_signals(&cancel)?;
         download::download(
             &loc.cache_dir,
             &hub,
@@ -74,13 +73,17 @@ pub fn run(global: &GlobalArgs, args: &DownloadArgs) -> Result<()> {
     if let Some(bars) = &bars {
         bars.clear();
     }
+    // Before the download's own result: after a failed write it is only
+    // "cancelled", and a finished download whose `done` line could not be
+    // written still ends as the write did.
+    stream.result()?;
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(e) => {
             if global.json {
-                output::print_json_line(
-                    &serde_json::json!({"event": "error", "kind": e.kind(), "message": e.to_string()}),
-                );
+                // The download failed: its exit 1 stands even if this line
+                // cannot be written any more.
+                stream.json_line(&error_event(&e));
             }
             return Err(e);
         }
@@ -95,6 +98,48 @@ pub fn run(global: &GlobalArgs, args: &DownloadArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// For the kill-at-every-step test: abort at a step of the download's commit
+/// (`download::crash`).
+const CRASH_AT: &str = "HAID_DOWNLOAD_CRASH_AT";
+
+/// Everything checked before the network: the id and revision first, so a
+/// bad one never reaches it.
+fn prepare(
+    global: &GlobalArgs,
+    args: &DownloadArgs,
+) -> Result<(CacheLocation, Hub, DownloadRequest)> {
+    let repo = RepoId::model(&args.id)?;
+    let revision = RefName::parse(&args.revision).map_err(|reason| Error::InvalidArgument {
+        what: "revision",
+        value: args.revision.clone(),
+        reason,
+    })?;
+    let env = Env::from_process();
+    if let Some(spec) = env.get(CRASH_AT) {
+        if !download::crash::arm(spec) {
+            return Err(Error::InvalidArgument {
+                what: CRASH_AT,
+                value: spec.to_owned(),
+                reason: "write it as STEP:N, STEP one of ref, listing, blob, link".into(),
+            });
+        }
+    }
+    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
+    let hub = Hub::new(HubConfig::load(&env, &loc)?, &loc.cache_dir)?;
+    let req = DownloadRequest {
+        repo,
+        revision,
+        include: args.include.clone(),
+        exclude: args.exclude.clone(),
+    };
+    Ok((loc, hub, req))
+}
+
+/// The last line of a failed `download --json`.
+fn error_event(e: &Error) -> serde_json::Value {
+    serde_json::json!({"event": "error", "kind": e.kind(), "message": e.to_string()})
 }
 
 /// indicatif bars on stderr: one for the model, one per file in flight.

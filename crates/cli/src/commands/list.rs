@@ -12,6 +12,7 @@ use haid_models::status::{model_list, ModelList, ModelStatus, StatusGroup};
 use haid_models::Result;
 
 use crate::output::{self, print_json};
+use crate::stdout::outln;
 use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
@@ -55,20 +56,19 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<()> {
     if global.json {
         return print_json(&list);
     }
-    print_groups(&list);
-    Ok(())
+    print_groups(&list)
 }
 
-fn print_groups(list: &ModelList) {
-    println!(
+fn print_groups(list: &ModelList) -> Result<()> {
+    outln!(
         "Cache {}: {} on disk",
         list.cache_dir.display(),
         output::size(list.size_on_disk)
-    );
+    )?;
     for group in &list.groups {
-        println!("\n{}", title(group));
+        outln!("\n{}", title(group))?;
         if group.models.is_empty() {
-            println!("  (none)");
+            outln!("  (none)")?;
             continue;
         }
         let mut table = output::table(
@@ -78,17 +78,19 @@ fn print_groups(list: &ModelList) {
         for m in &group.models {
             table.add_row(row(m));
         }
-        output::print_table(&table);
+        output::print_table(&table)?;
     }
     output::warnings(&list.warnings);
+    Ok(())
 }
 
 fn row(m: &ModelStatus) -> Vec<String> {
     let dash = || "-".to_owned();
+    // Names and teams come from a manifest anyone may write: shown escaped.
     vec![
-        m.name.clone(),
+        output::terminal_safe(&m.name).into_owned(),
         m.id.clone(),
-        m.team.clone(),
+        output::terminal_safe(&m.team).into_owned(),
         m.dimensions.map_or_else(dash, |d| d.to_string()),
         m.size_mb
             .map_or_else(dash, |mb| output::size(mb * 1_000_000)),
@@ -106,7 +108,8 @@ fn title(group: &StatusGroup) -> String {
     if group.model_type == haid_models::manifest::OTHER_GROUP {
         return "Other models in the cache".into();
     }
-    let mut chars = group.model_type.chars();
+    let model_type = output::terminal_safe(&group.model_type);
+    let mut chars = model_type.chars();
     chars
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())

@@ -4,6 +4,7 @@ use haid_models::location::CacheLocation;
 use haid_models::Result;
 
 use crate::output::print_json;
+use crate::stdout::outln;
 use crate::GlobalArgs;
 
 pub fn run(global: &GlobalArgs) -> Result<()> {
@@ -12,10 +13,9 @@ pub fn run(global: &GlobalArgs) -> Result<()> {
         return print_json(&loc);
     }
     let source = serde_json::to_value(loc.source).unwrap_or_default();
-    println!("cache dir:     {}", loc.cache_dir.display());
-    println!("chosen by:     {}", source.as_str().unwrap_or("?"));
-    println!("HF_HOME:       {}", loc.hf_home.display());
-    println!("data dir:      {}", loc.data_dir.display());
-    println!("settings file: {}", loc.settings_file.display());
-    Ok(())
+    outln!("cache dir:     {}", loc.cache_dir.display())?;
+    outln!("chosen by:     {}", source.as_str().unwrap_or("?"))?;
+    outln!("HF_HOME:       {}", loc.hf_home.display())?;
+    outln!("data dir:      {}", loc.data_dir.display())?;
+    outln!("settings file: {}", loc.settings_file.display())
 }

@@ -16,6 +16,7 @@ use haid_models::migrate::{
 use haid_models::{Error, Result};
 
 use crate::output;
+use crate::stdout::{outln, Stream};
 use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
@@ -41,17 +42,24 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
     if args.dry_run {
         return print_plan(global, &plan);
     }
+    // The migration does not stop when stdout's reader goes away: a model
+    // half moved is safe (the journal) but a finished one is better. Only
+    // the events stop, and a broken pipe then ends the command quietly.
+    let stream = Stream::new(tokio_util::sync::CancellationToken::new());
     if plan.models.is_empty() {
         eprintln!("Nothing to migrate under {}.", from.display());
-        return finish(global, &[]);
+        finish(global, &[], &stream);
+        return stream.result();
     }
     let options = MigrateOptions::from_config(HubConfig::load(&env, &loc)?, &loc.cache_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::io("start", "the async runtime", e))?;
-    let outcomes = runtime.block_on(migrate::run(&plan, &options, sink(global.json, &env)))?;
-    finish(global, &outcomes)?;
+    let sink = sink(global.json, &env, stream.clone());
+    let outcomes = runtime.block_on(migrate::run(&plan, &options, sink))?;
+    finish(global, &outcomes, &stream);
+    // Files left behind are a failure whether or not anyone still reads stdout.
     if outcomes.iter().any(|o| !o.source_removed) {
         return Err(Error::InvalidArgument {
             what: "migration",
@@ -60,15 +68,15 @@ pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
                 .into(),
         });
     }
-    Ok(())
+    stream.result()
 }
 
-fn sink(json: bool, env: &Env) -> MigrateSink {
+fn sink(json: bool, env: &Env, stream: Stream) -> MigrateSink {
     let crash_after: Option<usize> = env.get(CRASH_AFTER).and_then(|v| v.parse().ok());
     let files = std::sync::atomic::AtomicUsize::new(0);
     Arc::new(move |event| {
         if json {
-            output::print_json_line(&event);
+            stream.json_line(&event);
         } else {
             say(&event);
         }
@@ -124,10 +132,10 @@ fn say_outcome(o: &ModelOutcome) {
 }
 
 /// With `--json`, one last line: `{"event":"done","models":N,"complete":N}`.
-fn finish(global: &GlobalArgs, outcomes: &[ModelOutcome]) -> Result<()> {
+fn finish(global: &GlobalArgs, outcomes: &[ModelOutcome], stream: &Stream) {
     let complete = outcomes.iter().filter(|o| o.source_removed).count();
     if global.json {
-        output::print_json_line(&serde_json::json!({
+        stream.json_line(&serde_json::json!({
             "event": "done",
             "models": outcomes.len(),
             "complete": complete,
@@ -135,7 +143,6 @@ fn finish(global: &GlobalArgs, outcomes: &[ModelOutcome]) -> Result<()> {
     } else if !outcomes.is_empty() {
         eprintln!("Migrated {complete} of {} models.", outcomes.len());
     }
-    Ok(())
 }
 
 fn print_plan(global: &GlobalArgs, plan: &MigrationPlan) -> Result<()> {
@@ -144,8 +151,7 @@ fn print_plan(global: &GlobalArgs, plan: &MigrationPlan) -> Result<()> {
     }
     output::warnings(&plan.warnings);
     if plan.models.is_empty() {
-        println!("Nothing to migrate under {}.", plan.from.display());
-        return Ok(());
+        return outln!("Nothing to migrate under {}.", plan.from.display());
     }
     let mut table = output::table(&["MODEL", "FROM", "TO", "SIZE", "HOW"], &[3]);
     for m in &plan.models {
@@ -161,11 +167,10 @@ fn print_plan(global: &GlobalArgs, plan: &MigrationPlan) -> Result<()> {
             Cell::new(how),
         ]);
     }
-    output::print_table(&table);
-    println!(
+    output::print_table(&table)?;
+    outln!(
         "{} models, {} — nothing was changed (dry run).",
         plan.models.len(),
         output::size(plan.bytes())
-    );
-    Ok(())
+    )
 }

@@ -7,6 +7,7 @@ use haid_models::query::{Filter, SortKey};
 use haid_models::Result;
 
 use crate::output::{self, print_json};
+use crate::stdout::outln;
 use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
@@ -34,11 +35,10 @@ pub fn run(global: &GlobalArgs, args: &ScanArgs) -> Result<()> {
     if global.json {
         return print_json(&report);
     }
-    print_table(&report, args.revisions, now);
-    Ok(())
+    print_table(&report, args.revisions, now)
 }
 
-fn print_table(report: &CacheReport, revisions: bool, now: i64) {
+fn print_table(report: &CacheReport, revisions: bool, now: i64) -> Result<()> {
     let mut table = if revisions {
         output::table(
             &[
@@ -93,18 +93,24 @@ fn print_table(report: &CacheReport, revisions: bool, now: i64) {
         }
     }
     if !report.repos.is_empty() {
-        output::print_table(&table);
-        println!();
+        output::print_table(&table)?;
+        outln!()?;
     }
     let unfinished = match report.incomplete_size_on_disk {
         0 => String::new(),
         n => format!(" (+ {} in unfinished downloads)", output::size(n)),
     };
-    println!(
-        "{} repo(s) in {}: {} on disk{unfinished}.",
+    // Bytes a delete could not remove are on disk too; never hidden.
+    let trash = match report.trash_size_on_disk {
+        0 if report.trash.is_empty() => String::new(),
+        n => format!(" (+ {} left by unfinished deletes)", output::size(n)),
+    };
+    outln!(
+        "{} repo(s) in {}: {} on disk{unfinished}{trash}.",
         report.repos.len(),
         report.cache_dir.display(),
         output::size(report.size_on_disk),
-    );
+    )?;
     output::warnings(&report.warnings);
+    Ok(())
 }

@@ -30,19 +30,26 @@ pub fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<()> {
     if !config.offline {
         compare_with_hub(&mut report, config, &loc)?;
     }
-    if global.json {
-        print_json(&report)?;
+    let printed = if global.json {
+        print_json(&report)
     } else {
         print_human(&report);
-    }
-    if report.ok {
         Ok(())
+    };
+    // The verdict is the exit status: a reader that stopped reading (a
+    // broken pipe, which ends quietly with 0) must not hide damage.
+    if report.ok {
+        printed
     } else {
+        let reason = match report.problems.as_slice() {
+            [] => "some files are damaged or missing; download the model again to repair it"
+                .to_owned(),
+            problems => problems.join("; "),
+        };
         Err(Error::InvalidArgument {
             what: "cache content of",
             value: repo.id(),
-            reason: "some files are damaged or missing; download the model again to repair it"
-                .into(),
+            reason,
         })
     }
 }
@@ -80,6 +87,9 @@ fn print_human(report: &VerifyReport) {
         };
         eprintln!("  {:?}: {}{detail}", f.verdict, f.path);
     }
+    for problem in &report.problems {
+        eprintln!("  {problem}");
+    }
     let hub = match report.hub.as_str() {
         "checked" => "and against the hub's listing".to_owned(),
         "offline" => "offline (HF_HUB_OFFLINE)".to_owned(),
@@ -95,7 +105,7 @@ fn print_human(report: &VerifyReport) {
     } else {
         eprintln!(
             "✗ {} problem(s) in {} at {} ({} files checked, {hub}).",
-            bad.len(),
+            bad.len() + report.problems.len(),
             report.repo,
             &report.commit_hash[..12.min(report.commit_hash.len())],
             report.checked

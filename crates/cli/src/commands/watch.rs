@@ -1,5 +1,6 @@
 //! `haid-models watch`: NDJSON (`{"event":"ready"}` first, then one line per
-//! repo whose state changed), or a readable log. Ends cleanly on Ctrl-C.
+//! repo whose state changed), or a readable log. Ends cleanly on Ctrl-C,
+//! and quietly when stdout's reader goes away (`watch --json | head -1`).
 
 use std::sync::Arc;
 
@@ -7,18 +8,26 @@ use haid_models::env::Env;
 use haid_models::location::CacheLocation;
 use haid_models::watch::{choose_mode, WatchEvent, WatchSink, Watcher};
 use haid_models::{Error, Result};
+use tokio_util::sync::CancellationToken;
 
 use crate::output;
+use crate::stdout::{outln, Stream};
 use crate::GlobalArgs;
 
 pub fn run(global: &GlobalArgs) -> Result<()> {
     let env = Env::from_process();
     let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
     let mode = choose_mode(&env, &loc.cache_dir);
-    let sink: WatchSink = if global.json {
-        Arc::new(|event| output::print_json_line(&event))
-    } else {
-        Arc::new(log_line)
+    // A failed write (the watcher thread's) cancels `stop`, which ends the wait below.
+    let stop = CancellationToken::new();
+    let stream = Stream::new(stop.clone());
+    let sink: WatchSink = {
+        let stream = stream.clone();
+        if global.json {
+            Arc::new(move |event| stream.json_line(&event))
+        } else {
+            Arc::new(move |event| log_line(&stream, event))
+        }
     };
     let watcher = Watcher::start(loc.cache_dir.clone(), mode, sink)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -26,13 +35,16 @@ pub fn run(global: &GlobalArgs) -> Result<()> {
         .build()
         .map_err(|e| Error::io("start", "the async runtime", e))?;
     runtime.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = stop.cancelled() => {}
+        }
     });
     watcher.stop();
-    Ok(())
+    stream.result()
 }
 
-fn log_line(event: WatchEvent) {
+fn log_line(stream: &Stream, event: WatchEvent) {
     match event {
         WatchEvent::Ready { cache_dir, mode } => {
             eprintln!(
@@ -45,14 +57,16 @@ fn log_line(event: WatchEvent) {
                 0 => String::new(),
                 n => format!(" (+{} downloading)", output::size(n)),
             };
-            println!(
-                "{} {}/{}: {}, {}{extra}",
-                output::clock(),
-                c.repo.repo_type(),
-                c.repo.id(),
-                c.state,
-                output::size(c.size_on_disk)
-            );
+            stream.write(|| {
+                outln!(
+                    "{} {}/{}: {}, {}{extra}",
+                    output::clock(),
+                    c.repo.repo_type(),
+                    c.repo.id(),
+                    c.state,
+                    output::size(c.size_on_disk)
+                )
+            });
         }
         WatchEvent::Notice { message } => eprintln!("note: {message}"),
     }

@@ -3,6 +3,11 @@
 //! remaining snapshot points to it, refs to a deleted revision go, and the
 //! whole repo goes when no revision is left. Plan first (the dry run), then
 //! execute; only a parsed [`RepoId`] ever becomes a path.
+//!
+//! A whole repo is renamed to `.trash-…` and then removed. When the removal
+//! fails halfway (a permission), the rest stays in the trash, the scan lists
+//! it with its size, and the error says how to finish: `delete` again (which
+//! plans the leftovers of the repo) or `prune`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -10,7 +15,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::repo::RepoId;
-use super::safe_fs::{move_to_trash, remove_inside, size_of};
+use super::report::TrashLeft;
+use super::safe_fs::{
+    finish_advice, finish_trash, move_to_trash, remove_inside, shown_size, size_of, trash_dirs,
+};
 use super::scan::{canonical_root, scan_repo};
 use super::snapshot::snapshot_files;
 use crate::download::lock;
@@ -38,6 +46,8 @@ pub struct DeletePlan {
 enum Step {
     /// The whole repo: renamed to trash, then removed.
     Repo(PathBuf),
+    /// What an earlier delete of the repo could not remove.
+    Trash(PathBuf),
     Remove(PathBuf),
 }
 
@@ -48,7 +58,18 @@ pub fn plan_delete(cache_dir: &Path, repo: &RepoId, revisions: &[String]) -> Res
         what: format!("{} in the cache {}", repo, cache_dir.display()),
     };
     let root = canonical_root(cache_dir)?.ok_or_else(not_cached)?;
-    let scan = scan_repo(&root, repo)?.ok_or_else(not_cached)?;
+    // Asked for the whole repo: what an earlier delete left goes too.
+    let leftovers = if revisions.is_empty() {
+        trash_dirs(&root, Some(&repo.folder_name()))
+    } else {
+        Vec::new()
+    };
+    let Some(scan) = scan_repo(&root, repo)? else {
+        if leftovers.is_empty() {
+            return Err(not_cached());
+        }
+        return Ok(leftovers_plan(repo, leftovers, Vec::new()));
+    };
     let cached = &scan.repo;
     let chosen = resolve_revisions(
         cached.revisions.iter().map(|r| r.commit_hash.as_str()),
@@ -74,18 +95,16 @@ pub fn plan_delete(cache_dir: &Path, repo: &RepoId, revisions: &[String]) -> Res
             })
             .filter_map(|f| f.size)
             .sum();
-        return Ok(DeletePlan {
-            repo: repo.clone(),
-            whole_repo: true,
-            revisions: cached
-                .revisions
-                .iter()
-                .map(|r| r.commit_hash.clone())
-                .collect(),
-            deleted: vec![path.clone()],
-            freed_bytes: size_of(&path.join("blobs")) + plain,
-            steps: vec![Step::Repo(path)],
-        });
+        let revisions = cached
+            .revisions
+            .iter()
+            .map(|r| r.commit_hash.clone())
+            .collect();
+        let mut plan = leftovers_plan(repo, leftovers, revisions);
+        plan.deleted.insert(0, path.clone());
+        plan.steps.insert(0, Step::Repo(path.clone()));
+        plan.freed_bytes += size_of(&path.join("blobs")) + plain;
+        return Ok(plan);
     }
     let kept_blobs: BTreeSet<PathBuf> = keep
         .iter()
@@ -134,6 +153,19 @@ pub fn plan_delete(cache_dir: &Path, repo: &RepoId, revisions: &[String]) -> Res
     })
 }
 
+/// A whole-repo plan of `leftovers` (trash folders of the repo), to which the
+/// repo folder itself may be added.
+fn leftovers_plan(repo: &RepoId, leftovers: Vec<PathBuf>, revisions: Vec<String>) -> DeletePlan {
+    DeletePlan {
+        repo: repo.clone(),
+        whole_repo: true,
+        revisions,
+        freed_bytes: leftovers.iter().map(|t| size_of(t)).sum(),
+        deleted: leftovers.clone(),
+        steps: leftovers.into_iter().map(Step::Trash).collect(),
+    }
+}
+
 /// Carries out a plan. Refuses while any blob lock of the repo is held (a
 /// download by us or by Python is writing into it).
 pub fn execute_delete(cache_dir: &Path, plan: &DeletePlan) -> Result<()> {
@@ -145,9 +177,10 @@ pub fn execute_delete(cache_dir: &Path, plan: &DeletePlan) -> Result<()> {
         match step {
             Step::Repo(path) => {
                 let trash = move_to_trash(&root, path)?;
-                remove_inside(&root, &trash)?;
+                finish_trash_or_fail(&root, &trash)?;
                 let _ = remove_inside(&root, &lock::lock_dir(&root, &plan.repo));
             }
+            Step::Trash(path) => finish_trash_or_fail(&root, path)?,
             Step::Remove(path) => remove_inside(&root, path)?,
         }
     }
@@ -167,7 +200,27 @@ pub(crate) fn refuse_while_downloading(root: &Path, repo: &RepoId) -> Result<()>
 
 fn step_path(step: &Step) -> PathBuf {
     match step {
-        Step::Repo(p) | Step::Remove(p) => p.clone(),
+        Step::Repo(p) | Step::Trash(p) | Step::Remove(p) => p.clone(),
+    }
+}
+
+/// Removes a trash folder, or says what is left and how to finish.
+pub(crate) fn finish_trash_or_fail(root: &Path, trash: &Path) -> Result<()> {
+    match finish_trash(root, trash) {
+        None => Ok(()),
+        Some((left, cause)) => Err(unfinished(&left, cause)),
+    }
+}
+
+fn unfinished(left: &TrashLeft, cause: String) -> Error {
+    let what =
+        RepoId::from_folder_name(&left.folder).map_or_else(|_| left.folder.clone(), |id| id.id());
+    Error::DeleteUnfinished {
+        what,
+        trash: left.path.clone(),
+        left: shown_size(left.size_on_disk),
+        cause,
+        again: finish_advice(&left.folder),
     }
 }
 

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 use super::repo::RepoId;
 use super::repo_scan::{scan_repo_dir, RepoScan};
 use super::report::CacheReport;
-use super::scan::{assemble, canonical_root, scan_entries, Entry};
+use super::safe_fs::trash_dirs;
+use super::scan::{assemble, canonical_root, scan_entries, trash_entry, Entry};
 use crate::error::Result;
 use crate::watch::RepoChange;
 
@@ -26,6 +27,18 @@ struct Known {
     root: PathBuf,
     repos: BTreeMap<RepoId, RepoScan>,
     others: Vec<Entry>,
+}
+
+impl Known {
+    fn refresh_trash(&mut self) {
+        self.others.retain(|e| !matches!(e, Entry::Trash(..)));
+        for trash in trash_dirs(&self.root, None) {
+            let entry = trash_entry(&self.root, &trash);
+            if matches!(entry, Entry::Trash(..)) {
+                self.others.push(entry);
+            }
+        }
+    }
 }
 
 impl LiveCache {
@@ -49,16 +62,23 @@ impl LiveCache {
         })
     }
 
-    /// Scans one repo again (the watcher saw it change).
+    /// Scans one repo again (the watcher saw it change). A repo that is gone
+    /// may have gone to the trash and stayed there (a delete that could not
+    /// finish): the trash is looked at again, so its bytes stay shown.
     pub fn repo_changed(&self, id: &RepoId) {
         let mut known = self.lock();
         let Some(k) = known.as_mut() else {
             return; // nothing kept yet: the next report scans everything
         };
         match scan_repo_dir(&k.root, id) {
-            Some(scan) => k.repos.insert(id.clone(), scan),
-            None => k.repos.remove(id),
-        };
+            Some(scan) => {
+                k.repos.insert(id.clone(), scan);
+            }
+            None => {
+                k.repos.remove(id);
+                k.refresh_trash();
+            }
+        }
     }
 
     /// Takes in a change the watcher reported: the scan it carries, so the
@@ -171,6 +191,55 @@ mod tests {
         let now = live.report().expect("report");
         assert!(now.repos.is_empty());
         assert_eq!(now, scan_cache(root).expect("scan"));
+    }
+
+    /// Makes `file` undeletable, or deletable again: `chattr +i` (root
+    /// ignores permissions), else a read-only folder, which stops only
+    /// others than root. `false` when neither works here.
+    fn pin(file: &Path, on: bool) -> bool {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let chattr = std::process::Command::new("chattr")
+            .arg(if on { "+i" } else { "-i" })
+            .arg(file)
+            .stderr(std::process::Stdio::null())
+            .status();
+        if chattr.is_ok_and(|s| s.success()) {
+            return true;
+        }
+        let parent = file.parent().expect("parent");
+        let is_root = fs::metadata(parent).is_ok_and(|m| m.uid() == 0);
+        let mode = if on { 0o555 } else { 0o755 };
+        !is_root && fs::set_permissions(parent, fs::Permissions::from_mode(mode)).is_ok()
+    }
+
+    #[test]
+    fn a_delete_that_cannot_finish_stays_in_the_live_report() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = fs::canonicalize(tmp.path()).expect("root");
+        let a = repo(&root, "org/a", b"12345");
+        let live = LiveCache::new(&root);
+        assert_eq!(live.report().expect("report").size_on_disk, 5);
+        let blob = a.repo_dir(&root).join("blobs/b1");
+        if !pin(&blob, true) {
+            eprintln!("cannot make a file undeletable here; see safe_fs's injected failure");
+            return;
+        }
+        let plan = crate::cache::delete::plan_delete(&root, &a, &[]).expect("plan");
+        let failed = crate::cache::delete::execute_delete(&root, &plan);
+        let trash = crate::cache::safe_fs::trash_dirs(&root, None);
+        assert_eq!(trash.len(), 1, "{failed:?}");
+        assert!(failed.is_err());
+        // What the app does after a delete, failed or not.
+        live.repo_changed(&a);
+        let now = live.report().expect("report");
+        assert!(now.repos.is_empty());
+        assert_eq!(now.trash_size_on_disk, 5, "{now:?}");
+        assert_eq!(now, scan_cache(&root).expect("scan"));
+
+        assert!(pin(&trash[0].join("blobs/b1"), false));
+        live.repo_changed(&a);
+        assert_eq!(live.report().expect("report").trash_size_on_disk, 0);
+        assert!(!trash[0].exists());
     }
 
     #[test]

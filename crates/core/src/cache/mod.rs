@@ -4,8 +4,10 @@ pub mod blob_hash;
 pub mod delete;
 mod dir_handle;
 pub mod live;
+pub mod names;
 pub(crate) mod paths;
 pub mod prune;
+mod refs_scan;
 pub mod repo;
 mod repo_scan;
 pub mod report;
@@ -13,9 +15,14 @@ pub mod safe_fs;
 pub mod scan;
 pub mod snapshot;
 pub mod tree;
+#[cfg(test)]
+mod verdict_tests;
 pub mod verify;
 
+pub use names::{BlobName, CommitHash, RefName, RepoFilePath};
 pub use repo::{RepoId, RepoType};
 pub use repo_scan::RepoScan;
-pub use report::{CacheReport, CachedRepo, CachedRevision, RepoState, ScanWarning};
+pub use report::{
+    BrokenRef, CacheReport, CachedRepo, CachedRevision, RepoState, ScanWarning, TrashLeft,
+};
 pub use scan::{scan_cache, scan_repo};

@@ -1,6 +1,9 @@
 //! Prune: what no one needs any more — detached revisions (no ref points to
-//! them), blobs no snapshot or listing names, and `.incomplete` files whose
-//! download is not running. Repos being downloaded are left alone.
+//! them), blobs no snapshot or listing names, `.incomplete` files whose
+//! download is not running, temps of writes that died and what deletes
+//! could not finish. Repos being downloaded are left alone, and so are repos
+//! with a broken ref: which revision it meant is unknown, so none is detached
+//! ([`CachedRepo::is_reachable`]).
 
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions, TryLockError};
@@ -8,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::delete::{execute_delete, plan_delete, DeletePlan};
+use super::delete::{execute_delete, finish_trash_or_fail, plan_delete, DeletePlan};
+use super::names::BlobName;
 use super::repo::RepoId;
 use super::repo_scan::INCOMPLETE_SUFFIX;
 use super::report::{CachedRepo, ScanWarning};
@@ -16,6 +20,7 @@ use super::safe_fs::remove_inside;
 use super::scan::{canonical_root, scan_cache};
 use super::snapshot::snapshot_files;
 use super::tree::TreeListing;
+use crate::atomic_file::{is_stale_temp, stale_temps, TempName};
 use crate::download::lock;
 use crate::error::Result;
 
@@ -28,6 +33,11 @@ pub struct PrunePlan {
     pub orphan_blobs: Vec<PathBuf>,
     /// Unfinished downloads that nothing is writing.
     pub incomplete: Vec<PathBuf>,
+    /// `.NAME.<pid>.tmp` files of writes that died: in `refs/` (which
+    /// huggingface_hub would read as refs), `trees/` and snapshots.
+    pub temp_files: Vec<PathBuf>,
+    /// `.trash-…` folders of deletes that could not finish.
+    pub trash: Vec<PathBuf>,
     /// Every path that goes.
     pub deleted: Vec<PathBuf>,
     pub freed_bytes: u64,
@@ -40,6 +50,8 @@ pub fn plan_prune(cache_dir: &Path) -> Result<PrunePlan> {
         revisions: Vec::new(),
         orphan_blobs: Vec::new(),
         incomplete: Vec::new(),
+        temp_files: Vec::new(),
+        trash: Vec::new(),
         deleted: Vec::new(),
         freed_bytes: 0,
         skipped: Vec::new(),
@@ -47,15 +59,26 @@ pub fn plan_prune(cache_dir: &Path) -> Result<PrunePlan> {
     let Some(root) = canonical_root(cache_dir)? else {
         return Ok(plan);
     };
-    for repo in scan_cache(&root)?.repos {
+    let report = scan_cache(&root)?;
+    for left in &report.trash {
+        plan.freed_bytes += left.size_on_disk;
+        plan.trash.push(left.path.clone());
+    }
+    for repo in &report.repos {
+        // Temps of dead writers are litter whatever the state of the repo.
+        plan.temp_files.extend(repo_temps(&root, repo));
         if lock::is_downloading(&root, &repo.repo) {
             plan.skipped.push(ScanWarning {
                 path: repo.repo_path.clone(),
                 message: "a download is running into it; left alone".into(),
             });
-            continue;
+        } else if !repo.broken_refs.is_empty() {
+            plan.skipped.extend(broken_ref_warnings(repo));
+        } else if !repo.refs_resolve() {
+            plan.skipped.extend(unfinished_warnings(repo));
+        } else {
+            plan_repo(&root, repo, &mut plan)?;
         }
-        plan_repo(&root, &repo, &mut plan)?;
     }
     plan.deleted = plan
         .revisions
@@ -63,15 +86,78 @@ pub fn plan_prune(cache_dir: &Path) -> Result<PrunePlan> {
         .flat_map(|p| p.deleted.iter().cloned())
         .chain(plan.orphan_blobs.iter().cloned())
         .chain(plan.incomplete.iter().cloned())
+        .chain(plan.temp_files.iter().cloned())
+        .chain(plan.trash.iter().cloned())
         .collect();
     Ok(plan)
 }
 
-fn plan_repo(root: &Path, repo: &CachedRepo, plan: &mut PrunePlan) -> Result<()> {
-    let detached: Vec<String> = repo
+/// Why a repo with a broken ref is left alone, one warning per ref.
+fn broken_ref_warnings(repo: &CachedRepo) -> Vec<ScanWarning> {
+    repo.broken_refs
+        .iter()
+        .map(|broken| ScanWarning {
+            path: broken.path.clone(),
+            message: format!(
+                "{} is left alone, since which revision its ref meant is unknown: {}",
+                repo.repo,
+                broken.describe(&repo.repo)
+            ),
+        })
+        .collect()
+}
+
+/// Why a repo whose download has not placed its first file is left alone:
+/// its older revisions are the only usable copy until that download ends.
+fn unfinished_warnings(repo: &CachedRepo) -> Vec<ScanWarning> {
+    repo.unresolved_refs()
+        .map(|(name, commit)| ScanWarning {
+            path: repo.repo_path.join("refs").join(name),
+            message: format!(
+                "{0} is left alone: ref {name:?} names commit {commit}, whose download has \
+                 not finished; run `haid-models download {0}` to finish it (then prune), or \
+                 `haid-models delete {0}`",
+                repo.repo
+            ),
+        })
+        .collect()
+}
+
+/// Stale temps of a repo: of refs (at any depth), of listings, and the
+/// snapshot links the downloader writes as `.<blob>.<pid>.tmp` (only those:
+/// a repo may hold a file of its own that looks like a temp).
+fn repo_temps(root: &Path, repo: &CachedRepo) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut folders = vec![repo.repo_path.join("refs")];
+    while let Some(dir) = folders.pop() {
+        out.extend(stale_temps(&dir));
+        if let Ok(entries) = fs::read_dir(&dir) {
+            folders.extend(
+                entries
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    out.extend(stale_temps(&TreeListing::dir(&repo.repo_path)));
+    let link_temps = repo
         .revisions
         .iter()
-        .filter(|r| r.refs.is_empty())
+        .flat_map(|r| snapshot_files(root, &r.snapshot_path))
+        .filter(|f| {
+            let name = f.entry.file_name().map(|n| n.to_string_lossy());
+            let temp = name.as_deref().and_then(TempName::parse);
+            temp.is_some_and(|t| BlobName::parse(t.target).is_ok()) && is_stale_temp(&f.entry)
+        })
+        .map(|f| f.entry);
+    out.extend(link_temps);
+    out
+}
+
+fn plan_repo(root: &Path, repo: &CachedRepo, plan: &mut PrunePlan) -> Result<()> {
+    let detached: Vec<String> = repo
+        .detached_revisions()
         .map(|r| r.commit_hash.clone())
         .collect();
     if !detached.is_empty() {
@@ -142,18 +228,30 @@ fn needed_blobs(root: &Path, repo: &CachedRepo) -> BTreeSet<PathBuf> {
 }
 
 fn lock_is_free(root: &Path, repo: &CachedRepo, etag: &str) -> bool {
-    let path = lock::lock_path(root, &repo.repo, etag);
+    // A blob not named by a hash has no lock file anyone could hold.
+    let Ok(etag) = BlobName::parse(etag) else {
+        return true;
+    };
+    let path = lock::lock_path(root, &repo.repo, &etag);
     match OpenOptions::new().read(true).open(path) {
         Ok(file) => !matches!(file.try_lock(), Err(TryLockError::WouldBlock)),
         Err(_) => true, // no lock file: nobody locks it
     }
 }
 
-/// Carries out a plan; each repo's revisions are re-checked for a running download.
+/// Carries out a plan; each repo's revisions are re-checked for a running
+/// download. Trash goes last: what cannot be removed (a permission) must not
+/// stop the rest.
 pub fn execute_prune(cache_dir: &Path, plan: &PrunePlan) -> Result<()> {
     let Some(root) = canonical_root(cache_dir)? else {
         return Ok(());
     };
+    for path in &plan.temp_files {
+        // Checked again: a temp is only removed while it is still stale.
+        if is_stale_temp(path) {
+            remove_inside(&root, path)?;
+        }
+    }
     for revisions in &plan.revisions {
         execute_delete(&root, revisions)?;
     }
@@ -166,7 +264,13 @@ pub fn execute_prune(cache_dir: &Path, plan: &PrunePlan) -> Result<()> {
             remove_inside(&root, path)?;
         }
     }
-    Ok(())
+    let mut failed = Ok(());
+    for trash in &plan.trash {
+        if let Err(e) = finish_trash_or_fail(&root, trash) {
+            failed = failed.and(Err(e));
+        }
+    }
+    failed
 }
 
 /// The lock of `<repo>/blobs/<etag>.incomplete`, if nobody holds it.
@@ -176,6 +280,10 @@ fn try_lock_partial(root: &Path, partial: &Path) -> Option<Option<fs::File>> {
         .to_string_lossy()
         .strip_suffix(INCOMPLETE_SUFFIX)?
         .to_owned();
+    let Ok(etag) = BlobName::parse(&etag) else {
+        // Not named by a hash: no download of ours or huggingface_hub's writes it.
+        return Some(None);
+    };
     let folder = partial.parent()?.parent()?.file_name()?.to_string_lossy();
     let lock = lock::lock_path(root, &RepoId::from_folder_name(&folder).ok()?, &etag);
     match OpenOptions::new().read(true).write(true).open(lock) {

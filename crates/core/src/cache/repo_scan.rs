@@ -8,10 +8,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::dir_handle::{DirHandle, FileStat, Kind};
-use super::paths::{file_name, is_under, resolve_link, unix_seconds, FileIdentity, OS_LITTER};
+use super::paths::{file_name, unix_seconds, FileIdentity, OS_LITTER};
+use super::refs_scan::{read_refs, RefsRead};
 use super::repo::RepoId;
-use super::report::{CachedRepo, CachedRevision, RepoState, ScanWarning};
+use super::report::{BrokenRef, CachedRepo, CachedRevision, RepoState, ScanWarning};
 use super::tree::TreeListing;
+
+mod blob_links;
 
 pub(crate) const INCOMPLETE_SUFFIX: &str = ".incomplete";
 
@@ -28,6 +31,7 @@ pub struct RepoScan {
 /// follow is checked to stay under it.
 struct RepoScanner<'a> {
     cache_root: &'a Path,
+    id: &'a RepoId,
     repo_path: PathBuf,
     blobs_dir: Option<DirHandle>,
     /// Each blob once, by index; keyed by the raw path bytes (hashing a
@@ -35,6 +39,7 @@ struct RepoScanner<'a> {
     blob_index: HashMap<OsString, usize>,
     blobs: Vec<FileStat>,
     warnings: Vec<ScanWarning>,
+    broken_refs: Vec<BrokenRef>,
     corrupt: bool,
     partial: bool,
 }
@@ -53,11 +58,13 @@ pub fn scan_repo_dir(cache_root: &Path, id: &RepoId) -> Option<RepoScan> {
     let meta = fs::symlink_metadata(&repo_path).ok()?;
     let mut scanner = RepoScanner {
         cache_root,
+        id,
         repo_path,
         blobs_dir: None,
         blob_index: HashMap::new(),
         blobs: Vec::new(),
         warnings: Vec::new(),
+        broken_refs: Vec::new(),
         corrupt: false,
         partial: false,
     };
@@ -67,19 +74,19 @@ pub fn scan_repo_dir(cache_root: &Path, id: &RepoId) -> Option<RepoScan> {
             "the repo folder is a symlink; it is not followed, so the cache never reaches \
              outside itself. Move the real folder into the cache instead",
         );
-        return Some(scanner.finish(id.clone(), Vec::new(), BTreeMap::new(), 0));
+        return Some(scanner.finish(Vec::new(), BTreeMap::new(), 0));
     }
     let repo = match DirHandle::open(&scanner.repo_path) {
         Ok(repo) => repo,
         Err(e) => {
             scanner.corrupt(scanner.repo_path.clone(), format!("cannot open: {e}"));
-            return Some(scanner.finish(id.clone(), Vec::new(), BTreeMap::new(), 0));
+            return Some(scanner.finish(Vec::new(), BTreeMap::new(), 0));
         }
     };
     let refs = scanner.read_refs(&repo);
     let incomplete = scanner.open_blobs(&repo);
     let revisions = scanner.read_revisions(&repo, &refs, incomplete > 0);
-    Some(scanner.finish(id.clone(), revisions, refs, incomplete))
+    Some(scanner.finish(revisions, refs, incomplete))
 }
 
 impl RepoScanner<'_> {
@@ -117,42 +124,38 @@ impl RepoScanner<'_> {
         }
     }
 
-    /// `refs/**` → ref name → commit hash. Whitespace around a hash is tolerated.
+    /// `refs/**` → ref name → commit hash; what is not a commit is a
+    /// [`BrokenRef`], and temps a dead writer left are litter.
     fn read_refs(&mut self, repo: &DirHandle) -> BTreeMap<String, String> {
-        let mut refs = BTreeMap::new();
-        let mut pending = match self.child(repo, "refs") {
-            Child::Dir(dir) => vec![(dir, String::new())],
-            Child::Missing => return refs,
-            Child::NotDir => {
-                let path = self.repo_path.join("refs");
-                self.corrupt(
-                    path,
-                    "refs is not a folder; delete the repo and download it again",
-                );
-                return refs;
-            }
+        let read = match self.child(repo, "refs") {
+            Child::Dir(dir) => read_refs(dir),
+            Child::Missing => return BTreeMap::new(),
+            Child::NotDir => RefsRead {
+                broken: vec![BrokenRef {
+                    name: String::new(),
+                    path: self.repo_path.join("refs"),
+                    problem: "is not a folder".into(),
+                }],
+                ..RefsRead::default()
+            },
         };
-        while let Some((dir, prefix)) = pending.pop() {
-            for (name, kind) in self.entries(&dir) {
-                let ref_name = format!("{prefix}{}", name.to_string_lossy());
-                match kind {
-                    Kind::Dir => match dir.open_child(&name) {
-                        Ok(sub) => pending.push((sub, format!("{ref_name}/"))),
-                        Err(e) => self.corrupt(dir.path().join(&name), format!("cannot open: {e}")),
-                    },
-                    Kind::File => match fs::read_to_string(dir.path().join(&name)) {
-                        Ok(hash) => {
-                            refs.insert(ref_name, hash.trim().to_owned());
-                        }
-                        Err(e) => {
-                            self.corrupt(dir.path().join(&name), format!("cannot read ref: {e}"))
-                        }
-                    },
-                    Kind::Symlink | Kind::Other => {}
-                }
-            }
+        for temp in read.stale_temps {
+            self.warn(
+                temp,
+                "a temporary file an interrupted write left, not a ref; huggingface_hub \
+                 reads it as one (and skips the repo unless it names a cached commit): \
+                 run `haid-models prune` to remove it",
+            );
         }
-        refs
+        for broken in read.broken {
+            self.broken_ref(broken);
+        }
+        read.refs
+    }
+
+    fn broken_ref(&mut self, broken: BrokenRef) {
+        self.corrupt(broken.path.clone(), broken.describe(self.id));
+        self.broken_refs.push(broken);
     }
 
     /// Opens `blobs/` for the lookups to come and sums `*.incomplete` in it:
@@ -235,11 +238,11 @@ impl RepoScanner<'_> {
             if downloading || TreeListing::path(trees, hash).is_file() {
                 self.partial = true;
             } else {
-                let path = self.repo_path.join("refs").join(name);
-                self.corrupt(
-                    path,
-                    format!("ref {name:?} points to commit {hash} which is not in snapshots/; download the model again"),
-                );
+                self.broken_ref(BrokenRef {
+                    name: name.clone(),
+                    path: self.repo_path.join("refs").join(name),
+                    problem: format!("points to commit {hash}, which is not in snapshots/"),
+                });
             }
         }
     }
@@ -337,108 +340,8 @@ impl RepoScanner<'_> {
         missing
     }
 
-    /// A snapshot file that is the blob itself (caches written without symlinks).
-    fn plain_blob(&mut self, dir: &DirHandle, name: &OsStr) -> Option<usize> {
-        let path = dir.path().join(name);
-        if let Some(&known) = self.blob_index.get(path.as_os_str()) {
-            return Some(known);
-        }
-        match dir.lstat(name) {
-            Ok(stat) => Some(self.register(path, stat)),
-            Err(e) => {
-                self.corrupt(path, format!("cannot read: {e}"));
-                None
-            }
-        }
-    }
-
-    /// The blob a snapshot symlink points to (first hop, like huggingface_hub),
-    /// stat'ed once per repo. `None`, with a warning, when it is dangling or
-    /// lies outside the cache.
-    fn linked_blob(&mut self, dir: &DirHandle, name: &OsStr) -> Option<usize> {
-        let target = match dir.read_link(name) {
-            Ok(target) => resolve_link(dir.path(), &target),
-            Err(e) => {
-                self.corrupt(dir.path().join(name), format!("cannot read symlink: {e}"));
-                return None;
-            }
-        };
-        if let Some(&known) = self.blob_index.get(target.as_os_str()) {
-            return Some(known);
-        }
-        let file = || dir.path().join(name);
-        if !is_under(&target, self.cache_root) {
-            let msg = format!(
-                "points outside the cache to {}; not followed and not counted",
-                target.display()
-            );
-            self.warn(file(), msg);
-            return None;
-        }
-        let stat = match self.stat_blob(&target) {
-            Ok(stat) if stat.kind == Kind::Symlink => self.follow_inside(&file(), &target)?,
-            Ok(stat) => stat,
-            Err(_) => {
-                let msg = format!(
-                    "dangling pointer: blob {} is missing; delete the repo and download it again",
-                    target.display()
-                );
-                self.corrupt(file(), msg);
-                return None;
-            }
-        };
-        if stat.kind == Kind::Dir {
-            self.warn(file(), "points to a folder; not counted");
-            return None;
-        }
-        Some(self.register(target, stat))
-    }
-
-    /// `lstat` of a blob: relative to the open `blobs/` when it lies there.
-    fn stat_blob(&self, blob: &Path) -> io::Result<FileStat> {
-        match (&self.blobs_dir, blob.parent(), blob.file_name()) {
-            (Some(dir), Some(parent), Some(name))
-                if parent.as_os_str() == dir.path().as_os_str() =>
-            {
-                dir.lstat(name)
-            }
-            _ => DirHandle::lstat_path(blob),
-        }
-    }
-
-    fn register(&mut self, path: PathBuf, stat: FileStat) -> usize {
-        self.blobs.push(stat);
-        let index = self.blobs.len() - 1;
-        self.blob_index.insert(path.into_os_string(), index);
-        index
-    }
-
-    /// A blob that is itself a symlink (huggingface_hub's shared store): follow
-    /// it only if its final target is still inside the cache.
-    fn follow_inside(&mut self, file: &Path, blob: &Path) -> Option<FileStat> {
-        match fs::canonicalize(blob) {
-            Ok(real) if real.starts_with(self.cache_root) => fs::metadata(&real)
-                .ok()
-                .map(|m| FileStat::from_metadata(&real, &m)),
-            Ok(real) => {
-                let msg = format!(
-                    "blob leads outside the cache to {}; not followed",
-                    real.display()
-                );
-                self.warn(file.to_owned(), msg);
-                None
-            }
-            Err(_) => {
-                let msg = format!("dangling pointer: {} is missing", blob.display());
-                self.corrupt(file.to_owned(), msg);
-                None
-            }
-        }
-    }
-
     fn finish(
         mut self,
-        repo: RepoId,
         revisions: Vec<CachedRevision>,
         refs: BTreeMap<String, String>,
         incomplete: u64,
@@ -450,6 +353,9 @@ impl RepoScanner<'_> {
             RepoState::Corrupt
         } else if self.partial {
             RepoState::Partial
+        } else if self.blobs.is_empty() {
+            // Folders without a file are no model, whatever the refs say.
+            RepoState::Empty
         } else {
             RepoState::Complete
         };
@@ -467,7 +373,7 @@ impl RepoScanner<'_> {
         let nb_files = self.blobs.len();
         RepoScan {
             repo: CachedRepo {
-                repo,
+                repo: self.id.clone(),
                 repo_path: self.repo_path,
                 state,
                 size_on_disk,
@@ -476,6 +382,7 @@ impl RepoScanner<'_> {
                 last_accessed,
                 last_modified,
                 refs,
+                broken_refs: self.broken_refs,
                 revisions,
             },
             warnings: self.warnings,

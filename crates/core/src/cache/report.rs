@@ -16,6 +16,10 @@ pub enum RepoState {
     /// A download was interrupted or is running: `.incomplete` blobs, or a
     /// snapshot missing files its tree listing names.
     Partial,
+    /// The folders are there but no snapshot holds a file and no download is
+    /// unfinished (what a killed migration leaves): not a model anyone can
+    /// load, so the model list shows it as not downloaded.
+    Empty,
     /// Something no download explains: a dangling pointer, no snapshots, a ref
     /// to a commit that is not there. Never hidden; listed with a warning.
     Corrupt,
@@ -26,6 +30,7 @@ impl RepoState {
         match self {
             Self::Complete => "complete",
             Self::Partial => "partial",
+            Self::Empty => "empty",
             Self::Corrupt => "corrupt",
         }
     }
@@ -36,6 +41,38 @@ impl RepoState {
 pub struct ScanWarning {
     pub path: PathBuf,
     pub message: String,
+}
+
+/// A ref that names no commit of the cache: garbage bytes, an unreadable
+/// file, or a commit with no snapshot that no download explains. Which
+/// revision it meant is unknown, so while one exists every revision of the
+/// repo counts as reachable ([`CachedRepo::is_reachable`]): prune removes
+/// none of them, verify fails, and the repo is corrupt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenRef {
+    /// `main`, `refs/pr/1`; for a folder of `refs/` that cannot be read, its name.
+    pub name: String,
+    pub path: PathBuf,
+    /// What is wrong, e.g. `holds "garbage", which is not a commit hash`.
+    pub problem: String,
+}
+
+impl BrokenRef {
+    /// The ref, what is wrong, and what to do: for warnings, prune and verify.
+    pub fn describe(&self, repo: &RepoId) -> String {
+        let (what, fix) = match self.name.as_str() {
+            "" => ("refs/".to_owned(), "fix refs/".to_owned()),
+            name => (
+                format!("ref {name:?}"),
+                format!("fix or delete refs/{name}"),
+            ),
+        };
+        format!(
+            "{what} {}; {fix}, or `haid-models delete {}`",
+            self.problem,
+            repo.id()
+        )
+    }
 }
 
 /// One `snapshots/<commit>` folder.
@@ -65,7 +102,10 @@ pub struct CachedRepo {
     pub incomplete_size_on_disk: u64,
     pub last_accessed: i64,
     pub last_modified: i64,
+    /// Ref name → commit, for the refs that hold a commit.
     pub refs: BTreeMap<String, String>,
+    /// Refs that hold none, or name a commit that is not there.
+    pub broken_refs: Vec<BrokenRef>,
     pub revisions: Vec<CachedRevision>,
 }
 
@@ -80,10 +120,51 @@ impl CachedRepo {
             .or_else(|| self.revisions.iter().max_by_key(|r| r.last_modified))
     }
 
+    /// The one notion of "still needed" that prune, verify and list share:
+    /// a ref points to `revision`, or the refs are not all sound — one is
+    /// broken (any revision may be the one it meant), or one names a commit
+    /// whose snapshot is not there yet (a download that has not finished:
+    /// until it has, the revisions it replaces are the only usable copy).
+    /// huggingface_hub skips such repos too, so its prune leaves them alone.
+    pub fn is_reachable(&self, revision: &CachedRevision) -> bool {
+        !revision.refs.is_empty() || !self.refs_resolve()
+    }
+
+    /// Every ref holds a commit whose snapshot is there.
+    pub fn refs_resolve(&self) -> bool {
+        self.broken_refs.is_empty() && self.unresolved_refs().next().is_none()
+    }
+
+    /// Refs (name, commit) that name a commit with no snapshot: a download
+    /// that has not placed a file yet (the repo is `partial`), or damage
+    /// (then also in `broken_refs`).
+    pub fn unresolved_refs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.refs
+            .iter()
+            .filter(|(_, commit)| !self.revisions.iter().any(|r| &r.commit_hash == *commit))
+            .map(|(name, commit)| (name.as_str(), commit.as_str()))
+    }
+
+    /// Revisions no ref reaches: what prune may remove. None while the refs
+    /// do not all resolve.
+    pub fn detached_revisions(&self) -> impl Iterator<Item = &CachedRevision> {
+        self.revisions.iter().filter(|r| !self.is_reachable(r))
+    }
+
     /// Bytes this repo takes, finished blobs and unfinished downloads together.
     pub fn total_size_on_disk(&self) -> u64 {
         self.size_on_disk + self.incomplete_size_on_disk
     }
+}
+
+/// What a delete that could not finish left in a `.trash-…` folder: still on
+/// disk, so shown until `delete` (again) or `prune` removes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrashLeft {
+    pub path: PathBuf,
+    /// The repo folder it was, e.g. `models--org--name`.
+    pub folder: String,
+    pub size_on_disk: u64,
 }
 
 /// The whole cache.
@@ -96,6 +177,10 @@ pub struct CacheReport {
     pub incomplete_size_on_disk: u64,
     /// Sorted by type, then id.
     pub repos: Vec<CachedRepo>,
+    /// Left by deletes that could not finish; not part of `size_on_disk`
+    /// (huggingface_hub does not count it either), but on disk all the same.
+    pub trash: Vec<TrashLeft>,
+    pub trash_size_on_disk: u64,
     pub warnings: Vec<ScanWarning>,
 }
 

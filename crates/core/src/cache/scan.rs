@@ -10,8 +10,8 @@ use rayon::prelude::*;
 use super::paths::{FileIdentity, OS_LITTER};
 use super::repo::RepoId;
 use super::repo_scan::{scan_repo_dir, RepoScan};
-use super::report::{CacheReport, ScanWarning};
-use super::safe_fs::{remove_inside, TRASH_PREFIX};
+use super::report::{CacheReport, ScanWarning, TrashLeft};
+use super::safe_fs::{finish_trash, trash_warning, TRASH_PREFIX};
 use crate::error::{Error, Result};
 
 /// Top-level names that belong to the cache and are not repos.
@@ -80,12 +80,18 @@ pub(crate) fn assemble<'a>(
         match other {
             Entry::SharedStore(blobs) => count(blobs, &mut report),
             Entry::Litter(warning) => report.warnings.push(warning.clone()),
+            Entry::Trash(left, warning) => {
+                report.trash_size_on_disk += left.size_on_disk;
+                report.trash.push(left.clone());
+                report.warnings.push(warning.clone());
+            }
             Entry::Repo(_) | Entry::Skip => {}
         }
     }
     report
         .repos
         .sort_by_key(|r| (r.repo.repo_type(), r.repo.id()));
+    report.trash.sort_by(|a, b| a.path.cmp(&b.path));
     report.warnings.sort_by(|a, b| a.path.cmp(&b.path));
     report
 }
@@ -103,6 +109,8 @@ pub(crate) enum Entry {
     Repo(RepoScan),
     SharedStore(Vec<(FileIdentity, u64)>),
     Litter(ScanWarning),
+    /// What a delete could not remove: on disk, so reported.
+    Trash(TrashLeft, ScanWarning),
     Skip,
 }
 
@@ -115,9 +123,9 @@ fn classify(root: &Path, path: &Path, file_type: fs::FileType) -> Entry {
         return Entry::Skip;
     }
     if name.starts_with(TRASH_PREFIX) {
-        // A delete that a crash interrupted: finish it.
-        let _ = remove_inside(root, path);
-        return Entry::Skip;
+        // A delete that a crash or an error interrupted: finish it, and show
+        // what cannot be removed, so its bytes are never hidden.
+        return trash_entry(root, path);
     }
     if name == SHARED_BLOBS_DIR && path.join(SHARED_BLOBS_MARKER).is_file() {
         return Entry::SharedStore(shared_store_blobs(path));
@@ -136,6 +144,20 @@ fn classify(root: &Path, path: &Path, file_type: fs::FileType) -> Entry {
     match RepoId::from_folder_name(&name) {
         Ok(id) => scan_repo_dir(root, &id).map_or(Entry::Skip, Entry::Repo),
         Err(e) => litter(format!("not a cache repo folder ({e}); ignored")),
+    }
+}
+
+/// A trash folder after a try to remove it: gone, or what is left.
+pub(crate) fn trash_entry(root: &Path, path: &Path) -> Entry {
+    match finish_trash(root, path) {
+        None => Entry::Skip,
+        Some((left, cause)) => {
+            let warning = ScanWarning {
+                path: left.path.clone(),
+                message: trash_warning(&left, &cause),
+            };
+            Entry::Trash(left, warning)
+        }
     }
 }
 
@@ -183,6 +205,8 @@ fn empty_report(cache_dir: &Path) -> CacheReport {
         size_on_disk: 0,
         incomplete_size_on_disk: 0,
         repos: Vec::new(),
+        trash: Vec::new(),
+        trash_size_on_disk: 0,
         warnings: Vec::new(),
     }
 }

@@ -2,6 +2,10 @@
 //! name (sha256 or git sha1). Works offline, unlike huggingface_hub's
 //! `hf cache verify`; the hub's listing, when reachable, adds missing and
 //! extra files (see `download::remote::Hub::listing`).
+//!
+//! A model passes only when the repo is sound too: a broken ref (the scan's
+//! [`BrokenRef`](super::report::BrokenRef)) fails it, as it fails
+//! huggingface_hub's verify, and so does a snapshot with no file in it.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -49,8 +53,11 @@ pub struct VerifyReport {
     pub repo: RepoId,
     pub commit_hash: String,
     pub snapshot_path: PathBuf,
-    /// No mismatch, nothing missing, nothing unreadable.
+    /// No problem, no mismatch, nothing missing, nothing unreadable.
     pub ok: bool,
+    /// What is wrong beyond single files (a broken ref, an empty snapshot),
+    /// each with what to do.
+    pub problems: Vec<String>,
     pub checked: usize,
     /// `checked`, `offline` (not asked), or `unreachable: …`.
     pub hub: String,
@@ -60,10 +67,11 @@ pub struct VerifyReport {
 impl VerifyReport {
     fn settle(&mut self) {
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
-        self.ok = self
-            .files
-            .iter()
-            .all(|f| matches!(f.verdict, FileVerdict::Ok | FileVerdict::NotVerifiable));
+        self.ok = self.problems.is_empty()
+            && self
+                .files
+                .iter()
+                .all(|f| matches!(f.verdict, FileVerdict::Ok | FileVerdict::NotVerifiable));
     }
 
     /// Compares with a listing (path → etag): the hub's, or the local one.
@@ -114,11 +122,13 @@ pub fn verify_local(
         .par_iter()
         .map(check_file)
         .collect();
+    let problems = problems(&scan.repo, &commit, &snapshot_path, files.len());
     let mut report = VerifyReport {
         repo: repo.clone(),
         commit_hash: commit.clone(),
         snapshot_path,
         ok: false,
+        problems,
         checked: files.len(),
         hub: "offline".into(),
         files,
@@ -128,6 +138,30 @@ pub fn verify_local(
         report.compare_with_listing(&listing, false);
     }
     Ok(report)
+}
+
+/// What fails the repo whatever its files hold: broken refs, and a snapshot
+/// that is missing or holds no file (0 files is not a verified model).
+fn problems(repo: &CachedRepo, commit: &str, snapshot: &Path, checked: usize) -> Vec<String> {
+    let mut out: Vec<String> = repo
+        .broken_refs
+        .iter()
+        .map(|b| b.describe(&repo.repo))
+        .collect();
+    if !snapshot.is_dir() {
+        out.push(format!(
+            "commit {commit} has no snapshot yet (a download that has not finished): \
+             run `haid-models download {}` to finish it",
+            repo.repo
+        ));
+    } else if checked == 0 {
+        out.push(format!(
+            "the snapshot of commit {commit} holds no file, so nothing was verified: \
+             download the model again (`haid-models download {}`)",
+            repo.repo
+        ));
+    }
+    out
 }
 
 fn local_listing(repo_path: &Path, commit: &str) -> Option<BTreeMap<String, String>> {
@@ -149,12 +183,12 @@ fn local_listing(repo_path: &Path, commit: &str) -> Option<BTreeMap<String, Stri
     )
 }
 
+/// The commit to verify. A ref is taken at its word even when its snapshot
+/// is missing (verify then says so), never swapped for another revision.
 fn pick_revision(repo: &CachedRepo, revision: Option<&str>) -> Result<String> {
     let want = revision.unwrap_or("main");
     if let Some(hash) = repo.refs.get(want) {
-        if repo.revisions.iter().any(|r| &r.commit_hash == hash) {
-            return Ok(hash.clone());
-        }
+        return Ok(hash.clone());
     }
     let hits: Vec<&str> = repo
         .revisions
@@ -165,13 +199,40 @@ fn pick_revision(repo: &CachedRepo, revision: Option<&str>) -> Result<String> {
     match (hits.as_slice(), revision, repo.revisions.as_slice()) {
         ([one], _, _) => Ok((*one).to_owned()),
         ([], None, [only]) => Ok(only.commit_hash.clone()),
-        _ => Err(Error::NotFound {
+        _ => match repo.broken_refs.iter().find(|b| b.name == want) {
+            Some(broken) => Err(Error::NotFound {
+                what: format!(
+                    "revision {want:?} of {} in the cache: {}",
+                    repo.repo,
+                    broken.describe(&repo.repo)
+                ),
+            }),
+            None => Err(not_cached_revision(repo, want)),
+        },
+    }
+}
+
+fn not_cached_revision(repo: &CachedRepo, want: &str) -> Error {
+    if repo.revisions.is_empty() {
+        return Error::NotFound {
             what: format!(
-                "revision {want:?} of {} in the cache (cached: {}); pass --revision with a ref or commit",
-                repo.repo,
-                repo.revisions.iter().map(|r| &r.commit_hash[..r.commit_hash.len().min(12)]).collect::<Vec<_>>().join(", ")
+                "a revision of {0} in the cache (its folder holds no snapshot, so there is \
+                 nothing to verify; `haid-models download {0}` fetches it)",
+                repo.repo
             ),
-        }),
+        };
+    }
+    let cached: Vec<&str> = repo
+        .revisions
+        .iter()
+        .map(|r| &r.commit_hash[..r.commit_hash.len().min(12)])
+        .collect();
+    Error::NotFound {
+        what: format!(
+            "revision {want:?} of {} in the cache (cached: {}); pass --revision with a ref or commit",
+            repo.repo,
+            cached.join(", ")
+        ),
     }
 }
 

@@ -17,6 +17,9 @@ pub struct HubConfig {
     pub token: Option<String>,
     /// `HF_HUB_OFFLINE`: refuse to download without touching the network.
     pub offline: bool,
+    /// `HAID_ALLOW_HTTP_TOKEN=1`: send the token over plain http to another
+    /// machine too (otherwise it is kept back; see `Hub::token_withheld`).
+    pub allow_http_token: bool,
     pub retry: RetryPolicy,
 }
 
@@ -80,6 +83,7 @@ impl HubConfig {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             token: token(env, hf_home),
             offline: env.flag("HF_HUB_OFFLINE"),
+            allow_http_token: env.flag("HAID_ALLOW_HTTP_TOKEN"),
             retry: RetryPolicy::default(),
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::RepoId;
+use crate::cache::{BlobName, RepoId};
 use crate::error::{Error, Result};
 
 /// How often a held lock is tried again. No deadline: a download in another
@@ -27,15 +27,15 @@ pub fn lock_dir(cache_dir: &Path, repo: &RepoId) -> PathBuf {
 }
 
 /// `.locks/models--org--name/<etag>.lock`, the file huggingface_hub locks too.
-pub fn lock_path(cache_dir: &Path, repo: &RepoId, etag: &str) -> PathBuf {
-    lock_dir(cache_dir, repo).join(format!("{etag}.lock"))
+pub fn lock_path(cache_dir: &Path, repo: &RepoId, etag: &BlobName) -> PathBuf {
+    lock_dir(cache_dir, repo).join(etag.lock_name())
 }
 
 /// Waits for the lock of `etag`; `on_wait` is called once if it is held.
 pub async fn acquire(
     cache_dir: &Path,
     repo: &RepoId,
-    etag: &str,
+    etag: &BlobName,
     cancel: &CancellationToken,
     on_wait: impl FnOnce(),
 ) -> Result<BlobLock> {
@@ -108,11 +108,15 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let repo = RepoId::model("o/m").unwrap();
         let cancel = CancellationToken::new();
+        let abc = BlobName::parse(&"abc0".repeat(10)).unwrap();
         assert!(!is_downloading(cache.path(), &repo));
-        let first = acquire(cache.path(), &repo, "abc", &cancel, || {})
+        let first = acquire(cache.path(), &repo, &abc, &cancel, || {})
             .await
             .unwrap();
-        assert!(cache.path().join(".locks/models--o--m/abc.lock").is_file());
+        assert!(cache
+            .path()
+            .join(format!(".locks/models--o--m/{abc}.lock"))
+            .is_file());
         assert!(is_downloading(cache.path(), &repo));
         assert!(downloading_repos(cache.path()).contains(&repo));
 
@@ -120,7 +124,7 @@ mod tests {
         let flag = waited.clone();
         let (root, r, c) = (cache.path().to_owned(), repo.clone(), cancel.clone());
         let second = tokio::spawn(async move {
-            acquire(&root, &r, "abc", &c, move || {
+            acquire(&root, &r, &abc, &c, move || {
                 flag.store(true, std::sync::atomic::Ordering::SeqCst)
             })
             .await
@@ -140,13 +144,14 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let repo = RepoId::model("o/m").unwrap();
         let cancel = CancellationToken::new();
-        let _held = acquire(cache.path(), &repo, "x", &cancel, || {})
+        let x = BlobName::parse(&"f".repeat(40)).unwrap();
+        let _held = acquire(cache.path(), &repo, &x, &cancel, || {})
             .await
             .unwrap();
         let c = cancel.clone();
         let root = cache.path().to_owned();
         let waiter = tokio::spawn(async move {
-            acquire(&root, &RepoId::model("o/m").unwrap(), "x", &c, || {}).await
+            acquire(&root, &RepoId::model("o/m").unwrap(), &x, &c, || {}).await
         });
         cancel.cancel();
         assert_eq!(waiter.await.unwrap().unwrap_err().kind(), "cancelled");

@@ -1,40 +1,44 @@
-//! What the hub says about a repo: its commit and file listing (through
-//! hf-hub), and the URLs and requests for the files themselves.
+//! What the hub says about a repo: its commit and file listing, and the URLs
+//! and requests for the files themselves. Every answer is untrusted: names
+//! are parsed into validated types ([`super::listing`]) before anything is
+//! written, redirects are limited, and the token only goes where it is safe.
 
 use std::collections::BTreeMap;
 
-use hf_hub::{HFClient, HFError};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 
+use super::api_retry::{retried, retry_after, ApiError};
 use super::config::HubConfig;
+use super::http::{self, endpoint_url, is_cleartext_to_another_host};
+use super::listing::{self, Refuse, MAX_LISTING_BYTES, MAX_LISTING_FILES, MAX_LISTING_PAGES};
 use crate::cache::tree::TreeEntry;
-use crate::cache::{RepoId, RepoType};
+use crate::cache::{BlobName, CommitHash, RefName, RepoFilePath, RepoId, RepoType};
 use crate::error::{Error, Result};
 
 /// One file of a commit, with the etag its blob will be named by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFile {
-    pub path: String,
+    pub path: RepoFilePath,
     pub size: u64,
     /// git blob sha1 (the tree's `oid`).
-    pub blob_id: String,
+    pub blob_id: BlobName,
     /// sha256 of an LFS file.
-    pub lfs_sha256: Option<String>,
+    pub lfs_sha256: Option<BlobName>,
     pub xet_hash: Option<String>,
 }
 
 impl RemoteFile {
     /// The blob name, as the hub's `ETag` gives it: sha256 for LFS files,
     /// the git blob sha1 otherwise.
-    pub fn etag(&self) -> &str {
-        self.lfs_sha256.as_deref().unwrap_or(&self.blob_id)
+    pub fn etag(&self) -> &BlobName {
+        self.lfs_sha256.as_ref().unwrap_or(&self.blob_id)
     }
 
     pub fn tree_entry(&self) -> TreeEntry {
         TreeEntry {
             size: self.size,
-            blob_id: self.blob_id.clone(),
-            lfs_sha256: self.lfs_sha256.clone(),
+            blob_id: self.blob_id.to_string(),
+            lfs_sha256: self.lfs_sha256.as_ref().map(BlobName::to_string),
             lfs_size: self.lfs_sha256.as_ref().map(|_| self.size),
             xet_hash: self.xet_hash.clone(),
         }
@@ -44,7 +48,7 @@ impl RemoteFile {
 /// A commit and its files.
 #[derive(Debug, Clone)]
 pub struct RemoteSnapshot {
-    pub commit: String,
+    pub commit: CommitHash,
     pub files: Vec<RemoteFile>,
 }
 
@@ -52,50 +56,58 @@ impl RemoteSnapshot {
     pub fn listing(&self) -> BTreeMap<String, TreeEntry> {
         self.files
             .iter()
-            .map(|f| (f.path.clone(), f.tree_entry()))
+            .map(|f| (f.path.to_string(), f.tree_entry()))
             .collect()
     }
 }
 
-/// The hub, as configured: hf-hub for the API, and the same HTTP client for
-/// our ranged file transfers.
+/// The hub, as configured. Every request is ours, through one HTTP client:
+/// hf-hub 1.0 reads `HF_TOKEN` and `$HF_HOME/token` on its own whenever it
+/// is given no token, so it would send a token we keep back (an `http://`
+/// mirror) or one the user never gave this app; its listing lacks the LFS
+/// etags and its downloads restart partial files (docs/decisions.md).
 #[derive(Debug, Clone)]
 pub struct Hub {
     pub config: HubConfig,
-    client: HFClient,
     http: reqwest::Client,
+    /// The token we send: the configured one, unless it would travel in
+    /// clear text to another machine.
+    token: Option<String>,
 }
 
 impl Hub {
-    pub fn new(config: HubConfig, cache_dir: &std::path::Path) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("haid-models/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(std::time::Duration::from_secs(15))
-            // A read that waits longer than this is a stall: retried, resumed.
-            .read_timeout(config.retry.stall_timeout)
-            .build()
-            .map_err(|e| network("client", e))?;
-        let mut builder = HFClient::builder()
-            .endpoint(config.endpoint.clone())
-            .cache_dir(cache_dir)
-            .client(http.clone());
-        if let Some(token) = &config.token {
-            builder = builder.token(token.clone());
-        }
-        let client = builder.build().map_err(|e| Error::InvalidArgument {
-            what: "hub endpoint",
-            value: config.endpoint.clone(),
-            reason: e.to_string(),
-        })?;
+    /// A bad endpoint is not an error here but at the first request: the
+    /// app must start (and show its settings) whatever `HF_ENDPOINT` says.
+    pub fn new(config: HubConfig, _cache_dir: &std::path::Path) -> Result<Self> {
+        let http = http::client(&config)?;
+        let safe_for_token = reqwest::Url::parse(&config.endpoint)
+            .is_ok_and(|url| !is_cleartext_to_another_host(&url));
+        let token = config
+            .token
+            .clone()
+            .filter(|_| config.allow_http_token || safe_for_token);
         Ok(Self {
             config,
-            client,
             http,
+            token,
         })
     }
 
+    /// Whether a configured token is kept back (see [`is_cleartext_to_another_host`]).
+    pub fn token_withheld(&self) -> bool {
+        self.config.token.is_some() && self.token.is_none()
+    }
+
+    fn refuse<'a>(&'a self, repo: &'a RepoId) -> Refuse<'a> {
+        Refuse {
+            endpoint: &self.config.endpoint,
+            repo,
+        }
+    }
+
     /// Resolves `revision` to a commit and lists its files.
-    pub async fn snapshot(&self, id: &RepoId, revision: &str) -> Result<RemoteSnapshot> {
+    pub async fn snapshot(&self, id: &RepoId, revision: &RefName) -> Result<RemoteSnapshot> {
+        endpoint_url(&self.config.endpoint)?;
         if id.repo_type() != RepoType::Model {
             return Err(Error::InvalidArgument {
                 what: "repo type",
@@ -103,73 +115,190 @@ impl Hub {
                 reason: "only models can be downloaded".into(),
             });
         }
-        let repo = self.client.model(id.org().unwrap_or_default(), id.name());
-        let info = repo
-            .info()
-            .revision(revision.to_owned())
-            .send()
-            .await
-            .map_err(|e| hub_error(e, id, revision, self.config.token.is_some()))?;
-        let commit = info.sha.ok_or_else(|| Error::Network {
-            repo: id.id(),
-            message: "the hub did not say which commit the revision is".into(),
-        })?;
+        let sha = retried(&self.config.retry, id, "the revision's info", || {
+            self.revision_info(id, revision)
+        })
+        .await?;
+        let commit = self.commit_of(id, revision, &sha)?;
         let files = self.list_files(id, &commit).await?;
         Ok(RemoteSnapshot { commit, files })
     }
 
+    /// The hub's commit for `revision`, validated: a pinned commit must come
+    /// back as itself.
+    fn commit_of(&self, id: &RepoId, revision: &RefName, sha: &str) -> Result<CommitHash> {
+        let refuse = self.refuse(id);
+        let commit = CommitHash::parse(sha).map_err(|r| refuse.err("commit", sha, r))?;
+        match revision.as_commit() {
+            Some(asked) if asked != commit => {
+                Err(refuse.err("commit", sha, format!("commit {asked} was asked for")))
+            }
+            _ => Ok(commit),
+        }
+    }
+
     /// path → etag of every file of `commit`, as the hub lists them (for verify).
-    pub async fn listing(
-        &self,
-        id: &RepoId,
-        commit: &str,
-    ) -> Result<std::collections::BTreeMap<String, String>> {
+    pub async fn listing(&self, id: &RepoId, commit: &str) -> Result<BTreeMap<String, String>> {
         if self.config.offline {
             return Err(Error::Offline { repo: id.id() });
         }
-        let files = self.list_files(id, commit).await?;
+        let commit = CommitHash::parse(commit).map_err(|reason| Error::InvalidArgument {
+            what: "commit",
+            value: commit.to_owned(),
+            reason,
+        })?;
+        let files = self.list_files(id, &commit).await?;
         Ok(files
             .into_iter()
-            .map(|f| (f.path.clone(), f.etag().to_owned()))
+            .map(|f| (f.path.to_string(), f.etag().to_string()))
             .collect())
     }
 
-    /// Every file of `commit`, from the hub's tree API, page by page.
+    /// Every file of `commit`, from the hub's tree API, page by page, with
+    /// limits on pages, bytes and files.
     ///
     /// Our own request rather than hf-hub's `list_tree`: hf-hub 1.0 reads the
     /// LFS sha256 from a `sha256` key, but the hub sends it as `lfs.oid`, so
     /// every LFS file would lose the etag its blob is named and verified by.
-    async fn list_files(&self, id: &RepoId, commit: &str) -> Result<Vec<RemoteFile>> {
-        let mut url = self.url(&["api", "models"], id, &["tree", commit])?;
+    async fn list_files(&self, id: &RepoId, commit: &CommitHash) -> Result<Vec<RemoteFile>> {
+        let refuse = self.refuse(id);
+        let mut url = self.url(&["api", "models"], id, &["tree", commit.as_str()])?;
         url.query_pairs_mut()
             .append_pair("recursive", "true")
             .append_pair("expand", "false");
         let mut files = Vec::new();
+        let mut budget = MAX_LISTING_BYTES;
         let mut next = Some(url);
-        while let Some(url) = next.take() {
-            let resp = self
-                .authorized(self.http.get(url))
-                .send()
-                .await
-                .map_err(|e| network(&id.id(), e))?;
-            let status = resp.status();
-            if !status.is_success() {
-                return Err(status_error(
-                    status,
-                    id,
-                    commit,
-                    self.config.token.is_some(),
-                ));
+        for _ in 0..MAX_LISTING_PAGES {
+            let Some(url) = next.take() else {
+                listing::check_whole(&files, refuse)?;
+                return Ok(files);
+            };
+            let (body, link) = retried(&self.config.retry, id, "the file listing", || {
+                self.listing_page(url.clone(), id, commit, budget)
+            })
+            .await?;
+            budget -= body.len();
+            next = link;
+            files.extend(listing::parse_page(&body, refuse)?);
+            if files.len() > MAX_LISTING_FILES {
+                return Err(listing::too_many(files.len(), refuse));
             }
-            next = next_page(&resp);
-            let page: Vec<TreeItem> = resp.json().await.map_err(|e| network(&id.id(), e))?;
-            files.extend(
-                page.into_iter()
-                    .filter(|i| i.kind == "file")
-                    .map(TreeItem::into_remote),
-            );
         }
-        Ok(files)
+        Err(refuse.err(
+            "file listing",
+            &format!("{MAX_LISTING_PAGES} pages"),
+            "it goes on past that many pages",
+        ))
+    }
+
+    /// One page of the listing: its body (at most `budget` bytes) and the next page.
+    async fn listing_page(
+        &self,
+        url: reqwest::Url,
+        id: &RepoId,
+        commit: &CommitHash,
+        budget: usize,
+    ) -> Result<(Vec<u8>, Option<reqwest::Url>), ApiError> {
+        let refuse = self.refuse(id);
+        let resp = self
+            .authorized(self.http.get(url))
+            .send()
+            .await
+            .map_err(|e| ApiError::from_send(&e, id))?;
+        let status = resp.status();
+        if let Some(message) = http::unfollowed_redirect(&resp) {
+            return Err(ApiError::Final(network(&id.id(), message)));
+        }
+        if !status.is_success() {
+            let after = retry_after(resp.headers());
+            return Err(ApiError::from_status(status, after, || {
+                self.status_error(status, id, commit.as_str())
+            }));
+        }
+        let next = self.next_page(&resp, refuse)?;
+        let body = read_limited(resp, budget, refuse).await?;
+        Ok((body, next))
+    }
+
+    /// `GET {endpoint}/api/models/{id}/revision/{revision}`: the commit the
+    /// revision is at (the answer's `sha`).
+    async fn revision_info(&self, id: &RepoId, revision: &RefName) -> Result<String, ApiError> {
+        let url = self.url(&["api", "models"], id, &["revision", revision.as_str()])?;
+        let resp = self
+            .authorized(self.http.get(url))
+            .send()
+            .await
+            .map_err(|e| ApiError::from_send(&e, id))?;
+        let status = resp.status();
+        if let Some(message) = http::unfollowed_redirect(&resp) {
+            return Err(ApiError::Final(network(&id.id(), message)));
+        }
+        if !status.is_success() {
+            let after = retry_after(resp.headers());
+            let code = resp
+                .headers()
+                .get("x-error-code")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            return Err(ApiError::from_status(status, after, || {
+                self.info_error(status, code.as_deref(), id, revision.as_str())
+            }));
+        }
+        let body = read_limited(resp, MAX_LISTING_BYTES, self.refuse(id)).await?;
+        #[derive(serde::Deserialize)]
+        struct Info {
+            sha: Option<String>,
+        }
+        let info: Info = serde_json::from_slice(&body).map_err(|e| {
+            let start = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
+            self.refuse(id).err(
+                "repo info",
+                &start,
+                format!("it is not the hub's JSON ({e})"),
+            )
+        })?;
+        info.sha.ok_or_else(|| {
+            ApiError::Final(Error::Network {
+                repo: id.id(),
+                message: "the hub did not say which commit the revision is".into(),
+            })
+        })
+    }
+
+    /// The `rel="next"` URL of a `Link` header (the hub paginates long
+    /// listings). It must stay on the endpoint's origin: it is fetched with
+    /// our token.
+    fn next_page(
+        &self,
+        resp: &reqwest::Response,
+        refuse: Refuse<'_>,
+    ) -> Result<Option<reqwest::Url>> {
+        let Some(link) = resp.headers().get(reqwest::header::LINK) else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(link.as_bytes());
+        let Some(next) = text
+            .split(',')
+            .find(|part| part.contains("rel=\"next\""))
+            .and_then(|part| part.split(['<', '>']).nth(1))
+        else {
+            return Ok(None);
+        };
+        let url = reqwest::Url::parse(next)
+            .map_err(|e| refuse.err("next-page link", next, e.to_string()))?;
+        let endpoint = endpoint_url(&self.config.endpoint)?;
+        if url.origin() != endpoint.origin() {
+            return Err(refuse.err(
+                "next-page link",
+                next,
+                format!(
+                    "it leads away from {}, and our token would go with it",
+                    self.config.endpoint
+                ),
+            ));
+        }
+        Ok(Some(url))
     }
 
     /// `{endpoint}/{before…}/{org}/{name}/{after…}`, each part percent-encoded.
@@ -179,7 +308,7 @@ impl Hub {
             value: self.config.endpoint.clone(),
             reason,
         };
-        let mut url = reqwest::Url::parse(&self.config.endpoint).map_err(|e| bad(e.to_string()))?;
+        let mut url = endpoint_url(&self.config.endpoint)?;
         {
             let mut segments = url
                 .path_segments_mut()
@@ -194,7 +323,7 @@ impl Hub {
     }
 
     fn authorized(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        if let Some(token) = &self.config.token {
+        if let Some(token) = &self.token {
             if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
                 req = req.header(AUTHORIZATION, value);
             }
@@ -206,120 +335,104 @@ impl Hub {
     pub fn file_request(
         &self,
         id: &RepoId,
-        commit: &str,
-        path: &str,
+        commit: &CommitHash,
+        path: &RepoFilePath,
     ) -> Result<reqwest::RequestBuilder> {
-        let mut after = vec!["resolve", commit];
-        after.extend(path.split('/'));
+        let mut after = vec!["resolve", commit.as_str()];
+        after.extend(path.as_str().split('/'));
         let url = self.url(&[], id, &after)?;
         Ok(self.authorized(self.http.get(url)))
     }
-}
 
-/// One entry of the hub's tree API.
-#[derive(Debug, serde::Deserialize)]
-struct TreeItem {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    oid: String,
-    #[serde(default)]
-    size: u64,
-    path: String,
-    lfs: Option<LfsItem>,
-    #[serde(rename = "xetHash")]
-    xet_hash: Option<String>,
-}
+    /// A 401/403, said the way a user can act on.
+    pub(crate) fn auth_error(&self, id: &RepoId, reason_with_token: &str) -> Error {
+        if self.token_withheld() {
+            return Error::TokenWithheld {
+                repo: id.id(),
+                endpoint: self.config.endpoint.clone(),
+            };
+        }
+        Error::Auth {
+            repo: id.id(),
+            reason: if self.token.is_some() {
+                reason_with_token.into()
+            } else {
+                "no token is set".into()
+            },
+        }
+    }
 
-#[derive(Debug, serde::Deserialize)]
-struct LfsItem {
-    oid: String,
-}
+    /// A failed listing request, said as [`Self::info_error`] says the info's.
+    fn status_error(&self, status: reqwest::StatusCode, id: &RepoId, commit: &str) -> Error {
+        match status.as_u16() {
+            401 | 403 => self.auth_error(id, "the token was refused"),
+            404 => revision_not_found(&id.id(), commit),
+            _ => network(
+                &id.id(),
+                format!("the hub answered {status} to the file listing"),
+            ),
+        }
+    }
 
-impl TreeItem {
-    fn into_remote(self) -> RemoteFile {
-        RemoteFile {
-            path: self.path,
-            size: self.size,
-            blob_id: self.oid,
-            lfs_sha256: self.lfs.map(|l| l.oid),
-            xet_hash: self.xet_hash,
+    /// A failed info request, said the way a user can act on. The hub's
+    /// `X-Error-Code` says more than the status: a missing repo answers 401
+    /// to a request without a token, so as not to tell private repos apart.
+    fn info_error(
+        &self,
+        status: reqwest::StatusCode,
+        code: Option<&str>,
+        id: &RepoId,
+        revision: &str,
+    ) -> Error {
+        let repo = id.id();
+        match (status.as_u16(), code) {
+            (_, Some("RepoNotFound")) => repo_not_found(&repo),
+            (_, Some("RevisionNotFound")) => revision_not_found(&repo, revision),
+            (401, Some("GatedRepo")) if self.token.is_none() => self.auth_error(id, ""),
+            (401, _) if self.token.is_none() && !self.token_withheld() => Error::Auth {
+                repo,
+                reason: "needs a token".into(),
+            },
+            (401, _) => self.auth_error(id, "the token was refused"),
+            (403, _) => self.auth_error(id, "this token has no access to it"),
+            (404, _) if revision == "main" => repo_not_found(&repo),
+            (404, _) => revision_not_found(&repo, revision),
+            _ => network(
+                &repo,
+                format!("the hub answered {status} to the revision's info"),
+            ),
         }
     }
 }
 
-/// The `rel="next"` URL of a `Link` header (the hub paginates long listings).
-fn next_page(resp: &reqwest::Response) -> Option<reqwest::Url> {
-    let link = resp.headers().get(reqwest::header::LINK)?.to_str().ok()?;
-    link.split(',')
-        .find(|part| part.contains("rel=\"next\""))
-        .and_then(|part| part.split(['<', '>']).nth(1))
-        .and_then(|u| reqwest::Url::parse(u).ok())
-}
-
-/// A failed listing request, said as hub_error says hf-hub's.
-fn status_error(status: reqwest::StatusCode, id: &RepoId, commit: &str, has_token: bool) -> Error {
-    match status.as_u16() {
-        401 | 403 => Error::Auth {
-            repo: id.id(),
-            reason: if has_token {
-                "the token was refused".into()
-            } else {
-                "no token is set".into()
-            },
-        },
-        404 => revision_not_found(&id.id(), commit),
-        _ => network(
-            &id.id(),
-            format!("the hub answered {status} to the file listing"),
-        ),
+/// The body of a listing page, up to what is left of the listing's budget.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    budget: usize,
+    refuse: Refuse<'_>,
+) -> Result<Vec<u8>, ApiError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| ApiError::from_send(&e, refuse.repo))?
+    {
+        if body.len() + chunk.len() > budget {
+            return Err(ApiError::Final(refuse.err(
+                "file listing",
+                &format!("over {MAX_LISTING_BYTES} bytes"),
+                "a listing may hold at most that much JSON",
+            )));
+        }
+        body.extend_from_slice(&chunk);
     }
+    Ok(body)
 }
 
 pub(crate) fn network(repo: &str, e: impl std::fmt::Display) -> Error {
     Error::Network {
         repo: repo.to_owned(),
         message: e.to_string(),
-    }
-}
-
-/// hf-hub's errors, said the way a user can act on.
-fn hub_error(e: HFError, id: &RepoId, revision: &str, has_token: bool) -> Error {
-    let repo = id.id();
-    // The hub's X-Error-Code says more than which call failed: hf-hub
-    // reports a missing repo as a missing revision when one was asked for.
-    let code = match &e {
-        HFError::AuthRequired { context } | HFError::Forbidden { context } => {
-            context.error_code.clone()
-        }
-        HFError::RepoNotFound { context, .. } | HFError::RevisionNotFound { context, .. } => {
-            context.as_ref().and_then(|c| c.error_code.clone())
-        }
-        _ => None,
-    };
-    match (e, code.as_deref()) {
-        (HFError::AuthRequired { .. }, code) => Error::Auth {
-            repo,
-            reason: match (code, has_token) {
-                (_, true) => "the token was refused".into(),
-                (Some("GatedRepo"), false) => "no token is set".into(),
-                _ => "needs a token".into(),
-            },
-        },
-        (HFError::Forbidden { .. }, _) => Error::Auth {
-            repo,
-            reason: "this token has no access to it".into(),
-        },
-        (HFError::RepoNotFound { .. } | HFError::RevisionNotFound { .. }, Some("RepoNotFound")) => {
-            repo_not_found(&repo)
-        }
-        (
-            HFError::RepoNotFound { .. } | HFError::RevisionNotFound { .. },
-            Some("RevisionNotFound"),
-        ) => revision_not_found(&repo, revision),
-        (HFError::RevisionNotFound { .. }, _) => revision_not_found(&repo, revision),
-        (HFError::RepoNotFound { .. }, _) => repo_not_found(&repo),
-        (other, _) => network(&repo, other),
     }
 }
 
@@ -334,5 +447,34 @@ fn repo_not_found(repo: &str) -> Error {
 fn revision_not_found(repo: &str, revision: &str) -> Error {
     Error::NotFound {
         what: format!("revision {revision:?} of {repo} (check the branch, tag or commit)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hub(endpoint: &str) -> Hub {
+        let env = crate::env::Env::from_pairs([("HF_ENDPOINT", endpoint), ("HF_TOKEN", "tok")]);
+        let config = HubConfig::from_env(&env, std::path::Path::new("/nonexistent"));
+        Hub::new(config, std::path::Path::new("/nonexistent")).unwrap()
+    }
+
+    #[test]
+    fn a_ref_with_slashes_is_one_url_segment() {
+        let id = RepoId::model("o/m").unwrap();
+        let url =
+            hub("https://hub.example/").url(&["api", "models"], &id, &["revision", "refs/pr/1"]);
+        assert_eq!(
+            url.unwrap().as_str(),
+            "https://hub.example/api/models/o/m/revision/refs%2Fpr%2F1"
+        );
+    }
+
+    #[test]
+    fn the_token_is_kept_back_from_clear_text_to_another_machine() {
+        assert!(!hub("https://hub.example").token_withheld());
+        assert!(!hub("http://127.0.0.1:8765").token_withheld());
+        assert!(hub("http://mirror.example").token_withheld());
     }
 }

@@ -1,6 +1,8 @@
 //! One file, from the hub into `blobs/<etag>`: resumed with `Range` from what
 //! an earlier run left in `<etag>.incomplete`, retried through network
-//! faults, verified against the etag before it becomes a blob.
+//! faults, verified against the etag before it becomes a blob. The answer is
+//! untrusted: its declared length must agree with the listing, and no more
+//! than the listed size is ever written.
 //!
 //! Our own layer rather than hf-hub's `download_file`: hf-hub 1.0 truncates
 //! `.incomplete` files and starts over, which loses gigabytes on every
@@ -11,16 +13,23 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::header::{CONTENT_RANGE, RANGE, RETRY_AFTER};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
 use tokio_util::sync::CancellationToken;
 
+use super::api_retry::retry_after;
 use super::blob_writer::BlobWriter;
+use super::crash::{self, Step};
+use super::http::{describe, unfollowed_redirect};
 use super::progress::FileProgress;
 use super::remote::{Hub, RemoteFile};
 use crate::cache::blob_hash::BlobHashKind;
-use crate::cache::RepoId;
+use crate::cache::{CommitHash, RepoId};
 use crate::error::{Error, Result};
+
+/// Answers whose length disagrees with the listing that are tried again
+/// before giving up: once may be a proxy's hiccup, three times is the server.
+const INCONSISTENT_ATTEMPTS: u32 = 3;
 
 /// Why one attempt ended.
 enum AttemptError {
@@ -30,13 +39,16 @@ enum AttemptError {
         progressed: bool,
         after: Option<Duration>,
     },
+    /// The answer's `Content-Length` or `Content-Range` disagrees with the
+    /// listing: tried [`INCONSISTENT_ATTEMPTS`] times, then refused.
+    Inconsistent(String),
     Fatal(Error),
 }
 
 pub(crate) struct Transfer<'a> {
     pub hub: &'a Hub,
     pub repo: &'a RepoId,
-    pub commit: &'a str,
+    pub commit: &'a CommitHash,
     pub file: &'a RemoteFile,
     pub blobs_dir: &'a Path,
     pub cancel: &'a CancellationToken,
@@ -45,18 +57,17 @@ pub(crate) struct Transfer<'a> {
 
 impl Transfer<'_> {
     fn blob(&self) -> PathBuf {
-        self.blobs_dir.join(self.file.etag())
+        self.blobs_dir.join(self.file.etag().as_str())
     }
 
     fn incomplete(&self) -> PathBuf {
-        self.blobs_dir
-            .join(format!("{}.incomplete", self.file.etag()))
+        self.blobs_dir.join(self.file.etag().incomplete_name())
     }
 
     /// Makes `blobs/<etag>` exist with verified content. The caller holds the
     /// blob's lock. A checksum mismatch deletes the partial and tries once more.
     pub async fn run(&self) -> Result<()> {
-        let etag = self.file.etag();
+        let etag = self.file.etag().as_str();
         let kind = BlobHashKind::of_etag(etag).ok_or_else(|| Error::Network {
             repo: self.repo.id(),
             message: format!(
@@ -69,15 +80,16 @@ impl Transfer<'_> {
             let digest = self.fetch(kind).await?;
             if digest == etag {
                 let (from, to) = (self.incomplete(), self.blob());
-                return std::fs::rename(&from, &to)
-                    .map_err(|e| Error::io("move into place", to, e));
+                std::fs::rename(&from, &to).map_err(|e| Error::io("move into place", to, e))?;
+                crash::reached(Step::Blob);
+                return Ok(());
             }
             let _ = std::fs::remove_file(self.incomplete());
             self.progress.reset();
             last = digest;
         }
         Err(Error::Checksum {
-            path: self.file.path.clone(),
+            path: self.file.path.to_string(),
             expected: etag.to_owned(),
             actual: last,
         })
@@ -90,6 +102,7 @@ impl Transfer<'_> {
         self.progress.present(writer.len);
         let policy = self.hub.config.retry;
         let mut failures = 0;
+        let mut inconsistent = 0;
         while writer.len < self.file.size {
             let outcome = self.attempt(&mut writer).await;
             let (message, progressed, after) = match outcome {
@@ -102,6 +115,14 @@ impl Transfer<'_> {
                 Err(AttemptError::Fatal(e)) => {
                     let _ = writer.finish().await;
                     return Err(e);
+                }
+                Err(AttemptError::Inconsistent(message)) => {
+                    inconsistent += 1;
+                    if inconsistent >= INCONSISTENT_ATTEMPTS {
+                        let _ = writer.finish().await;
+                        return Err(self.refused(&message, inconsistent));
+                    }
+                    (message, false, None)
                 }
                 Err(AttemptError::Retry {
                     message,
@@ -147,19 +168,30 @@ impl Transfer<'_> {
         }
         let resp = tokio::select! {
             () = self.cancel.cancelled() => return Err(self.cancelled()),
-            r = req.send() => r.map_err(|e| retry(&e, false))?,
+            r = req.send() => r.map_err(|e| self.send_failed(&e))?,
         };
+        if let Some(message) = unfollowed_redirect(&resp) {
+            return Err(AttemptError::Fatal(Error::Network {
+                repo: self.repo.id(),
+                message: format!("{}: {message}", self.file.path),
+            }));
+        }
         self.accept(resp.status(), &resp, writer).await?;
+        self.check_length(&resp, writer.len)?;
         let mut stream = resp.bytes_stream();
         let mut progressed = false;
-        loop {
+        while writer.len < self.file.size {
             let next = tokio::select! {
                 () = self.cancel.cancelled() => return Err(self.cancelled()),
                 next = stream.next() => next,
             };
             match next {
                 None => return Ok(()),
-                Some(Ok(bytes)) => {
+                Some(Ok(mut bytes)) => {
+                    // A body that goes on past the listed size is cut there;
+                    // the hash then says whether what came is the file.
+                    let room = self.file.size - writer.len;
+                    bytes.truncate(usize::try_from(room).unwrap_or(usize::MAX));
                     let n = bytes.len() as u64;
                     writer.write(bytes).await.map_err(AttemptError::Fatal)?;
                     self.progress.add(n);
@@ -168,6 +200,62 @@ impl Transfer<'_> {
                 Some(Err(e)) => return Err(retry(&e, progressed)),
             }
         }
+        Ok(())
+    }
+
+    /// The declared length must be what the listing says is left from
+    /// `offset`: a server that promises another size is not sending this file.
+    fn check_length(&self, resp: &reqwest::Response, offset: u64) -> Result<(), AttemptError> {
+        let size = self.file.size;
+        let headers = resp.headers();
+        let number =
+            |name| -> Option<u64> { headers.get(name)?.to_str().ok()?.trim().parse().ok() };
+        if let Some(len) = number(CONTENT_LENGTH) {
+            if len != size - offset {
+                return Err(AttemptError::Inconsistent(format!(
+                    "Content-Length {len} disagrees with the listing's size {size} (from byte {offset})"
+                )));
+            }
+        }
+        if resp.status() == StatusCode::PARTIAL_CONTENT {
+            let range = headers
+                .get(CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            let agrees = parse_content_range(range).is_some_and(|(start, end, total)| {
+                start == offset
+                    && end.checked_add(1) == Some(size)
+                    && total.is_none_or(|t| t == size)
+            });
+            if !agrees {
+                return Err(AttemptError::Inconsistent(format!(
+                    "Content-Range {range:?} disagrees with the listing's size {size} (from byte {offset})"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A request that never got an answer: a bad redirect is the server's
+    /// doing and final; anything else is the network's, and retried.
+    fn send_failed(&self, e: &reqwest::Error) -> AttemptError {
+        if e.is_redirect() {
+            return AttemptError::Fatal(Error::Network {
+                repo: self.repo.id(),
+                message: format!("{}: {}", self.file.path, describe(e)),
+            });
+        }
+        retry(e, false)
+    }
+
+    fn refused(&self, message: &str, attempts: u32) -> Error {
+        Error::invalid_response(
+            &self.hub.config.endpoint,
+            &self.repo.id(),
+            "answer for file",
+            self.file.path.as_str(),
+            format!("{message} ({attempts} attempts)"),
+        )
     }
 
     /// Checks the status and decides where the body goes: appended (206 from
@@ -205,14 +293,9 @@ impl Transfer<'_> {
                     after: None,
                 })
             }
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(fatal(Error::Auth {
-                repo: self.repo.id(),
-                reason: if self.hub.config.token.is_some() {
-                    "the token was refused".into()
-                } else {
-                    "no token is set".into()
-                },
-            })),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(fatal(
+                self.hub.auth_error(self.repo, "the token was refused"),
+            )),
             StatusCode::NOT_FOUND => Err(fatal(Error::NotFound {
                 what: format!("{} in {} at {}", self.file.path, self.repo, self.commit),
             })),
@@ -220,7 +303,7 @@ impl Transfer<'_> {
                 Err(AttemptError::Retry {
                     message: format!("the hub answered {s}"),
                     progressed: false,
-                    after: retry_after(resp),
+                    after: retry_after(resp.headers()),
                 })
             }
             s => Err(fatal(Error::Network {
@@ -253,24 +336,16 @@ fn retry(e: &reqwest::Error, progressed: bool) -> AttemptError {
 /// The start offset of `Content-Range: bytes START-END/TOTAL`.
 fn range_start(resp: &reqwest::Response) -> Option<u64> {
     let value = resp.headers().get(CONTENT_RANGE)?.to_str().ok()?;
-    value
-        .strip_prefix("bytes ")?
-        .split('-')
-        .next()?
-        .trim()
-        .parse()
-        .ok()
+    parse_content_range(value).map(|(start, _, _)| start)
 }
 
-/// `Retry-After` in seconds, capped so a bad header cannot park us for hours.
-fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
-    let secs: u64 = resp
-        .headers()
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(secs.min(120)))
+/// `bytes START-END/TOTAL` (TOTAL may be `*`, unknown).
+fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
+    let (range, total) = value.strip_prefix("bytes ")?.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(t.parse().ok()?),
+    };
+    Some((start.trim().parse().ok()?, end.trim().parse().ok()?, total))
 }

@@ -129,6 +129,14 @@ fn shape_errors_say_what_is_expected() {
         "{\"e\": [{\"id\": \"o/m\", \"name\": \"n\", \"team\": \"t\", \"link\": \"file:///x\"}]}",
     );
     assert!(msg.contains("not an http(s) URL"), "{msg}");
+    // The app opens links: one with a control character is no URL either.
+    let (_, _, msg) = err(
+        "{\"e\": [{\"id\": \"o/m\", \"name\": \"n\", \"team\": \"t\", \"link\": \"https://x.org/\\u001b[0m\"}]}",
+    );
+    assert!(
+        msg.contains(r#"not an http(s) URL: "https://x.org/\u{1b}[0m""#),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -189,4 +197,115 @@ fn load_reads_flag_then_env() {
     let missing = Manifest::load(Some(&dir.path().join("nope.json")), &env).unwrap_err();
     assert!(missing.to_string().contains("nope.json"), "{missing}");
     assert!(missing.to_string().contains("--manifest"), "{missing}");
+}
+
+/// A manifest of `n` models in four groups, ids `org{i % 97}/model-{i}`.
+fn generated(n: usize) -> String {
+    let types = ["embedding", "caption", "reranker", "ocr"];
+    let group = |t: usize| {
+        (t..n)
+            .step_by(types.len())
+            .map(|i| {
+                format!(
+                    r#"{{"id": "org{}/model-{i}", "name": "Model {i}", "team": "org"}}"#,
+                    i % 97
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",\n")
+    };
+    let body: Vec<String> = (0..types.len())
+        .map(|t| format!("\"{}\": [\n{}]", types[t], group(t)))
+        .collect();
+    format!("{{{}}}", body.join(",\n"))
+}
+
+#[test]
+fn a_large_manifest_merges_completely_and_in_order() {
+    let mut user = parse(&generated(20_000)).unwrap();
+    // One bundled model moves to a user group, written in other case.
+    user.groups[2].models.push(
+        parse(r#"{"x": [{"id": "baai/BGE-LARGE-en-v1.5", "name": "moved", "team": "BAAI"}]}"#)
+            .unwrap()
+            .groups
+            .remove(0)
+            .models
+            .remove(0),
+    );
+    let mut m = Manifest::bundled();
+    m.merge(user);
+    assert_eq!(
+        m.types().collect::<Vec<_>>(),
+        ["embedding", "caption", "reranker", "ocr"]
+    );
+    assert_eq!(m.models().count(), 5 + 20_000, "one bundled model replaced");
+    // Bundled models first, then the user's in file order.
+    let embedding: Vec<String> = m.groups[0].models.iter().map(|x| x.id.id()).collect();
+    assert_eq!(
+        embedding[..3],
+        [
+            "Alibaba-NLP/gte-large-en-v1.5",
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "org0/model-0"
+        ]
+    );
+    assert_eq!(embedding.last().unwrap(), "org14/model-19996");
+    assert_eq!(m.groups[2].models.last().unwrap().name, "moved");
+}
+
+#[test]
+fn a_large_manifest_still_finds_a_late_duplicate() {
+    let text = generated(20_000).replacen(
+        "\"ocr\": [\n",
+        "\"ocr\": [\n{\"id\": \"ORG0/model-0\", \"name\": \"n\", \"team\": \"t\"},\n",
+        1,
+    );
+    let (_, _, msg) = err(&text);
+    assert!(
+        msg.contains("duplicate id \"ORG0/model-0\" (already listed under \"embedding\")"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn same_repo_ignores_case_but_not_the_org() {
+    let id = |s: &str| RepoId::model(s).unwrap();
+    assert!(same_repo(&id("BAAI/bge"), &id("baai/BGE")));
+    assert!(same_repo(&id("gpt2"), &id("GPT2")));
+    assert!(!same_repo(&id("gpt2"), &id("openai/gpt2")));
+    assert!(!same_repo(&id("a/b"), &id("a/c")));
+    assert_eq!(RepoKey::of(&id("BAAI/bge")), RepoKey::of(&id("baai/BGE")));
+}
+
+#[test]
+fn a_type_name_is_shown_escaped_in_messages() {
+    let (_, _, msg) = err("{\"e\\u001b[31m\": [], \"e\\u001b[31m\": []}");
+    assert!(
+        msg.contains(r#"model type "e\u{1b}[31m" appears twice"#),
+        "{msg}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_device_or_a_huge_file_is_refused_before_it_is_read() {
+    let msg = Manifest::from_file(Path::new("/dev/zero"))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        msg,
+        "/dev/zero:0:0: it is not a regular file but a character device; \
+         give --manifest or HAID_MODELS_MANIFEST the path of a JSON file"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.json");
+    let file = std::fs::File::create(&big).unwrap();
+    // Sparse: the size is what is checked, nothing needs writing.
+    file.set_len(local_file::MANIFEST_LIMIT + 1).unwrap();
+    let msg = Manifest::from_file(&big).unwrap_err().to_string();
+    assert!(
+        msg.contains("it is 16.0 MiB, more than the 16 MiB limit"),
+        "{msg}"
+    );
+    assert!(msg.contains("names the right file"), "{msg}");
 }

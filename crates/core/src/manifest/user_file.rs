@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use super::{check_type_name, same_repo, Manifest, ManifestModel};
+use super::local_file::{self, MANIFEST_LIMIT};
+use super::{check_type_name, refused, same_repo, Manifest, ManifestModel};
 use crate::cache::RepoId;
 use crate::download::config::DEFAULT_ENDPOINT;
 use crate::env::Env;
@@ -28,7 +29,7 @@ pub fn add_model(
     id: &str,
 ) -> Result<ManifestModel> {
     let repo = RepoId::model(id.trim())?;
-    check_type_name(model_type, &Manifest::default()).map_err(|reason| Error::InvalidArgument {
+    check_type_name(model_type).map_err(|reason| Error::InvalidArgument {
         what: "model type",
         value: model_type.to_owned(),
         reason,
@@ -78,11 +79,16 @@ pub fn add_model(
 }
 
 fn read_object(path: &Path) -> Result<Map<String, Value>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
-        Err(e) => return Err(Error::io("read", path, e)),
-    };
+    let text =
+        match local_file::read_text(path, MANIFEST_LIMIT) {
+            Ok(text) => text,
+            Err(refusal) if refusal.is_not_found() => return Ok(Map::new()),
+            Err(refusal) => return Err(refused(
+                path,
+                &refusal,
+                "the app keeps the models you add in this file: move it away, or fix it by hand",
+            )),
+        };
     // Validated as a manifest first, so an error carries its line and column.
     Manifest::parse(&text, path)?;
     match serde_json::from_str(&text) {

@@ -16,9 +16,10 @@ use super::journal::{FolderRecord, JournalProblem};
 use super::{Method, PlanItem, Problem};
 use crate::cache::blob_hash::BlobHashKind;
 use crate::cache::tree::TreeEntry;
+use crate::cache::{BlobName, CommitHash, RefName, RepoFilePath};
 use crate::download::layout::{link_snapshot, prepare_repo, write_listing, write_ref};
 use crate::download::RemoteSnapshot;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Local commits start with this many zeros: no real commit does in practice
 /// (a chance of one in 2^48), so anyone can tell one at a glance.
@@ -95,9 +96,9 @@ fn resolve_with_hub(
             BlobHashKind::GitSha1
         };
         let matches =
-            *size == file.size && hash_file(&item.source.join(path), kind)? == file.etag();
+            *size == file.size && hash_file(&item.source.join(path), kind)? == file.etag().as_str();
         if matches {
-            verified.insert(path.clone(), file.etag().to_owned());
+            verified.insert(path.clone(), file.etag().to_string());
         } else {
             problem(path, "differs from the hub's file; left here, and `haid-models download` fetches the hub's".into());
         }
@@ -111,7 +112,7 @@ fn resolve_with_hub(
     });
     Ok(FolderRecord {
         repo_id: item.repo.id(),
-        commit: snapshot.commit.clone(),
+        commit: snapshot.commit.to_string(),
         local_commit: false,
         checked_with_hub: true,
         listing: snapshot.listing(),
@@ -128,7 +129,15 @@ fn resolve_offline(
 ) -> Result<FolderRecord> {
     let mut listing = BTreeMap::new();
     let mut verified = BTreeMap::new();
+    let mut problems = Vec::new();
     for (path, size) in local {
+        if let Err(reason) = RepoFilePath::parse(path) {
+            problems.push(JournalProblem {
+                path: item.source.join(path),
+                reason: format!("its name cannot be a repo file ({reason}); left here"),
+            });
+            continue;
+        }
         let kind = guess_kind(path, *size);
         let etag = hash_file(&item.source.join(path), kind)?;
         listing.insert(path.clone(), entry_for(kind, &etag, *size));
@@ -141,7 +150,7 @@ fn resolve_offline(
         checked_with_hub: false,
         listing,
         verified,
-        problems: Vec::new(),
+        problems,
         advice: Some(format!(
             "not checked with the hub ({reason}); when it is reachable, run `haid-models download {}`: it checks these files against the hub and fetches only what differs",
             item.repo
@@ -230,30 +239,42 @@ pub(crate) fn place(
     record: &FolderRecord,
     on_file: &mut dyn FnMut(&str, u64),
 ) -> Result<Placed> {
+    // The record comes back from the journal on disk: its names are parsed
+    // again before they become paths.
+    let commit =
+        CommitHash::parse(&record.commit).map_err(|r| damaged_journal(item, &record.commit, r))?;
+    let files = record
+        .verified
+        .iter()
+        .map(|(path, etag)| {
+            let parsed = RepoFilePath::parse(path).and_then(|p| Ok((p, BlobName::parse(etag)?)));
+            parsed.map_err(|r| damaged_journal(item, path, r))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let repo_dir = prepare_repo(cache_dir, &item.repo)?;
     // Listing and ref first: a run killed from here on leaves a partial
     // snapshot that scans say is partial, never a detached one to prune.
-    write_listing(&repo_dir, &record.commit, record.listing.clone())?;
+    write_listing(&repo_dir, &commit, record.listing.clone())?;
     let main_taken = std::fs::read_to_string(repo_dir.join("refs/main"))
         .is_ok_and(|c| c.trim() != record.commit);
     let ref_name = if record.local_commit && main_taken {
-        "haid-migrated"
+        RefName::parse("haid-migrated").unwrap_or_default()
     } else {
-        "main"
+        RefName::main()
     };
-    write_ref(&repo_dir, ref_name, &record.commit)?;
+    write_ref(&repo_dir, &ref_name, &commit)?;
 
     let copy = item.method == Method::Copy;
     let mut placed = Placed {
         problems: record.problems.iter().map(Problem::from).collect(),
         ..Placed::default()
     };
-    for (path, etag) in &record.verified {
-        let source = item.source.join(path);
-        let blob = repo_dir.join("blobs").join(etag);
-        let size = record.listing.get(path).map_or(0, |e| e.size);
+    for (path, etag) in &files {
+        let source = path.join_to(&item.source);
+        let blob = repo_dir.join("blobs").join(etag.as_str());
+        let size = record.listing.get(path.as_str()).map_or(0, |e| e.size);
         if source.is_file() {
-            place_blob(&source, &blob, etag, copy)?;
+            place_blob(&source, &blob, etag.as_str(), copy)?;
         } else if !blob.is_file() {
             placed.problems.push(Problem {
                 path: source,
@@ -262,13 +283,21 @@ pub(crate) fn place(
             });
             continue;
         }
-        link_snapshot(&repo_dir, &record.commit, path, etag)?;
-        placed.sound.insert(etag.clone());
+        link_snapshot(&repo_dir, &commit, path, etag)?;
+        placed.sound.insert(etag.to_string());
         placed.files += 1;
         placed.bytes += size;
-        on_file(path, size);
+        on_file(path.as_str(), size);
     }
     Ok(placed)
+}
+
+fn damaged_journal(item: &PlanItem, value: &str, reason: String) -> Error {
+    Error::InvalidArgument {
+        what: "entry of the migration journal",
+        value: value.to_owned(),
+        reason: format!("{reason}; the journal of {} was changed by another program: delete it and run migrate again", item.repo),
+    }
 }
 
 /// After the cache entry is in place and checked: removes the source files

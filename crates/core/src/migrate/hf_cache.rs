@@ -14,6 +14,7 @@ use crate::atomic_file::write_atomically;
 use crate::cache::blob_hash::BlobHashKind;
 use crate::cache::paths::file_name;
 use crate::cache::snapshot::snapshot_files;
+use crate::cache::{BlobName, CommitHash, RefName, RepoFilePath};
 use crate::download::layout::{link_snapshot, prepare_repo, write_ref};
 use crate::error::{Error, Result};
 
@@ -73,9 +74,28 @@ fn link_snapshots(snapshots: &Path, target: &Path, problems: &mut Vec<Problem>) 
         return Ok(());
     };
     for commit in commits.filter_map(|e| e.ok()) {
-        let commit_name = commit.file_name().to_string_lossy().into_owned();
+        let Ok(commit_hash) = CommitHash::parse(&file_name(&commit.path())) else {
+            problems.push(Problem {
+                path: commit.path(),
+                reason: "a snapshot folder not named by a commit hash; left here".into(),
+            });
+            continue;
+        };
         // Only names are read from the links: the source cache is not followed.
         for file in snapshot_files(snapshots, &commit.path()) {
+            let names = (
+                RepoFilePath::parse(&file.path),
+                BlobName::parse(&file.etag()),
+            );
+            let (Ok(path), Ok(etag)) = names else {
+                problems.push(Problem {
+                    path: file.entry,
+                    reason:
+                        "a snapshot file whose path or blob name cannot be in a cache; left here"
+                            .into(),
+                });
+                continue;
+            };
             if file.blob == file.entry {
                 problems.push(Problem {
                     path: file.entry,
@@ -83,8 +103,8 @@ fn link_snapshots(snapshots: &Path, target: &Path, problems: &mut Vec<Problem>) 
                         "a plain file in a snapshot (a cache written without symlinks); left here"
                             .into(),
                 });
-            } else if target.join("blobs").join(file.etag()).is_file() {
-                link_snapshot(target, &commit_name, &file.path, &file.etag())?;
+            } else if target.join("blobs").join(etag.as_str()).is_file() {
+                link_snapshot(target, &commit_hash, &path, &etag)?;
             }
         }
     }
@@ -96,14 +116,30 @@ fn link_snapshots(snapshots: &Path, target: &Path, problems: &mut Vec<Problem>) 
 /// under `<name>-migrated`, so a prune does not take it.
 fn merge_refs(refs: &Path, target: &Path, problems: &mut Vec<Problem>) -> Result<()> {
     for (name, file, _) in files_under(refs) {
-        let commit = fs::read_to_string(&file).map_err(|e| Error::io("read", &file, e))?;
-        let commit = commit.trim();
-        let theirs = fs::read_to_string(target.join("refs").join(&name)).ok();
+        let text = fs::read_to_string(&file).map_err(|e| Error::io("read", &file, e))?;
+        let parsed = (RefName::parse(&name), CommitHash::parse(text.trim()));
+        let (Ok(ref_name), Ok(commit)) = parsed else {
+            problems.push(Problem {
+                path: file.clone(),
+                reason:
+                    "not a ref a cache can hold (a bad name, or no commit hash inside); left here"
+                        .into(),
+            });
+            continue;
+        };
+        let theirs = fs::read_to_string(ref_name.path_in(&target.join("refs"))).ok();
         match theirs.as_deref().map(str::trim) {
-            None => write_ref(target, &name, commit)?,
-            Some(same) if same == commit => {}
+            None => write_ref(target, &ref_name, &commit)?,
+            Some(same) if same == commit.as_str() => {}
             Some(_) => {
-                write_ref(target, &format!("{name}-migrated"), commit)?;
+                let migrated = RefName::parse(&format!("{name}-migrated")).map_err(|reason| {
+                    Error::InvalidArgument {
+                        what: "ref",
+                        value: name.clone(),
+                        reason,
+                    }
+                })?;
+                write_ref(target, &migrated, &commit)?;
                 problems.push(Problem {
                     path: file.clone(),
                     reason: format!("the cache's {name} points elsewhere; this commit is kept as {name}-migrated"),

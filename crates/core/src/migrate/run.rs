@@ -133,7 +133,7 @@ async fn folder_record(
     }
     let remote = match &opts.hub {
         Some(hub) => hub
-            .snapshot(&item.repo, "main")
+            .snapshot(&item.repo, &crate::cache::RefName::main())
             .await
             .map_err(|e| e.to_string()),
         None => Err(opts
@@ -184,6 +184,10 @@ fn place_and_clean(
 fn check_target(item: &PlanItem, cache_dir: &Path) -> Result<()> {
     let scan = scan_repo(cache_dir, &item.repo)?;
     match scan {
+        Some(s) if s.repo.state == crate::cache::RepoState::Empty => Err(Error::CacheDir {
+            path: s.repo.repo_path,
+            message: "after migrating, the repo holds no file; the source folder was kept".into(),
+        }),
         Some(s) if s.repo.state != crate::cache::RepoState::Corrupt => Ok(()),
         Some(s) => Err(Error::CacheDir {
             path: s.repo.repo_path,
