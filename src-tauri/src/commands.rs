@@ -1,12 +1,16 @@
 //! The commands the page calls: one-line wrappers over `haid_models`.
 //! Every argument is validated in core (a `RepoId` is parsed before use).
 
+use std::path::{Path, PathBuf};
+
 use haid_models::cache::delete::{execute_delete, plan_delete, DeletePlan};
 use haid_models::cache::prune::{execute_prune, plan_prune, PrunePlan};
-use haid_models::cache::verify::{verify_local, VerifyReport};
+use haid_models::cache::safe_fs::resolve_inside;
+use haid_models::cache::verify::{verify, VerifyReport};
 use haid_models::cache::RepoId;
 use haid_models::download::{lock, DownloadEvent};
-use haid_models::settings::Settings;
+use haid_models::location::LocationSource;
+use haid_models::settings::{Settings, SettingsUpdate, SettingsView};
 use haid_models::status::{model_list, ModelList};
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -18,10 +22,11 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::window::PageGeneration;
 
+/// Where the cache is, which rule chose it, and the room left there.
 #[derive(Debug, Serialize)]
 pub struct CacheInfo {
-    cache_dir: std::path::PathBuf,
-    source: haid_models::location::LocationSource,
+    cache_dir: PathBuf,
+    source: LocationSource,
     free_bytes: Option<u64>,
 }
 
@@ -35,19 +40,12 @@ pub fn list_models(state: State<'_, AppState>) -> AppResult<ModelList> {
 
 #[tauri::command]
 pub fn cache_info(state: State<'_, AppState>) -> CacheInfo {
-    let dir = state.cache_dir();
-    let free_bytes = dir.ancestors().find_map(fs_free);
+    let cache_dir = state.cache_dir();
     CacheInfo {
-        cache_dir: dir,
+        free_bytes: haid_models::download::free_space(&cache_dir),
+        cache_dir,
         source: state.location.source,
-        free_bytes,
     }
-}
-
-fn fs_free(dir: &std::path::Path) -> Option<u64> {
-    dir.is_dir()
-        .then(|| haid_models::download::free_space(dir))
-        .flatten()
 }
 
 #[tauri::command]
@@ -103,13 +101,12 @@ pub fn prune(state: State<'_, AppState>) -> AppResult<PrunePlan> {
     Ok(plan)
 }
 
+/// Async, so hashing gigabytes keeps off the main thread. Offline: the page
+/// shows the files' verdicts; the hub's listing is the CLI's for now.
 #[tauri::command]
-pub fn verify_model(state: State<'_, AppState>, id: String) -> AppResult<VerifyReport> {
-    Ok(verify_local(
-        &state.cache_dir(),
-        &RepoId::model(&id)?,
-        None,
-    )?)
+pub async fn verify_model(state: State<'_, AppState>, id: String) -> AppResult<VerifyReport> {
+    let repo = RepoId::model(&id)?;
+    Ok(verify(&state.cache_dir(), None, &repo, None).await?)
 }
 
 /// Opens a folder of the cache (and nothing else) in the file manager.
@@ -119,116 +116,28 @@ pub fn open_folder<R: tauri::Runtime>(
     state: State<'_, AppState>,
     path: String,
 ) -> AppResult<()> {
-    let root =
-        std::fs::canonicalize(state.cache_dir()).map_err(|e| AppError::internal(e.to_string()))?;
-    let real =
-        std::fs::canonicalize(&path).map_err(|e| AppError::internal(format!("{path}: {e}")))?;
-    if !real.starts_with(&root) {
-        return Err(AppError {
-            kind: "invalid_argument".into(),
-            message: format!("{path} is not in the cache"),
-        });
-    }
+    let real = resolve_inside(&state.cache_dir(), Path::new(&path))?;
     app.opener()
         .open_path(real.to_string_lossy(), None::<&str>)
         .map_err(|e| AppError::internal(e.to_string()))
 }
 
-/// The settings as the page shows them. The token is never sent back: only
-/// whether one is set.
-#[derive(Debug, Serialize)]
-pub struct SettingsView {
-    cache_dir: std::path::PathBuf,
-    source: haid_models::location::LocationSource,
-    /// The environment variable that fixes the cache location, if one does.
-    cache_dir_forced_by: Option<String>,
-    endpoint: String,
-    endpoint_forced: bool,
-    concurrency: usize,
-    token_set: bool,
-    settings_file: std::path::PathBuf,
-}
-
-/// What the page may change: the hub and the limit apply at once, the cache
-/// location at the next start.
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SettingsUpdate {
-    cache_dir: Option<String>,
-    endpoint: Option<String>,
-    concurrency: Option<usize>,
-    token: Option<String>,
-}
-
-fn forced_by(source: haid_models::location::LocationSource) -> Option<String> {
-    source
-        .is_environment()
-        .then(|| {
-            serde_json::to_value(source)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-        })
-        .flatten()
-}
-
+/// The settings as the page shows them (the token never: only whether one is set).
 #[tauri::command]
 pub fn get_settings(state: State<'_, AppState>) -> AppResult<SettingsView> {
-    let loc = &state.location;
-    let saved = Settings::load(&loc.settings_file)?;
-    let config =
-        haid_models::download::HubConfig::from_env_and_settings(&state.env, &loc.hf_home, &saved);
-    Ok(SettingsView {
-        cache_dir: loc.cache_dir.clone(),
-        source: loc.source,
-        cache_dir_forced_by: forced_by(loc.source),
-        endpoint: config.endpoint,
-        endpoint_forced: state.env.get("HF_ENDPOINT").is_some(),
-        concurrency: saved
-            .concurrency
-            .unwrap_or(haid_models::download::manager::DEFAULT_MODEL_CONCURRENCY),
-        token_set: config.token.is_some(),
-        settings_file: loc.settings_file.clone(),
-    })
+    Ok(SettingsView::read(&state.location, &state.env)?)
 }
 
+/// Saves what the page changed. The hub and the limit apply at once (to
+/// downloads started from now on), the cache location at the next start.
 /// Async so it runs on the async runtime, where the manager applies a new limit.
 #[tauri::command]
 pub async fn set_settings(
     state: State<'_, AppState>,
     update: SettingsUpdate,
 ) -> AppResult<SettingsView> {
-    let loc = &state.location;
-    let mut saved = Settings::load(&loc.settings_file)?;
-    if let Some(dir) = update.cache_dir.filter(|d| !d.trim().is_empty()) {
-        if let Some(var) = forced_by(loc.source) {
-            return Err(AppError {
-                kind: "invalid_argument".into(),
-                message: format!(
-                    "the cache location is set by {var}; change or unset {var} instead"
-                ),
-            });
-        }
-        saved.cache_dir = Some(dir.trim().into());
-    }
-    if let Some(url) = update.endpoint {
-        saved.endpoint =
-            Some(url.trim().trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
-    }
-    if let Some(n) = update.concurrency {
-        saved.concurrency = Some(n);
-    }
-    saved.validate()?;
-    if let Some(token) = update.token.filter(|t| !t.trim().is_empty()) {
-        haid_models::settings::save_token(&loc.hf_home, &token)?;
-    }
-    saved.save(&loc.settings_file)?;
-    // The hub and the limit apply at once (to downloads started from now
-    // on); the cache location at the next start.
-    let hub = haid_models::download::Hub::new(state.hub_config()?, &state.cache_dir())?;
-    state.manager.set_hub(hub);
-    if let Some(n) = saved.concurrency {
-        state.manager.set_concurrency(n);
-    }
+    let saved = Settings::apply(update, &state.location)?;
+    state.manager.follow_settings(state.hub_config()?, &saved)?;
     get_settings(state)
 }
 

@@ -2,7 +2,9 @@
 //! the banner, and the run with its progress streamed to the page. The
 //! models show up as downloaded one by one: the watcher sees each land.
 
-use haid_models::migrate::{self, MigrateEvent, MigrateOptions, MigrationPlan, ModelOutcome};
+use haid_models::migrate::{
+    self, MigrateEvent, MigrateOptions, MigrationPlan, ModelOutcome, OldFolder,
+};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -31,15 +33,9 @@ pub async fn migrate(
     Ok(outcomes)
 }
 
+/// The usual old data folder (`HAID_DATA_DIR`, else the platform's): the
+/// app offers what it holds, and none there means nothing to offer.
 fn plan(state: &AppState) -> AppResult<MigrationPlan> {
-    let from = &state.location.data_dir;
-    if !from.is_dir() {
-        return Ok(MigrationPlan {
-            from: from.clone(),
-            cache_dir: state.cache_dir(),
-            models: Vec::new(),
-            warnings: Vec::new(),
-        });
-    }
-    Ok(migrate::detect(from, &state.cache_dir())?)
+    let from = OldFolder::Usual(&state.location.data_dir);
+    Ok(migrate::plan(from, &state.location.cache_dir)?)
 }

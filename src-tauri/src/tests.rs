@@ -346,9 +346,77 @@ fn a_hostile_hub_reaches_the_page_as_invalid_response_and_nothing_is_written() {
     let app = app_with(&fx, &[("HF_ENDPOINT", &hub.url)]);
     let run = crate::downloads::run(app.handle(), "acme/m", haid_models::download::no_events());
     let err = tauri::async_runtime::block_on(run).unwrap_err();
-    assert_eq!(err.kind, "invalid_response");
+    assert_eq!(err.kind, haid_models::ErrorKind::InvalidResponse);
     assert!(err.message.contains(&hub.url), "{}", err.message);
     assert!(err.message.contains("\"../../name\""), "{}", err.message);
     assert!(!fx.cache.join("models--acme--m").exists());
     assert!(!fx.dir.path().join("name.json").exists());
+}
+
+#[test]
+fn the_tray_status_is_the_lists_summary() {
+    let fx = CacheFixture::new();
+    with_model(&fx);
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let list = call(&main, "list_models", json!({})).unwrap();
+    let wanted = list["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["type"] != "other")
+        .map(|g| g["models"].as_array().unwrap().len())
+        .sum::<usize>();
+    // acme/m is cached but no manifest names it: on disk, not counted.
+    assert_eq!(
+        crate::tray::status_line(app.handle()),
+        format!("0 of {wanted} models ready · 0.0 GB")
+    );
+}
+
+#[test]
+fn verify_answers_off_the_main_thread_and_offline() {
+    let fx = CacheFixture::new();
+    with_model(&fx);
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let report = call(&main, "verify_model", json!({"id": "acme/m"})).unwrap();
+    assert_eq!(report["hub"], "offline");
+    assert_eq!(report["checked"], 1);
+    let err = call(&main, "verify_model", json!({"id": "acme/none"})).unwrap_err();
+    assert_eq!(err["kind"], "not_found");
+}
+
+#[cfg(unix)]
+#[test]
+fn open_folder_refuses_a_link_out_of_the_cache() {
+    let fx = CacheFixture::new();
+    with_model(&fx);
+    let out = fx.dir.path().join("elsewhere");
+    std::fs::create_dir_all(&out).unwrap();
+    let link = fx.cache.join("models--acme--m/out");
+    std::os::unix::fs::symlink(&out, &link).unwrap();
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let err = call(&main, "open_folder", json!({"path": link})).unwrap_err();
+    assert_eq!(err["kind"], "invalid_argument");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("not in the cache"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_old_data_folder_is_nothing_to_migrate() {
+    let fx = CacheFixture::new();
+    let gone = fx.dir.path().join("never-had-the-old-services");
+    let app = app_with(&fx, &[("HAID_DATA_DIR", gone.to_str().unwrap())]);
+    let main = window(&app, "main");
+    let plan = call(&main, "migration_plan", json!({})).unwrap();
+    assert_eq!(plan["models"], json!([]));
+    assert_eq!(plan["from_exists"], false);
+    assert!(!gone.exists(), "a plan creates nothing");
 }

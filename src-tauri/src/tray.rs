@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use haid_models::status::{model_list, ModelState};
+use haid_models::status::model_list;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
-use crate::downloads::{self, Board};
-
+use crate::board::Board;
+use crate::downloads;
 use crate::state::AppState;
 
 pub const TRAY_ID: &str = "main";
@@ -36,6 +36,9 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
             _ => {}
         })
         .build(app)?;
+    let listener = app.clone();
+    app.state::<Board>()
+        .listen(move || request_refresh(&listener));
     Ok(tray)
 }
 
@@ -48,19 +51,9 @@ pub fn status_line<R: Runtime>(app: &AppHandle<R>) -> String {
     let Ok(manifest) = state.manifest() else {
         return "The manifest has an error".into();
     };
-    let list = model_list(&manifest, &report, &state.manager.active());
-    let wanted: Vec<_> = list
-        .groups
-        .iter()
-        .filter(|g| g.model_type != "other")
-        .flat_map(|g| &g.models)
-        .collect();
-    let ready = wanted
-        .iter()
-        .filter(|m| m.state == ModelState::Downloaded)
-        .count();
-    let gb = list.size_on_disk as f64 / 1e9;
-    format!("{ready} of {} models ready · {gb:.1} GB", wanted.len())
+    model_list(&manifest, &report, &state.manager.active())
+        .summary()
+        .to_string()
 }
 
 /// The menu's entries: (id, label, enabled). Pure, so it is tested without a tray.
@@ -86,11 +79,7 @@ pub fn entries(
 }
 
 fn current_entries<R: Runtime>(app: &AppHandle<R>, status: String) -> Vec<(String, String, bool)> {
-    let (running, paused) = {
-        let board = app.state::<Board>();
-        let board = board.lock().unwrap_or_else(|p| p.into_inner());
-        (board.running.clone(), board.paused.len())
-    };
+    let (running, paused) = app.state::<Board>().snapshot();
     entries(status, &running, paused)
 }
 

@@ -102,7 +102,7 @@ async fn a_hub_that_stays_down_fails_with_advice_and_writes_nothing() {
         .await
         .unwrap_err();
         let msg = err.to_string();
-        assert_eq!(err.kind(), "network", "{msg}");
+        assert_eq!(err.kind(), haid_models::ErrorKind::Network, "{msg}");
         assert!(
             msg.contains("(3 attempts)") && msg.contains(advice),
             "{msg}"
@@ -135,7 +135,7 @@ async fn a_cancel_ends_the_wait_for_a_rate_limited_hub() {
     let err = download::download(&cache, &client, &req, no_events(), &cancel, 4)
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), "cancelled");
+    assert_eq!(err.kind(), haid_models::ErrorKind::Cancelled);
     assert!(
         began.elapsed() < Duration::from_secs(2),
         "{:?}",

@@ -144,7 +144,7 @@ async fn cancel_keeps_the_partial_for_a_resume() {
     }
     assert!(manager.cancel(&repo));
     let err = handle.await.unwrap().unwrap_err();
-    assert_eq!(err.kind(), "cancelled");
+    assert_eq!(err.kind(), haid_models::ErrorKind::Cancelled);
     assert!(err.to_string().contains("resumes"), "{err}");
     assert!(manager.active().is_empty());
     let blobs = cache.join("models--c--m/blobs");

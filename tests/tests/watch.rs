@@ -181,6 +181,7 @@ fn a_hundred_rapid_changes_give_a_few_events_and_the_final_state() {
         .reference("main", &c);
     let w = Watch::start(fx.dir.path(), &fx.cache, false);
     let partial = repo.path.join("blobs/feedbeef.incomplete");
+    let began = std::time::Instant::now();
     for i in 1..=100 {
         std::fs::write(&partial, vec![0u8; i * 100]).unwrap();
         std::thread::sleep(Duration::from_millis(5));
@@ -192,9 +193,14 @@ fn a_hundred_rapid_changes_give_a_few_events_and_the_final_state() {
     assert_eq!(last["incomplete_size_on_disk"], 10_000, "{events:?}");
     assert_eq!(last["state"], "partial");
     let more = w.drain(Duration::from_millis(600));
+    // At most 4 reports a second of a repo whose size keeps changing (plus
+    // the first and the last): bounded by the time the writes took, which
+    // grows on a loaded machine, not by a count tuned to an idle one.
+    let secs = began.elapsed().as_secs_f64();
+    let bound = (secs * 4.0).ceil() as usize + 2;
     assert!(
-        events.len() + more.len() <= 8,
-        "bounded: {} events for 100 writes",
+        events.len() + more.len() <= bound.min(40),
+        "bounded: {} events for 100 writes in {secs:.1} s (at most {bound})",
         events.len() + more.len()
     );
 }

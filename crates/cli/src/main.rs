@@ -3,6 +3,7 @@
 
 mod commands;
 mod confirm;
+mod context;
 mod output;
 mod signals;
 mod stdout;
@@ -65,16 +66,17 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let ctx = context::Context::new(&cli.global);
     let result = match &cli.command {
-        Command::Where => commands::location::run(&cli.global),
-        Command::Scan(args) => commands::scan::run(&cli.global, args),
-        Command::List(args) => commands::list::run(&cli.global, args),
-        Command::Download(args) => commands::download::run(&cli.global, args),
-        Command::Delete(args) => commands::delete::delete(&cli.global, args),
-        Command::Prune(args) => commands::delete::prune(&cli.global, args),
-        Command::Verify(args) => commands::verify::run(&cli.global, args),
-        Command::Watch => commands::watch::run(&cli.global),
-        Command::Migrate(args) => commands::migrate::run(&cli.global, args),
+        Command::Where => commands::location::run(&ctx),
+        Command::Scan(args) => commands::scan::run(&ctx, args),
+        Command::List(args) => commands::list::run(&ctx, args),
+        Command::Download(args) => commands::download::run(&ctx, args),
+        Command::Delete(args) => commands::delete::delete(&ctx, args),
+        Command::Prune(args) => commands::delete::prune(&ctx, args),
+        Command::Verify(args) => commands::verify::run(&ctx, args),
+        Command::Watch => commands::watch::run(&ctx),
+        Command::Migrate(args) => commands::migrate::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,7 @@ impl Env {
         Self::from_pairs(std::env::vars())
     }
 
+    /// An environment of these variables only: for tests, and for the app's own choices.
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> Self {

@@ -21,12 +21,16 @@ pub const APP_IDENTIFIER: &str = "com.haid.models";
 /// The platform folders the rules fall back to, injected so tests control them.
 #[derive(Debug, Clone, Default)]
 pub struct PlatformDirs {
+    /// The user's home, for `~` in paths.
     pub home: Option<PathBuf>,
+    /// The platform's data folder (`~/.local/share`): the default cache and old data are under it.
     pub data: Option<PathBuf>,
+    /// The platform's config folder (`~/.config`): the settings are under it.
     pub config: Option<PathBuf>,
 }
 
 impl PlatformDirs {
+    /// This machine's folders, as the `dirs` crate finds them.
     pub fn from_system() -> Self {
         Self {
             home: dirs::home_dir(),
@@ -39,18 +43,25 @@ impl PlatformDirs {
 /// Which rule chose the cache dir. Serialised as the name a user would look for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum LocationSource {
+    /// Rule 1: `--cache-dir` on the CLI.
     #[serde(rename = "--cache-dir")]
     CliFlag,
+    /// Rule 2: `HF_HUB_CACHE`.
     #[serde(rename = "HF_HUB_CACHE")]
     HfHubCache,
+    /// Rule 2: `HUGGINGFACE_HUB_CACHE`, its older name.
     #[serde(rename = "HUGGINGFACE_HUB_CACHE")]
     HuggingfaceHubCache,
+    /// Rule 3: `$HF_HOME/hub`.
     #[serde(rename = "HF_HOME")]
     HfHome,
+    /// Rule 4: the location saved in the app's settings.
     #[serde(rename = "settings")]
     Settings,
+    /// Rule 5: `$HAID_DATA_DIR/models/hub`.
     #[serde(rename = "HAID_DATA_DIR")]
     HaidDataDir,
+    /// Rule 6: `<data dir>/haid/models/hub`.
     #[serde(rename = "default")]
     Default,
 }
@@ -59,21 +70,35 @@ impl LocationSource {
     /// True when an environment variable forces the location, so the app must
     /// not offer to change it in its settings.
     pub fn is_environment(self) -> bool {
-        matches!(
-            self,
-            Self::HfHubCache | Self::HuggingfaceHubCache | Self::HfHome | Self::HaidDataDir
-        )
+        self.variable().is_some()
+    }
+
+    /// The environment variable that chose the location, if one did: what
+    /// the user must change or unset to choose another place.
+    pub fn variable(self) -> Option<&'static str> {
+        match self {
+            Self::HfHubCache => Some("HF_HUB_CACHE"),
+            Self::HuggingfaceHubCache => Some("HUGGINGFACE_HUB_CACHE"),
+            Self::HfHome => Some("HF_HOME"),
+            Self::HaidDataDir => Some("HAID_DATA_DIR"),
+            Self::CliFlag | Self::Settings | Self::Default => None,
+        }
     }
 }
 
 /// The answer of `haid-models where`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CacheLocation {
+    /// The hub folder itself (`…/hub`), absolute.
     pub cache_dir: PathBuf,
     /// Home of the other HF files (`token`); `HF_HOME` when set.
     pub hf_home: PathBuf,
+    /// The old services' data folder (`HAID_DATA_DIR`, else `<data dir>/haid`):
+    /// where `migrate` looks.
     pub data_dir: PathBuf,
+    /// The app's settings file, whatever rule chose the cache.
     pub settings_file: PathBuf,
+    /// The rule that chose `cache_dir`.
     pub source: LocationSource,
 }
 
@@ -195,6 +220,25 @@ mod tests {
     ];
 
     #[test]
+    fn the_variable_of_a_source_is_its_name_in_json() {
+        for source in [
+            LocationSource::CliFlag,
+            LocationSource::HfHubCache,
+            LocationSource::HuggingfaceHubCache,
+            LocationSource::HfHome,
+            LocationSource::Settings,
+            LocationSource::HaidDataDir,
+            LocationSource::Default,
+        ] {
+            let json = serde_json::to_value(source).unwrap();
+            match source.variable() {
+                Some(var) => assert_eq!(json, var),
+                None => assert!(!source.is_environment()),
+            }
+        }
+    }
+
+    #[test]
     fn rule1_cli_flag_beats_everything() {
         let loc = resolve_with(Some("/flag/hub"), ALL);
         assert_eq!(loc.cache_dir, PathBuf::from("/flag/hub"));
@@ -241,7 +285,7 @@ mod tests {
         std::fs::write(cfg.join("settings.json"), "{oops").unwrap();
         let env = Env::from_pairs([("XDG_CONFIG_HOME", tmp.path().to_str().unwrap())]);
         let err = resolve(None, &env, &dirs()).unwrap_err();
-        assert_eq!(err.kind(), "settings");
+        assert_eq!(err.kind(), crate::ErrorKind::Settings);
         let env = Env::from_pairs([
             ("XDG_CONFIG_HOME", tmp.path().to_str().unwrap()),
             ("HF_HOME", "/c"),

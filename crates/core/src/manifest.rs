@@ -22,25 +22,34 @@ pub const OTHER_GROUP: &str = "other";
 /// One model the product needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManifestModel {
+    /// Its hub id.
     pub id: RepoId,
+    /// What the product calls it.
     pub name: String,
+    /// Who made it.
     pub team: String,
+    /// The size of its embeddings, for embedding models.
     pub dimensions: Option<u32>,
+    /// Its download size as the manifest states it, in MB.
     pub size_mb: Option<u64>,
+    /// Its page, when the manifest gives one (an http(s) URL).
     pub link: Option<String>,
 }
 
 /// Models of one type (`embedding`, `caption`, … any key is a type).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ManifestGroup {
+    /// The key in the manifest (`embedding`).
     #[serde(rename = "type")]
     pub model_type: String,
+    /// Its models, in the file's order.
     pub models: Vec<ManifestModel>,
 }
 
 /// Groups in the order the file gives them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Manifest {
+    /// Each type with its models.
     pub groups: Vec<ManifestGroup>,
 }
 
@@ -75,7 +84,7 @@ impl Manifest {
     }
 
     /// Reads and parses a user manifest. Only a regular file of at most
-    /// [`MANIFEST_LIMIT`] is read: the path may be anything (`/dev/zero`).
+    /// `MANIFEST_LIMIT` (16 MiB) is read: the path may be anything (`/dev/zero`).
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = local_file::read_text(path, MANIFEST_LIMIT).map_err(|refusal| {
             let fix = match refusal {
@@ -130,14 +139,17 @@ impl Manifest {
         }
     }
 
+    /// The model types, in order.
     pub fn types(&self) -> impl Iterator<Item = &str> {
         self.groups.iter().map(|g| g.model_type.as_str())
     }
 
+    /// Whether the manifest names `id` (in any case).
     pub fn contains(&self, id: &RepoId) -> bool {
         self.models().any(|m| same_repo(&m.id, id))
     }
 
+    /// Every model of every type, in order.
     pub fn models(&self) -> impl Iterator<Item = &ManifestModel> {
         self.groups.iter().flat_map(|g| g.models.iter())
     }
@@ -163,6 +175,7 @@ pub struct RepoKey {
 }
 
 impl RepoKey {
+    /// The key of an id.
     pub fn of(id: &RepoId) -> Self {
         Self {
             repo_type: id.repo_type(),

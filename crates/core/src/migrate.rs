@@ -3,11 +3,11 @@
 //!
 //! Two old layouts live under the old data folder (`HAID_DATA_DIR`):
 //! - `embedding/models/{org}/{model}/`: plain model folders, as
-//!   `save_pretrained` writes them ([`folder`]);
+//!   `save_pretrained` writes them (module `folder`);
 //! - `image-caption/{Org}--{model}/`: a private Hugging Face cache holding a
-//!   standard `models--Org--model/` repo ([`hf_cache`]).
+//!   standard `models--Org--model/` repo (module `hf_cache`).
 //!
-//! [`detect`] finds them and plans; [`run`] carries the plan out, model by
+//! [`plan`] finds them and plans; [`run`] carries the plan out, model by
 //! model. Safety rules: every byte is checked against its content hash before
 //! it counts as migrated; a source file is removed only once its copy in the
 //! cache verified; what does not verify stays where it was and is reported; a
@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::cache::RepoId;
 
-pub use detect::detect;
+pub use detect::{plan, OldFolder};
 pub use run::{run, MigrateEvent, MigrateOptions, MigrateSink};
 
 /// Which old layout a model was found in.
@@ -53,15 +53,20 @@ pub enum Method {
 /// One model to migrate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlanItem {
+    /// The model.
     #[serde(flatten)]
     pub repo: RepoId,
+    /// The old layout it is in.
     pub layout: Layout,
     /// The repo folder (private cache) or the model folder (plain).
     pub source: PathBuf,
     /// Its folder in the cache.
     pub target: PathBuf,
+    /// What its files take.
     pub bytes: u64,
+    /// How many files it has.
     pub files: usize,
+    /// Whether its files are moved or copied.
     pub method: Method,
     /// The folder of the old layout that is removed once it is empty
     /// (`image-caption/Org--model`, or the model folder itself).
@@ -72,32 +77,60 @@ pub struct PlanItem {
 /// What `migrate --dry-run` prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct MigrationPlan {
+    /// The old data folder looked in.
     pub from: PathBuf,
+    /// Whether it is a folder. Not, for the usual place on a machine that
+    /// never had the old services: nothing to migrate ([`OldFolder::Usual`]).
+    pub from_exists: bool,
+    /// The cache the models go to.
     pub cache_dir: PathBuf,
+    /// The models found, by id.
     pub models: Vec<PlanItem>,
     /// Folders of the old layouts that are not models we can migrate.
     pub warnings: Vec<crate::cache::ScanWarning>,
 }
 
 impl MigrationPlan {
+    /// What the models take: the bytes to move or copy.
     pub fn bytes(&self) -> u64 {
         self.models.iter().map(|m| m.bytes).sum()
+    }
+
+    /// When there is no model to migrate, the sentence that says so and why.
+    pub fn nothing_to_migrate(&self) -> Option<String> {
+        if !self.models.is_empty() {
+            return None;
+        }
+        Some(if self.from_exists {
+            format!("Nothing to migrate under {}.", self.from.display())
+        } else {
+            format!(
+                "Nothing to migrate: there is no old data folder at {} \
+                 (HAID_DATA_DIR, else the platform's data folder; --from names another).",
+                self.from.display()
+            )
+        })
     }
 }
 
 /// A file that was not migrated, and why. It stays in its old place.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Problem {
+    /// The file, in the old folder.
     pub path: PathBuf,
+    /// Why it was not migrated.
     pub reason: String,
 }
 
 /// What happened to one model.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelOutcome {
+    /// The model.
     #[serde(flatten)]
     pub repo: RepoId,
+    /// The old layout it was in.
     pub layout: Layout,
+    /// Whether its files were moved or copied.
     pub method: Method,
     /// The commit its snapshot is under (`refs/main`, unless the cache had one).
     pub commit: Option<String>,
@@ -105,7 +138,9 @@ pub struct ModelOutcome {
     pub local_commit: bool,
     /// Every file was checked against the hub's listing.
     pub checked_with_hub: bool,
+    /// Files now in the cache.
     pub files: usize,
+    /// Their bytes.
     pub bytes: u64,
     /// Files left in the source, with the reason.
     pub problems: Vec<Problem>,

@@ -12,12 +12,19 @@ use crate::status::ModelStatus;
 
 /// What a filter or sort can ask of a row.
 pub trait Row {
+    /// What `sort=name` compares: the repo id.
     fn name(&self) -> String;
+    /// Bytes on disk (`size>1GB`).
     fn size(&self) -> u64;
+    /// Last access, Unix seconds (`accessed>7d`); `None` when not on disk.
     fn accessed(&self) -> Option<i64>;
+    /// Last change, Unix seconds (`modified<=2w`); `None` when not on disk.
     fn modified(&self) -> Option<i64>;
+    /// `model`, `dataset`, … (`type=model`).
     fn repo_type(&self) -> &str;
+    /// The refs it has (`refs=main`).
     fn refs(&self) -> Vec<&str>;
+    /// Its state (`state=partial`).
     fn state(&self) -> &str;
 }
 

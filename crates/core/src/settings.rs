@@ -1,4 +1,7 @@
-//! The app's settings file (JSON). The CLI only reads it; the desktop app writes it.
+//! The app's settings file (JSON). The CLI only reads it; the desktop app
+//! writes it, through [`Settings::apply`] (in `page`, with the view the page shows).
+
+mod page;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -8,6 +11,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::manifest::local_file::{self, Refusal, SETTINGS_LIMIT};
+
+pub use page::{SettingsUpdate, SettingsView};
 
 /// What the user chose in the app. Unknown keys are kept out of the way
 /// (ignored) so an older CLI reads a newer app's file.
@@ -120,8 +125,11 @@ impl Settings {
 /// A settings value refused: its key, the value as JSON shows it, the rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadValue {
+    /// The key in the file (`concurrency`).
     pub key: &'static str,
+    /// The value found.
     pub value: Value,
+    /// What a good value looks like.
     pub rule: String,
 }
 
@@ -268,7 +276,7 @@ mod tests {
         let file = dir.path().join("settings.json");
         std::fs::write(&file, json).unwrap();
         let err = Settings::load(&file).unwrap_err();
-        assert_eq!(err.kind(), "settings", "{err}");
+        assert_eq!(err.kind(), crate::ErrorKind::Settings, "{err}");
         let msg = err.to_string();
         assert!(msg.contains(&file.display().to_string()), "{msg}");
         msg

@@ -6,13 +6,12 @@ use clap::Args;
 use haid_models::cache::delete::{execute_delete, plan_delete};
 use haid_models::cache::prune::{execute_prune, plan_prune};
 use haid_models::cache::RepoId;
-use haid_models::location::CacheLocation;
 use haid_models::Result;
 use serde::Serialize;
 
 use crate::confirm::confirm;
+use crate::context::Context;
 use crate::output::{self, print_json};
-use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
@@ -49,9 +48,9 @@ struct Outcome<'a, T: Serialize> {
     detail: T,
 }
 
-pub fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
+pub fn delete(ctx: &Context, args: &DeleteArgs) -> Result<()> {
     let repo = RepoId::model(&args.id)?;
-    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
+    let loc = ctx.location()?;
     let plan = plan_delete(&loc.cache_dir, &repo, &args.revision)?;
     let what = if plan.whole_repo && plan.revisions.is_empty() {
         // Only the trash an earlier delete could not finish is left.
@@ -67,7 +66,7 @@ pub fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
         revisions: &plan.revisions,
     };
     finish(
-        global,
+        ctx,
         args.dry_run,
         args.yes,
         &what,
@@ -78,10 +77,10 @@ pub fn delete(global: &GlobalArgs, args: &DeleteArgs) -> Result<()> {
     )
 }
 
-pub fn prune(global: &GlobalArgs, args: &PruneArgs) -> Result<()> {
-    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
+pub fn prune(ctx: &Context, args: &PruneArgs) -> Result<()> {
+    let loc = ctx.location()?;
     let plan = plan_prune(&loc.cache_dir)?;
-    if !global.json {
+    if !ctx.json {
         // Repos with a broken ref, or a download running: what is left alone, and why.
         for s in &plan.skipped {
             eprintln!("warning: {}: {}", s.path.display(), s.message);
@@ -117,7 +116,7 @@ pub fn prune(global: &GlobalArgs, args: &PruneArgs) -> Result<()> {
         skipped: &plan.skipped,
     };
     finish(
-        global,
+        ctx,
         args.dry_run,
         args.yes,
         &what,
@@ -156,7 +155,7 @@ struct PrunedRevision<'a> {
 /// Shows the plan, asks, executes, reports — the same for delete and prune.
 #[allow(clippy::too_many_arguments)]
 fn finish<T: Serialize>(
-    global: &GlobalArgs,
+    ctx: &Context,
     dry_run: bool,
     yes: bool,
     what: &str,
@@ -166,7 +165,7 @@ fn finish<T: Serialize>(
     execute: impl FnOnce() -> Result<()>,
 ) -> Result<()> {
     let report = |dry_run| {
-        if global.json {
+        if ctx.json {
             print_json(&Outcome {
                 deleted,
                 freed_bytes: freed,
@@ -178,12 +177,12 @@ fn finish<T: Serialize>(
         }
     };
     if deleted.is_empty() {
-        if !global.json {
+        if !ctx.json {
             eprintln!("Nothing to delete.");
         }
         return report(dry_run);
     }
-    if !global.json {
+    if !ctx.json {
         eprintln!(
             "{} {what}, freeing {}:",
             if dry_run {
@@ -205,7 +204,7 @@ fn finish<T: Serialize>(
         return Ok(());
     }
     execute()?;
-    if !global.json {
+    if !ctx.json {
         eprintln!("Deleted; {} freed.", output::size(freed));
     }
     report(false)

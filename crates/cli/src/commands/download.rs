@@ -9,16 +9,15 @@ use std::time::Duration;
 
 use clap::Args;
 use haid_models::cache::{RefName, RepoId};
-use haid_models::download::{self, DownloadEvent, DownloadRequest, EventSink, Hub, HubConfig};
-use haid_models::env::Env;
+use haid_models::download::{self, DownloadEvent, DownloadRequest, EventSink, Hub};
 use haid_models::location::CacheLocation;
 use haid_models::{Error, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio_util::sync::CancellationToken;
 
+use crate::context::Context;
 use crate::output;
 use crate::stdout::Stream;
-use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct DownloadArgs {
@@ -35,22 +34,18 @@ pub struct DownloadArgs {
     exclude: Vec<String>,
 }
 
-pub fn run(global: &GlobalArgs, args: &DownloadArgs) -> Result<()> {
-    let (loc, hub, req) = prepare(global, args).inspect_err(|e| {
-        if global.json {
+pub fn run(ctx: &Context, args: &DownloadArgs) -> Result<()> {
+    let (loc, hub, req) = prepare(ctx, args).inspect_err(|e| {
+        if ctx.json {
             // Scripts read the kind from stdout whatever failed.
             let _ = output::print_json_line(&error_event(e));
         }
     })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("start", "the async runtime", e))?;
     let cancel = CancellationToken::new();
     // A failed write of an event cancels the download, which then ends as
     // after Ctrl-C; the write's error is the result (a broken pipe: exit 0).
     let stream = Stream::new(cancel.clone());
-    let bars = (!global.json).then(Bars::new);
+    let bars = (!ctx.json).then(Bars::new);
     let sink: EventSink = match &bars {
         Some(bars) => bars.sink(),
         None => {
@@ -58,18 +53,20 @@ pub fn run(global: &GlobalArgs, args: &DownloadArgs) -> Result<()> {
             Arc::new(move |event| stream.json_line(&event))
         }
     };
-    let result = runtime.block_on(async {
-        crate::signals::cancel_on_signals(&cancel)?;
-        download::download(
-            &loc.cache_dir,
-            &hub,
-            &req,
-            sink,
-            &cancel,
-            download::DEFAULT_FILE_CONCURRENCY,
-        )
-        .await
-    });
+    let result = ctx
+        .block_on(async {
+            crate::signals::cancel_on_signals(&cancel)?;
+            download::download(
+                &loc.cache_dir,
+                &hub,
+                &req,
+                sink,
+                &cancel,
+                download::DEFAULT_FILE_CONCURRENCY,
+            )
+            .await
+        })
+        .and_then(|r| r);
     if let Some(bars) = &bars {
         bars.clear();
     }
@@ -80,7 +77,7 @@ pub fn run(global: &GlobalArgs, args: &DownloadArgs) -> Result<()> {
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(e) => {
-            if global.json {
+            if ctx.json {
                 // The download failed: its exit 1 stands even if this line
                 // cannot be written any more.
                 stream.json_line(&error_event(&e));
@@ -88,7 +85,7 @@ pub fn run(global: &GlobalArgs, args: &DownloadArgs) -> Result<()> {
             return Err(e);
         }
     };
-    if !global.json {
+    if !ctx.json {
         eprintln!(
             "Downloaded {} ({}) at {}\n  {}",
             outcome.repo_id,
@@ -106,18 +103,17 @@ const CRASH_AT: &str = "HAID_DOWNLOAD_CRASH_AT";
 
 /// Everything checked before the network: the id and revision first, so a
 /// bad one never reaches it.
-fn prepare(
-    global: &GlobalArgs,
+fn prepare<'a>(
+    ctx: &'a Context,
     args: &DownloadArgs,
-) -> Result<(CacheLocation, Hub, DownloadRequest)> {
+) -> Result<(&'a CacheLocation, Hub, DownloadRequest)> {
     let repo = RepoId::model(&args.id)?;
     let revision = RefName::parse(&args.revision).map_err(|reason| Error::InvalidArgument {
         what: "revision",
         value: args.revision.clone(),
         reason,
     })?;
-    let env = Env::from_process();
-    if let Some(spec) = env.get(CRASH_AT) {
+    if let Some(spec) = ctx.env.get(CRASH_AT) {
         if !download::crash::arm(spec) {
             return Err(Error::InvalidArgument {
                 what: CRASH_AT,
@@ -126,8 +122,8 @@ fn prepare(
             });
         }
     }
-    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
-    let hub = Hub::new(HubConfig::load(&env, &loc)?, &loc.cache_dir)?;
+    let loc = ctx.location()?;
+    let hub = Hub::new(ctx.hub_config()?, &loc.cache_dir)?;
     let req = DownloadRequest {
         repo,
         revision,

@@ -4,16 +4,14 @@ use std::path::PathBuf;
 
 use clap::Args;
 use haid_models::cache::scan_cache;
-use haid_models::env::Env;
-use haid_models::location::CacheLocation;
 use haid_models::manifest::Manifest;
 use haid_models::query::{Filter, SortKey};
 use haid_models::status::{model_list, ModelList, ModelStatus, StatusGroup};
 use haid_models::Result;
 
+use crate::context::Context;
 use crate::output::{self, print_json};
 use crate::stdout::outln;
-use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -31,12 +29,12 @@ pub struct ListArgs {
     filter: Vec<Filter>,
 }
 
-pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<()> {
-    let env = Env::from_process();
-    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
+pub fn run(ctx: &Context, args: &ListArgs) -> Result<()> {
+    let env = &ctx.env;
+    let loc = ctx.location()?;
     // The app's "Add a model" list is read too (beside the settings file).
     let app_manifest = loc.settings_file.with_file_name("models_manifest.json");
-    let manifest = Manifest::load_or_default(args.manifest.as_deref(), &env, Some(&app_manifest))?;
+    let manifest = Manifest::load_or_default(args.manifest.as_deref(), env, Some(&app_manifest))?;
     let report = scan_cache(&loc.cache_dir)?;
     // Held blob locks: downloads by this app, another haid-models or Python.
     let downloading = haid_models::download::lock::downloading_repos(&loc.cache_dir);
@@ -53,7 +51,7 @@ pub fn run(global: &GlobalArgs, args: &ListArgs) -> Result<()> {
             sort.sort(&mut group.models);
         }
     }
-    if global.json {
+    if ctx.json {
         return print_json(&list);
     }
     print_groups(&list)

@@ -1,15 +1,14 @@
 //! `haid-models where`.
 
-use haid_models::location::CacheLocation;
 use haid_models::Result;
 
+use crate::context::Context;
 use crate::output::print_json;
 use crate::stdout::outln;
-use crate::GlobalArgs;
 
-pub fn run(global: &GlobalArgs) -> Result<()> {
-    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
-    if global.json {
+pub fn run(ctx: &Context) -> Result<()> {
+    let loc = ctx.location()?;
+    if ctx.json {
         return print_json(&loc);
     }
     let source = serde_json::to_value(loc.source).unwrap_or_default();

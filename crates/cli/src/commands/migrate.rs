@@ -7,22 +7,21 @@ use std::sync::Arc;
 
 use clap::Args;
 use comfy_table::Cell;
-use haid_models::download::HubConfig;
 use haid_models::env::Env;
-use haid_models::location::CacheLocation;
 use haid_models::migrate::{
-    self, Method, MigrateEvent, MigrateOptions, MigrateSink, MigrationPlan, ModelOutcome,
+    self, Method, MigrateEvent, MigrateOptions, MigrateSink, MigrationPlan, ModelOutcome, OldFolder,
 };
 use haid_models::{Error, Result};
 
+use crate::context::Context;
 use crate::output;
 use crate::stdout::{outln, Stream};
-use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// The old data folder, with embedding/models/… and image-caption/…
-    /// [default: HAID_DATA_DIR, else the platform data folder's haid/]
+    /// The old data folder, with embedding/models/… and image-caption/…; it
+    /// must exist. [default: HAID_DATA_DIR, else the platform data folder's
+    /// haid/; when that is not there, there is nothing to migrate]
     #[arg(long, value_name = "DIR")]
     from: Option<PathBuf>,
     /// Print the plan (each model, source, target, bytes, move or copy) and touch nothing.
@@ -34,36 +33,33 @@ pub struct MigrateArgs {
 /// cache, so tests can check that a rerun finishes a cut-short migration.
 const CRASH_AFTER: &str = "HAID_MIGRATE_CRASH_AFTER";
 
-pub fn run(global: &GlobalArgs, args: &MigrateArgs) -> Result<()> {
-    let env = Env::from_process();
-    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
-    let from = args.from.clone().unwrap_or_else(|| loc.data_dir.clone());
-    let plan = migrate::detect(&from, &loc.cache_dir)?;
+pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<()> {
+    let loc = ctx.location()?;
+    let from = match &args.from {
+        Some(dir) => OldFolder::Named(dir),
+        None => OldFolder::Usual(&loc.data_dir),
+    };
+    let plan = migrate::plan(from, &loc.cache_dir)?;
     if args.dry_run {
-        return print_plan(global, &plan);
+        return print_plan(ctx, &plan);
     }
     // The migration does not stop when stdout's reader goes away: a model
     // half moved is safe (the journal) but a finished one is better. Only
     // the events stop, and a broken pipe then ends the command quietly.
     let stream = Stream::new(tokio_util::sync::CancellationToken::new());
-    if plan.models.is_empty() {
-        eprintln!("Nothing to migrate under {}.", from.display());
-        finish(global, &[], &stream);
+    if let Some(nothing) = plan.nothing_to_migrate() {
+        eprintln!("{nothing}");
+        finish(ctx, &[], &stream);
         return stream.result();
     }
-    let options = MigrateOptions::from_config(HubConfig::load(&env, &loc)?, &loc.cache_dir)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("start", "the async runtime", e))?;
-    let sink = sink(global.json, &env, stream.clone());
-    let outcomes = runtime.block_on(migrate::run(&plan, &options, sink))?;
-    finish(global, &outcomes, &stream);
+    let options = MigrateOptions::from_config(ctx.hub_config()?, &loc.cache_dir)?;
+    let sink = sink(ctx.json, &ctx.env, stream.clone());
+    let outcomes = ctx.block_on(migrate::run(&plan, &options, sink))??;
+    finish(ctx, &outcomes, &stream);
     // Files left behind are a failure whether or not anyone still reads stdout.
     if outcomes.iter().any(|o| !o.source_removed) {
-        return Err(Error::InvalidArgument {
-            what: "migration",
-            value: from.display().to_string(),
+        return Err(Error::MigrationIncomplete {
+            from: plan.from.clone(),
             reason: "some files were not migrated (see above); they are still in the old folder"
                 .into(),
         });
@@ -132,9 +128,9 @@ fn say_outcome(o: &ModelOutcome) {
 }
 
 /// With `--json`, one last line: `{"event":"done","models":N,"complete":N}`.
-fn finish(global: &GlobalArgs, outcomes: &[ModelOutcome], stream: &Stream) {
+fn finish(ctx: &Context, outcomes: &[ModelOutcome], stream: &Stream) {
     let complete = outcomes.iter().filter(|o| o.source_removed).count();
-    if global.json {
+    if ctx.json {
         stream.json_line(&serde_json::json!({
             "event": "done",
             "models": outcomes.len(),
@@ -145,13 +141,13 @@ fn finish(global: &GlobalArgs, outcomes: &[ModelOutcome], stream: &Stream) {
     }
 }
 
-fn print_plan(global: &GlobalArgs, plan: &MigrationPlan) -> Result<()> {
-    if global.json {
+fn print_plan(ctx: &Context, plan: &MigrationPlan) -> Result<()> {
+    if ctx.json {
         return output::print_json(plan);
     }
     output::warnings(&plan.warnings);
-    if plan.models.is_empty() {
-        return outln!("Nothing to migrate under {}.", plan.from.display());
+    if let Some(nothing) = plan.nothing_to_migrate() {
+        return outln!("{nothing}");
     }
     let mut table = output::table(&["MODEL", "FROM", "TO", "SIZE", "HOW"], &[3]);
     for m in &plan.models {

@@ -2,13 +2,12 @@
 
 use clap::Args;
 use haid_models::cache::{scan_cache, CacheReport};
-use haid_models::location::CacheLocation;
 use haid_models::query::{Filter, SortKey};
 use haid_models::Result;
 
+use crate::context::Context;
 use crate::output::{self, print_json};
 use crate::stdout::outln;
-use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -24,15 +23,15 @@ pub struct ScanArgs {
     filter: Vec<Filter>,
 }
 
-pub fn run(global: &GlobalArgs, args: &ScanArgs) -> Result<()> {
-    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
+pub fn run(ctx: &Context, args: &ScanArgs) -> Result<()> {
+    let loc = ctx.location()?;
     let mut report = scan_cache(&loc.cache_dir)?;
     let now = output::now();
     report
         .repos
         .retain(|r| args.filter.iter().all(|f| f.matches(r, now)));
     args.sort.sort(&mut report.repos);
-    if global.json {
+    if ctx.json {
         return print_json(&report);
     }
     print_table(&report, args.revisions, now)

@@ -2,15 +2,13 @@
 //! blob name, and, when the hub answers, against the hub's listing.
 
 use clap::Args;
-use haid_models::cache::verify::{verify_local, FileVerdict, VerifyReport};
+use haid_models::cache::verify::{verify, FileVerdict, VerifyReport};
 use haid_models::cache::RepoId;
-use haid_models::download::{Hub, HubConfig};
-use haid_models::env::Env;
-use haid_models::location::CacheLocation;
-use haid_models::{Error, Result};
+use haid_models::download::Hub;
+use haid_models::Result;
 
+use crate::context::Context;
 use crate::output::print_json;
-use crate::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -21,16 +19,13 @@ pub struct VerifyArgs {
     revision: Option<String>,
 }
 
-pub fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<()> {
+pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<()> {
     let repo = RepoId::model(&args.id)?;
-    let env = Env::from_process();
-    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
-    let mut report = verify_local(&loc.cache_dir, &repo, args.revision.as_deref())?;
-    let config = HubConfig::load(&env, &loc)?;
-    if !config.offline {
-        compare_with_hub(&mut report, config, &loc)?;
-    }
-    let printed = if global.json {
+    let loc = ctx.location()?;
+    let hub = Hub::new(ctx.hub_config()?, &loc.cache_dir)?;
+    let revision = args.revision.as_deref();
+    let report = ctx.block_on(verify(&loc.cache_dir, Some(&hub), &repo, revision))??;
+    let printed = if ctx.json {
         print_json(&report)
     } else {
         print_human(&report);
@@ -38,40 +33,7 @@ pub fn run(global: &GlobalArgs, args: &VerifyArgs) -> Result<()> {
     };
     // The verdict is the exit status: a reader that stopped reading (a
     // broken pipe, which ends quietly with 0) must not hide damage.
-    if report.ok {
-        printed
-    } else {
-        let reason = match report.problems.as_slice() {
-            [] => "some files are damaged or missing; download the model again to repair it"
-                .to_owned(),
-            problems => problems.join("; "),
-        };
-        Err(Error::InvalidArgument {
-            what: "cache content of",
-            value: repo.id(),
-            reason,
-        })
-    }
-}
-
-fn compare_with_hub(
-    report: &mut VerifyReport,
-    config: HubConfig,
-    loc: &CacheLocation,
-) -> Result<()> {
-    let hub = Hub::new(config, &loc.cache_dir)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("start", "the async runtime", e))?;
-    match runtime.block_on(hub.listing(&report.repo, &report.commit_hash)) {
-        Ok(listing) => {
-            report.compare_with_listing(&listing, true);
-            report.hub = "checked".into();
-        }
-        Err(e) => report.hub = format!("unreachable: {e}"),
-    }
-    Ok(())
+    report.verdict().and(printed)
 }
 
 fn print_human(report: &VerifyReport) {

@@ -4,42 +4,35 @@
 
 use std::sync::Arc;
 
-use haid_models::env::Env;
-use haid_models::location::CacheLocation;
 use haid_models::watch::{choose_mode, WatchEvent, WatchSink, Watcher};
-use haid_models::{Error, Result};
+use haid_models::Result;
 use tokio_util::sync::CancellationToken;
 
+use crate::context::Context;
 use crate::output;
 use crate::stdout::{outln, Stream};
-use crate::GlobalArgs;
 
-pub fn run(global: &GlobalArgs) -> Result<()> {
-    let env = Env::from_process();
-    let loc = CacheLocation::from_system(global.cache_dir.as_deref())?;
-    let mode = choose_mode(&env, &loc.cache_dir);
+pub fn run(ctx: &Context) -> Result<()> {
+    let loc = ctx.location()?;
+    let mode = choose_mode(&ctx.env, &loc.cache_dir);
     // A failed write (the watcher thread's) cancels `stop`, which ends the wait below.
     let stop = CancellationToken::new();
     let stream = Stream::new(stop.clone());
     let sink: WatchSink = {
         let stream = stream.clone();
-        if global.json {
+        if ctx.json {
             Arc::new(move |event| stream.json_line(&event))
         } else {
             Arc::new(move |event| log_line(&stream, event))
         }
     };
     let watcher = Watcher::start(loc.cache_dir.clone(), mode, sink)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("start", "the async runtime", e))?;
-    runtime.block_on(async {
+    ctx.block_on(async {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             () = stop.cancelled() => {}
         }
-    });
+    })?;
     watcher.stop();
     stream.result()
 }

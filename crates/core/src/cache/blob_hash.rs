@@ -8,11 +8,14 @@ use sha2::{Digest, Sha256};
 /// Which hash an etag is: a 64-hex etag is sha256, a 40-hex one git sha1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlobHashKind {
+    /// LFS files: the sha256 of the content.
     Sha256,
+    /// Small files: git's blob sha1, of a `blob <size>\0` header and the content.
     GitSha1,
 }
 
 impl BlobHashKind {
+    /// The hash an etag names, or `None` for an etag that is no hash (a plain copy).
     pub fn of_etag(etag: &str) -> Option<Self> {
         let hex = etag.bytes().all(|b| b.is_ascii_hexdigit());
         match (etag.len(), hex) {
@@ -26,11 +29,14 @@ impl BlobHashKind {
 /// An incremental hasher for one blob of a known size.
 #[derive(Debug, Clone)]
 pub enum BlobHasher {
+    /// Hashing an LFS file.
     Sha256(Sha256),
+    /// Hashing a small file, the git header already fed.
     GitSha1(Sha1),
 }
 
 impl BlobHasher {
+    /// A hasher for a blob of `size` bytes (git's hash starts with the size).
     pub fn new(kind: BlobHashKind, size: u64) -> Self {
         match kind {
             BlobHashKind::Sha256 => Self::Sha256(Sha256::new()),
@@ -42,6 +48,7 @@ impl BlobHasher {
         }
     }
 
+    /// Feeds the next bytes of the content.
     pub fn update(&mut self, bytes: &[u8]) {
         match self {
             Self::Sha256(h) => h.update(bytes),
@@ -49,6 +56,7 @@ impl BlobHasher {
         }
     }
 
+    /// The hash in lowercase hex: what the blob's name must be.
     pub fn finish_hex(self) -> String {
         match self {
             Self::Sha256(h) => hex::encode(h.finalize()),

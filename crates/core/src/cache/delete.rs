@@ -27,13 +27,16 @@ use crate::error::{Error, Result};
 /// What a delete will remove, and the bytes it frees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeletePlan {
+    /// The repo the plan is for.
     #[serde(flatten)]
     pub repo: RepoId,
+    /// The whole repo goes (no revision was named, or every one was).
     pub whole_repo: bool,
     /// Commit hashes of the revisions that go.
     pub revisions: Vec<String>,
     /// Every file or folder that will be removed, in order.
     pub deleted: Vec<PathBuf>,
+    /// What the delete frees on disk.
     pub freed_bytes: u64,
     #[serde(skip)]
     steps: Vec<Step>,

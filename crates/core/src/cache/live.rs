@@ -42,6 +42,7 @@ impl Known {
 }
 
 impl LiveCache {
+    /// Knows nothing yet: the first [`LiveCache::report`] scans the whole cache.
     pub fn new(cache_dir: &Path) -> Self {
         Self {
             cache_dir: cache_dir.to_owned(),

@@ -44,6 +44,7 @@ fn shown(c: char) -> String {
 macro_rules! name_type {
     ($t:ident) => {
         impl $t {
+            /// The name as text, exactly as parsed.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -87,6 +88,7 @@ pub struct CommitHash(String);
 name_type!(CommitHash);
 
 impl CommitHash {
+    /// Checks `s`; the error says what a commit looks like.
     pub fn parse(s: &str) -> Result<Self, Reason> {
         if s.len() != 40 || !is_lower_hex(s) {
             return Err("a commit is 40 lowercase hex digits".into());
@@ -102,6 +104,7 @@ pub struct BlobName(String);
 name_type!(BlobName);
 
 impl BlobName {
+    /// Checks `s`; the error says what a blob name looks like.
     pub fn parse(s: &str) -> Result<Self, Reason> {
         if !matches!(s.len(), 40 | 64) || !is_lower_hex(s) {
             return Err("a blob name is a sha1 (40) or sha256 (64) in lowercase hex".into());
@@ -127,6 +130,7 @@ pub struct RepoFilePath(String);
 name_type!(RepoFilePath);
 
 impl RepoFilePath {
+    /// Checks `s` part by part; the error names the part and what is wrong with it.
     pub fn parse(s: &str) -> Result<Self, Reason> {
         if s.is_empty() {
             return Err("the path is empty".into());
@@ -230,10 +234,12 @@ pub struct RefName(String);
 name_type!(RefName);
 
 impl RefName {
+    /// The branch every repo has, and the default revision.
     pub fn main() -> Self {
         Self("main".into())
     }
 
+    /// Checks `s` against git's ref rules that matter to a path; the error says which.
     pub fn parse(s: &str) -> Result<Self, Reason> {
         if s.is_empty() {
             return Err("it is empty; use a branch (main), a tag or a commit hash".into());

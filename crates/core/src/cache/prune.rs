@@ -40,11 +40,13 @@ pub struct PrunePlan {
     pub trash: Vec<PathBuf>,
     /// Every path that goes.
     pub deleted: Vec<PathBuf>,
+    /// What the prune frees on disk.
     pub freed_bytes: u64,
     /// What was left alone, and why.
     pub skipped: Vec<ScanWarning>,
 }
 
+/// What a prune would remove, found without removing anything (`prune --dry-run`).
 pub fn plan_prune(cache_dir: &Path) -> Result<PrunePlan> {
     let mut plan = PrunePlan {
         revisions: Vec::new(),

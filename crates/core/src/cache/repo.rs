@@ -11,18 +11,25 @@ use crate::error::{Error, Result};
 /// The hub's longest allowed org or name.
 const MAX_PART_LEN: usize = 96;
 
+/// What a repo is on the hub; each has its own folder prefix in the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RepoType {
+    /// A model (`models--…`): what this app manages.
     Model,
+    /// A dataset (`datasets--…`): scanned and shown, never downloaded here.
     Dataset,
+    /// A Space (`spaces--…`).
     Space,
+    /// A kernel (`kernels--…`), as newer huggingface_hub versions cache them.
     Kernel,
 }
 
 impl RepoType {
+    /// Every type, in the order a scan lists them.
     pub const ALL: [RepoType; 4] = [Self::Model, Self::Dataset, Self::Space, Self::Kernel];
 
+    /// The singular, as `scan --json` writes it (`model`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Model => "model",
@@ -42,10 +49,12 @@ impl RepoType {
         }
     }
 
+    /// The type a cache folder's prefix names (`models` → model).
     pub fn from_folder_prefix(prefix: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.folder_prefix() == prefix)
     }
 
+    /// The type its singular names (`model`), as [`RepoType::as_str`] writes it.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
@@ -71,6 +80,7 @@ impl RepoId {
         Self::parse(id, RepoType::Model)
     }
 
+    /// Parses a hub id of any type; the error says what is wrong and how to write it.
     pub fn parse(id: &str, repo_type: RepoType) -> Result<Self> {
         let reject = |reason: &str| Error::InvalidRepoId {
             id: id.to_owned(),
@@ -124,14 +134,17 @@ impl RepoId {
         })
     }
 
+    /// Model, dataset, space or kernel.
     pub fn repo_type(&self) -> RepoType {
         self.repo_type
     }
 
+    /// The part before the `/`; `None` for a bare legacy name (`gpt2`).
     pub fn org(&self) -> Option<&str> {
         self.org.as_deref()
     }
 
+    /// The part after the `/` (the whole id for a bare name).
     pub fn name(&self) -> &str {
         &self.name
     }

@@ -18,11 +18,20 @@ mod blob_links;
 
 pub(crate) const INCOMPLETE_SUFFIX: &str = ".incomplete";
 
+/// The `*.incomplete` files of a repo's `blobs/`.
+#[derive(Debug, Default, Clone, Copy)]
+struct Incomplete {
+    files: usize,
+    bytes: u64,
+}
+
 /// What scanning one repo gives: the repo, its warnings, and the identities
 /// of its blobs (for the cache's physical total).
 #[derive(Debug, Clone)]
 pub struct RepoScan {
+    /// The repo as the scan saw it.
     pub repo: CachedRepo,
+    /// What was odd in it (the scan went on).
     pub warnings: Vec<ScanWarning>,
     pub(crate) blobs: Vec<(FileIdentity, u64)>,
 }
@@ -74,18 +83,18 @@ pub fn scan_repo_dir(cache_root: &Path, id: &RepoId) -> Option<RepoScan> {
             "the repo folder is a symlink; it is not followed, so the cache never reaches \
              outside itself. Move the real folder into the cache instead",
         );
-        return Some(scanner.finish(Vec::new(), BTreeMap::new(), 0));
+        return Some(scanner.finish(Vec::new(), BTreeMap::new(), Incomplete::default()));
     }
     let repo = match DirHandle::open(&scanner.repo_path) {
         Ok(repo) => repo,
         Err(e) => {
             scanner.corrupt(scanner.repo_path.clone(), format!("cannot open: {e}"));
-            return Some(scanner.finish(Vec::new(), BTreeMap::new(), 0));
+            return Some(scanner.finish(Vec::new(), BTreeMap::new(), Incomplete::default()));
         }
     };
     let refs = scanner.read_refs(&repo);
     let incomplete = scanner.open_blobs(&repo);
-    let revisions = scanner.read_revisions(&repo, &refs, incomplete > 0);
+    let revisions = scanner.read_revisions(&repo, &refs, incomplete.files > 0);
     Some(scanner.finish(revisions, refs, incomplete))
 }
 
@@ -158,21 +167,19 @@ impl RepoScanner<'_> {
         self.broken_refs.push(broken);
     }
 
-    /// Opens `blobs/` for the lookups to come and sums `*.incomplete` in it:
-    /// downloads that have not finished.
-    fn open_blobs(&mut self, repo: &DirHandle) -> u64 {
+    /// Opens `blobs/` for the lookups to come and counts `*.incomplete` in
+    /// it: downloads that have not finished.
+    fn open_blobs(&mut self, repo: &DirHandle) -> Incomplete {
         let Child::Dir(blobs) = self.child(repo, "blobs") else {
-            return 0;
+            return Incomplete::default();
         };
-        let incomplete = self
-            .entries(&blobs)
-            .into_iter()
-            .filter(|(name, kind)| {
-                *kind == Kind::File && name.to_string_lossy().ends_with(INCOMPLETE_SUFFIX)
-            })
-            .filter_map(|(name, _)| blobs.lstat(&name).ok())
-            .map(|s| s.size)
-            .sum();
+        let mut incomplete = Incomplete::default();
+        for (name, kind) in self.entries(&blobs) {
+            if kind == Kind::File && name.to_string_lossy().ends_with(INCOMPLETE_SUFFIX) {
+                incomplete.files += 1;
+                incomplete.bytes += blobs.lstat(&name).map_or(0, |s| s.size);
+            }
+        }
         self.blobs_dir = Some(blobs);
         incomplete
     }
@@ -344,9 +351,12 @@ impl RepoScanner<'_> {
         mut self,
         revisions: Vec<CachedRevision>,
         refs: BTreeMap<String, String>,
-        incomplete: u64,
+        incomplete: Incomplete,
     ) -> RepoScan {
-        if incomplete > 0 {
+        // By count, not bytes: a download's `.incomplete` is empty before
+        // its first byte, and a partial being rewritten is empty for an
+        // instant; neither is a complete model.
+        if incomplete.files > 0 {
             self.partial = true;
         }
         let state = if self.corrupt {
@@ -378,7 +388,7 @@ impl RepoScanner<'_> {
                 state,
                 size_on_disk,
                 nb_files,
-                incomplete_size_on_disk: incomplete,
+                incomplete_size_on_disk: incomplete.bytes,
                 last_accessed,
                 last_modified,
                 refs,

@@ -26,6 +26,7 @@ pub enum RepoState {
 }
 
 impl RepoState {
+    /// The name, as `scan --json` writes it.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Complete => "complete",
@@ -39,7 +40,9 @@ impl RepoState {
 /// Something odd found while scanning; the scan goes on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScanWarning {
+    /// The file or folder it is about.
     pub path: PathBuf,
+    /// What is odd, and what to do about it.
     pub message: String,
 }
 
@@ -52,6 +55,7 @@ pub struct ScanWarning {
 pub struct BrokenRef {
     /// `main`, `refs/pr/1`; for a folder of `refs/` that cannot be read, its name.
     pub name: String,
+    /// The ref's file (`refs/main`).
     pub path: PathBuf,
     /// What is wrong, e.g. `holds "garbage", which is not a commit hash`.
     pub problem: String,
@@ -78,13 +82,17 @@ impl BrokenRef {
 /// One `snapshots/<commit>` folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CachedRevision {
+    /// The commit this snapshot is of.
     pub commit_hash: String,
     /// The refs that point here, sorted; empty for a detached revision.
     pub refs: Vec<String>,
     /// Each blob counted once, as `huggingface_hub` does.
     pub size_on_disk: u64,
+    /// Files in the snapshot.
     pub nb_files: usize,
+    /// Newest modification time of its blobs, else of the folder (Unix seconds).
     pub last_modified: i64,
+    /// The folder to load the model from.
     pub snapshot_path: PathBuf,
     /// Files the tree listing names that are not in the snapshot (0 without a listing).
     pub nb_missing_files: usize,
@@ -93,19 +101,28 @@ pub struct CachedRevision {
 /// One `models--org--name` folder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CachedRepo {
+    /// Which repo this is.
     #[serde(flatten)]
     pub repo: RepoId,
+    /// Its folder in the cache.
     pub repo_path: PathBuf,
+    /// Its health.
     pub state: RepoState,
+    /// Finished blobs, each counted once, as `huggingface_hub` does.
     pub size_on_disk: u64,
+    /// Its blobs: a file shared by revisions counts once, as `huggingface_hub` counts.
     pub nb_files: usize,
+    /// Unfinished downloads (`.incomplete` blobs).
     pub incomplete_size_on_disk: u64,
+    /// Newest access time of its blobs, else of its folder (Unix seconds).
     pub last_accessed: i64,
+    /// Newest modification time of its blobs, else of its folder (Unix seconds).
     pub last_modified: i64,
     /// Ref name → commit, for the refs that hold a commit.
     pub refs: BTreeMap<String, String>,
     /// Refs that hold none, or name a commit that is not there.
     pub broken_refs: Vec<BrokenRef>,
+    /// Its snapshots, by commit hash.
     pub revisions: Vec<CachedRevision>,
 }
 
@@ -161,30 +178,37 @@ impl CachedRepo {
 /// disk, so shown until `delete` (again) or `prune` removes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TrashLeft {
+    /// The `.trash-…` folder.
     pub path: PathBuf,
     /// The repo folder it was, e.g. `models--org--name`.
     pub folder: String,
+    /// What is still in it.
     pub size_on_disk: u64,
 }
 
 /// The whole cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CacheReport {
+    /// The folder scanned.
     pub cache_dir: PathBuf,
     /// Physical size of the finished blobs: a blob shared by several repos
     /// (hard link or shared store) counts once.
     pub size_on_disk: u64,
+    /// Unfinished downloads in every repo.
     pub incomplete_size_on_disk: u64,
     /// Sorted by type, then id.
     pub repos: Vec<CachedRepo>,
     /// Left by deletes that could not finish; not part of `size_on_disk`
     /// (huggingface_hub does not count it either), but on disk all the same.
     pub trash: Vec<TrashLeft>,
+    /// What [`CacheReport::trash`] takes.
     pub trash_size_on_disk: u64,
+    /// Everything odd found, in every repo (the scan went on).
     pub warnings: Vec<ScanWarning>,
 }
 
 impl CacheReport {
+    /// The repo with exactly this id (and type), if it is cached.
     pub fn find(&self, id: &RepoId) -> Option<&CachedRepo> {
         self.repos.iter().find(|r| &r.repo == id)
     }

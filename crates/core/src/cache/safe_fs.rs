@@ -1,6 +1,7 @@
 //! Removing things from the cache, and nothing else: every path is checked to
 //! lie inside the (canonical) cache after its parent folders are resolved, and
-//! symlinks are unlinked, never followed.
+//! symlinks are unlinked, never followed. Showing a place of the cache (the
+//! app's "Open folder") goes through the same check ([`resolve_inside`]).
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -34,6 +35,24 @@ pub fn check_inside(root: &Path, path: &Path) -> Result<()> {
         return Err(refuse("it lies outside the cache"));
     }
     Ok(())
+}
+
+/// The real path of `path` (every symlink resolved) when that is the cache
+/// or lies inside it; anything else is refused. For handing a path that
+/// came from outside (the page) to another program, such as the file
+/// manager: a link that leads out of the cache is refused too.
+pub fn resolve_inside(cache_dir: &Path, path: &Path) -> Result<PathBuf> {
+    let root = fs::canonicalize(cache_dir)
+        .map_err(|e| Error::io("open the cache folder", cache_dir, e))?;
+    let real = fs::canonicalize(path).map_err(|e| Error::io("resolve", path, e))?;
+    if !is_under(&real, &root) {
+        return Err(Error::InvalidArgument {
+            what: "path",
+            value: path.display().to_string(),
+            reason: "it is not in the cache; only the cache's own folders are opened".into(),
+        });
+    }
+    Ok(real)
 }
 
 /// Bytes a removal frees: regular files, counted without following links.
@@ -244,6 +263,36 @@ mod tests {
         remove_inside(&root, &root.join("repo/blobs")).unwrap();
         assert!(outside.join("precious").exists());
         assert!(remove_inside(&root, &root.join("..")).is_err());
+    }
+
+    #[test]
+    fn only_places_in_the_cache_resolve() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path().join("cache");
+        let outside = tmp.path().join("outside");
+        fs::create_dir_all(cache.join("models--a--b/snapshots")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        let root = fs::canonicalize(&cache).unwrap();
+        assert_eq!(resolve_inside(&cache, &cache).unwrap(), root);
+        assert_eq!(
+            resolve_inside(&cache, &cache.join("models--a--b/snapshots/../snapshots")).unwrap(),
+            root.join("models--a--b/snapshots")
+        );
+        // Out by `..`, by a link, or a sibling whose name starts the same.
+        std::os::unix::fs::symlink(&outside, cache.join("models--a--b/out")).unwrap();
+        fs::create_dir_all(tmp.path().join("cache-other")).unwrap();
+        for path in [
+            cache.join(".."),
+            cache.join("models--a--b/out"),
+            tmp.path().join("cache-other"),
+            PathBuf::from("/etc"),
+        ] {
+            let err = resolve_inside(&cache, &path).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument, "{path:?}");
+            assert!(err.to_string().contains("not in the cache"), "{err}");
+        }
+        let err = resolve_inside(&cache, &cache.join("gone")).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Io, "{err}");
     }
 
     #[test]

@@ -14,12 +14,17 @@ pub const TREE_FORMAT_VERSION: u32 = 1;
 /// One file of a listing: the fields of the hub's `/tree` endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeEntry {
+    /// The file's size in bytes.
     pub size: u64,
+    /// The git blob sha1: a small file's etag.
     pub blob_id: String,
+    /// The content's sha256 for an LFS file: its etag then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lfs_sha256: Option<String>,
+    /// The LFS object's size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lfs_size: Option<u64>,
+    /// The Xet storage hash, kept as the hub sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub xet_hash: Option<String>,
 }
@@ -33,14 +38,17 @@ struct TreeFile {
 /// The paths a commit holds, with their sizes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeListing {
+    /// Repo path → size in bytes.
     pub files: BTreeMap<String, u64>,
 }
 
 impl TreeListing {
+    /// `trees/` of a repo folder.
     pub fn dir(repo_path: &Path) -> PathBuf {
         repo_path.join("trees")
     }
 
+    /// `trees/<commit>.json` in that folder.
     pub fn path(trees_dir: &Path, commit: &str) -> PathBuf {
         trees_dir.join(format!("{commit}.json"))
     }

@@ -3,6 +3,9 @@
 //! `hf cache verify`; the hub's listing, when reachable, adds missing and
 //! extra files (see `download::remote::Hub::listing`).
 //!
+//! [`verify`] is the whole check, the hub's listing included, for the CLI and
+//! the app alike; [`verify_local`] the offline part of it.
+//!
 //! A model passes only when the repo is sound too: a broken ref (the scan's
 //! [`BrokenRef`](super::report::BrokenRef)) fails it, as it fails
 //! huggingface_hub's verify, and so does a snapshot with no file in it.
@@ -20,11 +23,14 @@ use super::report::CachedRepo;
 use super::scan::{canonical_root, scan_repo};
 use super::snapshot::{snapshot_files, SnapshotFile};
 use super::tree::TreeListing;
+use crate::download::Hub;
 use crate::error::{Error, Result};
 
+/// What the check of one file found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileVerdict {
+    /// Its content hashes to its blob name (and the hub's listing agrees).
     Ok,
     /// The content's hash is not its blob name.
     Mismatch,
@@ -38,29 +44,39 @@ pub enum FileVerdict {
     Unreadable,
 }
 
+/// One file of the snapshot (or of the listing), checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileCheck {
+    /// Its path in the repo (`onnx/model.onnx`).
     pub path: String,
+    /// What the check found.
     pub verdict: FileVerdict,
+    /// The hash it should have: its blob name, or the listing's etag.
     pub expected: Option<String>,
+    /// The hash its content has, when it was read.
     pub actual: Option<String>,
 }
 
 /// The answer of `haid-models verify`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
+    /// The model checked.
     #[serde(flatten)]
     pub repo: RepoId,
+    /// The revision checked.
     pub commit_hash: String,
+    /// Its snapshot folder.
     pub snapshot_path: PathBuf,
     /// No problem, no mismatch, nothing missing, nothing unreadable.
     pub ok: bool,
     /// What is wrong beyond single files (a broken ref, an empty snapshot),
     /// each with what to do.
     pub problems: Vec<String>,
+    /// Files of the snapshot that were read.
     pub checked: usize,
     /// `checked`, `offline` (not asked), or `unreachable: …`.
     pub hub: String,
+    /// Every file, by path.
     pub files: Vec<FileCheck>,
 }
 
@@ -102,6 +118,55 @@ impl VerifyReport {
         }
         self.settle();
     }
+
+    /// The report as a verdict: `Err(Damaged)` naming what is wrong unless
+    /// the model passed. The CLI's exit status; a caller shows the report first.
+    pub fn verdict(&self) -> Result<()> {
+        if self.ok {
+            return Ok(());
+        }
+        let reason = match self.problems.as_slice() {
+            [] => "some files are damaged or missing; download the model again to repair it"
+                .to_owned(),
+            problems => problems.join("; "),
+        };
+        Err(Error::Damaged {
+            repo: self.repo.id(),
+            reason,
+        })
+    }
+}
+
+/// Verifies a revision of a cached model: every file re-hashed against its
+/// blob name ([`verify_local`], off the async threads), then, given a hub
+/// that is not offline, compared with the hub's listing of that commit, so
+/// missing and extra files show too. A hub that does not answer is no
+/// failure: the report says `unreachable: …` and keeps the offline verdict.
+pub async fn verify(
+    cache_dir: &Path,
+    hub: Option<&Hub>,
+    repo: &RepoId,
+    revision: Option<&str>,
+) -> Result<VerifyReport> {
+    let (dir, id, rev) = (
+        cache_dir.to_owned(),
+        repo.clone(),
+        revision.map(str::to_owned),
+    );
+    let mut report = tokio::task::spawn_blocking(move || verify_local(&dir, &id, rev.as_deref()))
+        .await
+        .map_err(|e| Error::io("verify", cache_dir, std::io::Error::other(e)))??;
+    let Some(hub) = hub.filter(|h| !h.config.offline) else {
+        return Ok(report);
+    };
+    match hub.listing(&report.repo, &report.commit_hash).await {
+        Ok(listing) => {
+            report.compare_with_listing(&listing, true);
+            report.hub = "checked".into();
+        }
+        Err(e) => report.hub = format!("unreachable: {e}"),
+    }
+    Ok(report)
 }
 
 /// Hashes every file of a revision (`revision`: a ref such as `main`, a
@@ -273,5 +338,161 @@ fn hash_file(path: &Path, kind: BlobHashKind, size: u64) -> std::io::Result<Stri
             return Ok(hasher.finish_hex());
         }
         hasher.update(&buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::download::{HubConfig, RetryPolicy};
+    use crate::env::Env;
+    use crate::ErrorKind;
+
+    const COMMIT: &str = "cccccccccccccccccccccccccccccccccccccccc";
+
+    /// `models--org--m` at `main` = [`COMMIT`], with `files` (path, content)
+    /// stored under their git sha1, as a download leaves them.
+    fn cached(root: &Path, files: &[(&str, &str)]) -> RepoId {
+        let dir = root.join("models--org--m");
+        let snapshot = dir.join("snapshots").join(COMMIT);
+        fs::create_dir_all(dir.join("blobs")).unwrap();
+        fs::create_dir_all(dir.join("refs")).unwrap();
+        fs::create_dir_all(&snapshot).unwrap();
+        fs::write(dir.join("refs/main"), COMMIT).unwrap();
+        for (path, content) in files {
+            let etag = git_sha1(content);
+            fs::write(dir.join("blobs").join(&etag), content).unwrap();
+            std::os::unix::fs::symlink(format!("../../blobs/{etag}"), snapshot.join(path)).unwrap();
+        }
+        RepoId::model("org/m").unwrap()
+    }
+
+    fn git_sha1(content: &str) -> String {
+        let mut h = BlobHasher::new(BlobHashKind::GitSha1, content.len() as u64);
+        h.update(content.as_bytes());
+        h.finish_hex()
+    }
+
+    /// A hub at `endpoint` that tries each request once.
+    fn hub(endpoint: &str, offline: bool) -> Hub {
+        let mut config = HubConfig::from_env(&Env::default(), Path::new("/nonexistent"));
+        config.endpoint = endpoint.to_owned();
+        config.offline = offline;
+        config.retry = RetryPolicy {
+            max_attempts: 1,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+            stall_timeout: Duration::from_secs(5),
+        };
+        Hub::new(config, Path::new("/nonexistent")).unwrap()
+    }
+
+    /// A hub that answers every request with this tree listing (one page).
+    async fn listing_hub(files: &[(&str, &str)]) -> String {
+        let listing: Vec<serde_json::Value> = files
+            .iter()
+            .map(|(path, content)| {
+                serde_json::json!({"type": "file", "path": path, "size": content.len(),
+                                   "oid": git_sha1(content)})
+            })
+            .collect();
+        let body = serde_json::to_string(&listing).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let mut request = vec![0u8; 8192];
+                let _ = conn.read(&mut request).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(answer.as_bytes()).await;
+            }
+        });
+        url
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn without_a_hub_it_is_the_offline_check() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = cached(tmp.path(), &[("config.json", "{}")]);
+        let rt = runtime();
+        let report = rt.block_on(verify(tmp.path(), None, &repo, None)).unwrap();
+        assert_eq!(report, verify_local(tmp.path(), &repo, None).unwrap());
+        assert!(report.ok && report.verdict().is_ok());
+        assert_eq!(report.hub, "offline");
+        // HF_HUB_OFFLINE: the hub is not asked either.
+        let offline = hub("http://127.0.0.1:9", true);
+        let report = rt
+            .block_on(verify(tmp.path(), Some(&offline), &repo, None))
+            .unwrap();
+        assert_eq!(report.hub, "offline");
+    }
+
+    #[test]
+    fn a_hub_that_does_not_answer_keeps_the_offline_verdict() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = cached(tmp.path(), &[("config.json", "{}")]);
+        let gone = hub("http://127.0.0.1:9", false);
+        let report = runtime()
+            .block_on(verify(tmp.path(), Some(&gone), &repo, None))
+            .unwrap();
+        assert!(report.hub.starts_with("unreachable: "), "{}", report.hub);
+        assert!(report.ok);
+    }
+
+    #[test]
+    fn the_hubs_listing_finds_missing_and_extra_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = cached(tmp.path(), &[("config.json", "{}"), ("extra.txt", "x")]);
+        let rt = runtime();
+        let url = rt.block_on(listing_hub(&[("config.json", "{}"), ("w.bin", "weights")]));
+        let report = rt
+            .block_on(verify(tmp.path(), Some(&hub(&url, false)), &repo, None))
+            .unwrap();
+        assert_eq!(report.hub, "checked");
+        let verdicts: Vec<(&str, FileVerdict)> = report
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.verdict))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("config.json", FileVerdict::Ok),
+                ("extra.txt", FileVerdict::Extra),
+                ("w.bin", FileVerdict::Missing),
+            ]
+        );
+        assert!(!report.ok);
+        let err = report.verdict().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DamagedFiles);
+        assert!(
+            err.to_string().contains("download the model again"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_verdict_names_problems_beyond_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = cached(tmp.path(), &[]);
+        let report = verify_local(tmp.path(), &repo, None).unwrap();
+        let err = report.verdict().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::DamagedFiles);
+        assert!(err.to_string().contains("holds no file"), "{err}");
     }
 }

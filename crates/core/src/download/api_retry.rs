@@ -186,7 +186,10 @@ mod tests {
         })
         .await
         .unwrap_err();
-        assert_eq!((err.kind(), calls.load(Ordering::SeqCst)), ("not_found", 1));
+        assert_eq!(
+            (err.kind(), calls.load(Ordering::SeqCst)),
+            (crate::ErrorKind::NotFound, 1)
+        );
     }
 
     #[test]

@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use crate::env::Env;
 
+/// The public hub: where downloads go when neither `HF_ENDPOINT` nor the settings name a mirror.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
+/// Where to download from and as whom, read once (the environment over the settings).
 #[derive(Debug, Clone)]
 pub struct HubConfig {
     /// `HF_ENDPOINT`, else the public hub (a mirror can be set here).
@@ -20,6 +22,7 @@ pub struct HubConfig {
     /// `HAID_ALLOW_HTTP_TOKEN=1`: send the token over plain http to another
     /// machine too (otherwise it is kept back; see `Hub::token_withheld`).
     pub allow_http_token: bool,
+    /// How transfers cope with a bad network.
     pub retry: RetryPolicy,
 }
 
@@ -29,9 +32,13 @@ pub struct HubConfig {
 /// download on a flaky link goes on as long as it moves.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
+    /// Failures in a row without a byte of progress that make the file fail.
     pub max_attempts: u32,
+    /// The wait after the first failure; it doubles with each one.
     pub base_delay: Duration,
+    /// The longest wait between two attempts.
     pub max_delay: Duration,
+    /// No byte for this long is a stalled connection: it is dropped and retried.
     pub stall_timeout: Duration,
 }
 
@@ -55,6 +62,7 @@ impl RetryPolicy {
 }
 
 impl HubConfig {
+    /// The environment alone (no settings file): `HF_ENDPOINT`, the token, offline mode.
     pub fn from_env(env: &Env, hf_home: &Path) -> Self {
         Self::from_env_and_settings(env, hf_home, &crate::settings::Settings::default())
     }

@@ -25,6 +25,7 @@ pub enum Step {
 }
 
 impl Step {
+    /// The step `HAID_DOWNLOAD_CRASH_AT` names (`ref`, `listing`, `blob`, `link`).
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "ref" => Some(Self::Ref),

@@ -153,7 +153,7 @@ mod tests {
         endpoint_url("http://127.0.0.1:9").unwrap();
         for bad in ["file:///etc", "ftp://x", "huggingface.co", "http://"] {
             let err = endpoint_url(bad).unwrap_err();
-            assert_eq!(err.kind(), "invalid_argument", "{bad}");
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument, "{bad}");
         }
     }
 }

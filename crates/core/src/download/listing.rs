@@ -214,7 +214,7 @@ mod tests {
         ];
         for (entries, said) in cases {
             let err = page(entries.clone()).expect_err(&entries.to_string());
-            assert_eq!(err.kind(), "invalid_response");
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidResponse);
             let msg = err.to_string();
             assert!(msg.contains(said), "{msg} should say {said}");
             assert!(msg.contains("http://mirror.test"), "{msg}");

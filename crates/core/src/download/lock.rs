@@ -22,6 +22,7 @@ pub struct BlobLock {
     _file: File,
 }
 
+/// `.locks/models--org--name/`: where a repo's blob locks are, as huggingface_hub puts them.
 pub fn lock_dir(cache_dir: &Path, repo: &RepoId) -> PathBuf {
     cache_dir.join(".locks").join(repo.folder_name())
 }
@@ -154,6 +155,9 @@ mod tests {
             acquire(&root, &RepoId::model("o/m").unwrap(), &x, &c, || {}).await
         });
         cancel.cancel();
-        assert_eq!(waiter.await.unwrap().unwrap_err().kind(), "cancelled");
+        assert_eq!(
+            waiter.await.unwrap().unwrap_err().kind(),
+            crate::ErrorKind::Cancelled
+        );
     }
 }

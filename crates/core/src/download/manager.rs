@@ -14,9 +14,13 @@ use tokio_util::sync::CancellationToken;
 use super::{download, DownloadOutcome, DownloadRequest, EventSink, Hub, DEFAULT_FILE_CONCURRENCY};
 use crate::cache::RepoId;
 use crate::error::{Error, Result};
+use crate::settings::Settings;
 
+/// Models downloaded at once when the settings say nothing.
 pub const DEFAULT_MODEL_CONCURRENCY: usize = 2;
 
+/// The app's downloads: queued under a limit, cancellable, and known while
+/// they run. Clones share one queue.
 #[derive(Debug, Clone)]
 pub struct DownloadManager {
     cache_dir: PathBuf,
@@ -44,6 +48,7 @@ impl Drop for Registered {
 }
 
 impl DownloadManager {
+    /// A queue that downloads up to `models` models at once, each with up to `files` files at once.
     pub fn new(cache_dir: PathBuf, hub: Hub, models: usize, files: usize) -> Self {
         Self {
             cache_dir,
@@ -55,6 +60,8 @@ impl DownloadManager {
         }
     }
 
+    /// A queue with the app's defaults: [`DEFAULT_MODEL_CONCURRENCY`] models,
+    /// [`DEFAULT_FILE_CONCURRENCY`] files each.
     pub fn with_defaults(cache_dir: PathBuf, hub: Hub) -> Self {
         Self::new(
             cache_dir,
@@ -135,6 +142,17 @@ impl DownloadManager {
         }
     }
 
+    /// Follows settings the user just changed (the app's page): downloads
+    /// started from now on use `config`'s hub and token, and the limit on
+    /// models at once applies at once.
+    pub fn follow_settings(&self, config: super::HubConfig, settings: &Settings) -> Result<()> {
+        self.set_hub(Hub::new(config, &self.cache_dir)?);
+        if let Some(n) = settings.concurrency {
+            self.set_concurrency(n);
+        }
+        Ok(())
+    }
+
     /// How many models may download at once now.
     pub fn concurrency(&self) -> usize {
         self.models.load(Ordering::SeqCst)
@@ -151,6 +169,7 @@ impl DownloadManager {
         token.map(|t| t.cancel()).is_some()
     }
 
+    /// Cancels every queued and running download ("Pause all").
     pub fn cancel_all(&self) {
         if let Ok(active) = self.active.lock() {
             active.values().for_each(CancellationToken::cancel);
@@ -171,5 +190,40 @@ fn poisoned() -> Error {
         action: "manage downloads",
         path: PathBuf::new(),
         source: std::io::Error::other("the download registry was poisoned by a crash"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::download::HubConfig;
+    use crate::env::Env;
+
+    #[test]
+    fn changed_settings_apply_to_the_next_downloads() {
+        let config = |endpoint: &str| {
+            let env = Env::from_pairs([("HF_ENDPOINT", endpoint), ("HF_TOKEN", "hf_new")]);
+            HubConfig::from_env(&env, Path::new("/nonexistent"))
+        };
+        let first = Hub::new(config("http://127.0.0.1:1"), Path::new("/c")).unwrap();
+        let manager = DownloadManager::with_defaults("/c".into(), first);
+        let settings = Settings {
+            concurrency: Some(5),
+            ..Settings::default()
+        };
+        manager
+            .follow_settings(config("http://127.0.0.1:2"), &settings)
+            .unwrap();
+        assert_eq!(manager.concurrency(), 5);
+        let hub = manager.hub_config().unwrap();
+        assert_eq!(hub.endpoint, "http://127.0.0.1:2");
+        assert_eq!(hub.token.as_deref(), Some("hf_new"));
+        // No limit in the settings: the limit stays.
+        manager
+            .follow_settings(config("http://127.0.0.1:3"), &Settings::default())
+            .unwrap();
+        assert_eq!(manager.concurrency(), 5);
     }
 }

@@ -34,7 +34,7 @@ pub use progress::{no_events, DownloadEvent, EventSink, ModelProgress};
 pub use remote::{Hub, RemoteFile, RemoteSnapshot};
 
 use crate::cache::{scan_repo, CommitHash, RefName, RepoId};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Files fetched at once within one model.
 pub const DEFAULT_FILE_CONCURRENCY: usize = 8;
@@ -42,6 +42,7 @@ pub const DEFAULT_FILE_CONCURRENCY: usize = 8;
 /// What to download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DownloadRequest {
+    /// The model to download.
     pub repo: RepoId,
     /// A branch, tag or commit; `main` by default.
     pub revision: RefName,
@@ -52,6 +53,7 @@ pub struct DownloadRequest {
 }
 
 impl DownloadRequest {
+    /// All files of `main`.
     pub fn new(repo: RepoId) -> Self {
         Self {
             repo,
@@ -65,9 +67,13 @@ impl DownloadRequest {
 /// The final line of `download --json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DownloadOutcome {
+    /// The model downloaded.
     pub repo_id: String,
+    /// The commit its files are of.
     pub commit_hash: String,
+    /// The folder to load the model from.
     pub snapshot_path: PathBuf,
+    /// What the repo takes on disk now.
     pub size_on_disk: u64,
 }
 
@@ -168,8 +174,8 @@ pub async fn download(
 fn first_error(results: Vec<Result<()>>) -> Option<Error> {
     let mut errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
     let rank = |e: &Error| match e.kind() {
-        "cancelled" => 0,
-        "disk_full" => 1,
+        ErrorKind::Cancelled => 0,
+        ErrorKind::DiskFull => 1,
         _ => 2,
     };
     errors.sort_by_key(rank);
@@ -256,20 +262,17 @@ impl Plan {
     }
 }
 
-/// Free bytes on the file system of `dir` (what a user may still fill).
+/// Free bytes (what a user may still fill) on the file system that holds
+/// `dir`, or will hold it: a cache that does not exist yet is on the file
+/// system of its nearest existing folder. `None` when the system cannot tell.
 pub fn free_space(dir: &Path) -> Option<u64> {
-    fs4::available_space(dir).ok()
+    let existing = dir.ancestors().find(|d| d.is_dir())?;
+    fs4::available_space(existing).ok()
 }
 
 /// Refuses to start what cannot finish: the bytes still to fetch must fit.
 fn check_space(cache_dir: &Path, needed: u64) -> Result<()> {
-    // The cache may not exist yet: its nearest existing folder is on the
-    // same file system.
-    let existing = cache_dir
-        .ancestors()
-        .find(|d| d.is_dir())
-        .unwrap_or(cache_dir);
-    let Ok(available) = fs4::available_space(existing) else {
+    let Some(available) = free_space(cache_dir) else {
         return Ok(()); // Unknown (exotic file system): the write will tell.
     };
     if needed > available {
@@ -342,8 +345,18 @@ mod tests {
     fn a_full_disk_is_refused_before_starting() {
         let dir = tempfile::tempdir().unwrap();
         let err = check_space(dir.path(), u64::MAX).unwrap_err();
-        assert_eq!(err.kind(), "disk_full");
+        assert_eq!(err.kind(), crate::ErrorKind::DiskFull);
         assert!(err.to_string().contains("free up space"), "{err}");
         check_space(dir.path(), 1).unwrap();
+    }
+
+    #[test]
+    fn free_space_of_a_cache_not_made_yet_is_its_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let here = free_space(dir.path()).unwrap();
+        assert!(here > 0);
+        let later = free_space(&dir.path().join("not/made/yet/hub")).unwrap();
+        // The same file system, a moment later: about the same.
+        assert!(later.abs_diff(here) < 1 << 30, "{here} vs {later}");
     }
 }

@@ -16,8 +16,11 @@ const SPEED_WINDOW: Duration = Duration::from_secs(5);
 /// A file's share of a `progress` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FileStatus {
+    /// The file's path in the repo.
     pub path: String,
+    /// Bytes of it on disk so far.
     pub bytes: u64,
+    /// Its size.
     pub total: u64,
 }
 
@@ -27,45 +30,72 @@ pub struct FileStatus {
 pub enum DownloadEvent {
     /// The commit and what is left to fetch are known.
     Resolved {
+        /// The model (`org/name`).
         repo_id: String,
+        /// The commit the revision resolved to.
         commit_hash: String,
+        /// Files the download's file set selects.
         total_files: usize,
+        /// Their size together.
         total_bytes: u64,
         /// Already on disk (finished blobs and partial files to resume).
         present_bytes: u64,
     },
     /// Bytes so far, for the model and each file in flight.
     Progress {
+        /// The model.
         repo_id: String,
+        /// Bytes on disk so far, resumed ones included.
         bytes: u64,
+        /// Bytes when done.
         total: u64,
         /// Bytes per second over the last few seconds.
         speed: u64,
+        /// Seconds left at the current speed; `None` while nothing flows.
         eta_seconds: Option<u64>,
+        /// The files in flight.
         files: Vec<FileStatus>,
     },
     /// Another program (or download) holds the file's lock; we wait for it.
     Waiting {
+        /// The model.
         repo_id: String,
+        /// The file waited for.
         path: String,
+        /// Who holds it, as far as we know.
         reason: String,
     },
+    /// A file's transfer failed and is tried again after a pause.
     Retrying {
+        /// The model.
         repo_id: String,
+        /// The file.
         path: String,
+        /// Failures in a row without progress so far (1 after the first).
         attempt: u32,
+        /// The pause before it, in milliseconds.
         delay_ms: u64,
+        /// What went wrong.
         message: String,
     },
+    /// A file is verified and in its place.
     FileDone {
+        /// The model.
         repo_id: String,
+        /// The file.
         path: String,
+        /// Its size.
         size: u64,
     },
+    /// The model is complete: every selected file verified and linked.
     Done {
+        /// The model.
         repo_id: String,
+        /// The commit it is at.
         commit_hash: String,
+        /// The folder to load it from.
         snapshot_path: PathBuf,
+        /// What the repo takes on disk now.
         size_on_disk: u64,
     },
 }
@@ -106,6 +136,7 @@ impl std::fmt::Debug for ModelProgress {
 }
 
 impl ModelProgress {
+    /// Progress of a model of `total` bytes, `already_done` of them on disk before the start.
     pub fn new(repo_id: String, total: u64, already_done: u64, sink: EventSink) -> Arc<Self> {
         let state = State {
             total,
@@ -119,14 +150,17 @@ impl ModelProgress {
         })
     }
 
+    /// Sends an event as it is, outside the rate limit.
     pub fn emit(&self, event: DownloadEvent) {
         (self.sink)(event);
     }
 
+    /// The model (`org/name`).
     pub fn repo_id(&self) -> &str {
         &self.repo_id
     }
 
+    /// The progress of one of its files, `total` bytes long.
     pub fn file(self: &Arc<Self>, path: &str, total: u64) -> FileProgress {
         FileProgress {
             model: self.clone(),
@@ -210,6 +244,7 @@ impl FileProgress {
         self.update(false, |f, _| f.bytes = bytes);
     }
 
+    /// Bytes that arrived from the network.
     pub fn add(&self, n: u64) {
         self.update(false, |f, received| {
             f.bytes += n;
@@ -222,6 +257,7 @@ impl FileProgress {
         self.update(true, |f, _| f.bytes = 0);
     }
 
+    /// A failed transfer is retried after `delay` (a `retrying` event).
     pub fn retrying(&self, message: &str, attempt: u32, delay: Duration) {
         self.model.emit(DownloadEvent::Retrying {
             repo_id: self.model.repo_id.clone(),
@@ -232,6 +268,7 @@ impl FileProgress {
         });
     }
 
+    /// The file's lock is held elsewhere; the download waits (a `waiting` event).
     pub fn waiting(&self, reason: &str) {
         self.model.emit(DownloadEvent::Waiting {
             repo_id: self.model.repo_id.clone(),

@@ -18,12 +18,15 @@ use crate::error::{Error, Result};
 /// One file of a commit, with the etag its blob will be named by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteFile {
+    /// Its path in the repo, validated.
     pub path: RepoFilePath,
+    /// Its size in bytes.
     pub size: u64,
     /// git blob sha1 (the tree's `oid`).
     pub blob_id: BlobName,
     /// sha256 of an LFS file.
     pub lfs_sha256: Option<BlobName>,
+    /// The Xet storage hash, when the hub sent one.
     pub xet_hash: Option<String>,
 }
 
@@ -34,6 +37,7 @@ impl RemoteFile {
         self.lfs_sha256.as_ref().unwrap_or(&self.blob_id)
     }
 
+    /// The entry `trees/<commit>.json` keeps for it.
     pub fn tree_entry(&self) -> TreeEntry {
         TreeEntry {
             size: self.size,
@@ -48,11 +52,14 @@ impl RemoteFile {
 /// A commit and its files.
 #[derive(Debug, Clone)]
 pub struct RemoteSnapshot {
+    /// The commit the revision resolved to.
     pub commit: CommitHash,
+    /// Every file of it.
     pub files: Vec<RemoteFile>,
 }
 
 impl RemoteSnapshot {
+    /// The listing `trees/<commit>.json` keeps: path → entry.
     pub fn listing(&self) -> BTreeMap<String, TreeEntry> {
         self.files
             .iter()
@@ -68,6 +75,7 @@ impl RemoteSnapshot {
 /// etags and its downloads restart partial files (docs/decisions.md).
 #[derive(Debug, Clone)]
 pub struct Hub {
+    /// What it was built from.
     pub config: HubConfig,
     http: reqwest::Client,
     /// The token we send: the configured one, unless it would travel in

@@ -128,7 +128,7 @@ mod tests {
             add_model(&file, &merged, "embedding", "../x")
                 .unwrap_err()
                 .kind(),
-            "invalid_repo_id"
+            crate::ErrorKind::InvalidRepoId
         );
         assert!(add_model(&file, &merged, "other", "a/b")
             .unwrap_err()

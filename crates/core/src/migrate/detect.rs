@@ -1,5 +1,6 @@
 //! Finds the old layouts under a folder and plans their migration. Reads
-//! only: a dry run is this and nothing else.
+//! only: a dry run is this and nothing else. The CLI and the app both start
+//! from [`plan`], so a missing folder means the same to both.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,35 @@ pub(crate) const FOLDER_LAYOUT: [&str; 2] = ["embedding", "models"];
 /// Where the caption service kept its private caches.
 pub(crate) const HF_CACHE_LAYOUT: &str = "image-caption";
 
+/// Where the old folders are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OldFolder<'a> {
+    /// A folder the user named (`migrate --from DIR`): one that is not
+    /// there is a mistake (a typo), said as an error.
+    Named(&'a Path),
+    /// The usual place (`HAID_DATA_DIR`, else the platform's data folder),
+    /// which the app and a plain `migrate` look in: most machines never had
+    /// the old services, so no folder there means nothing to migrate.
+    Usual(&'a Path),
+}
+
+/// Plans the migration of every model found in the old folder into
+/// `cache_dir`. Reads only: a dry run is this and nothing else.
+pub fn plan(from: OldFolder<'_>, cache_dir: &Path) -> Result<MigrationPlan> {
+    match from {
+        OldFolder::Usual(dir) if !dir.is_dir() => Ok(MigrationPlan {
+            from: dir.to_owned(),
+            from_exists: false,
+            cache_dir: cache_dir.to_owned(),
+            models: Vec::new(),
+            warnings: Vec::new(),
+        }),
+        OldFolder::Usual(dir) | OldFolder::Named(dir) => detect(dir, cache_dir),
+    }
+}
+
 /// Plans the migration of every model found under `from` into `cache_dir`.
-pub fn detect(from: &Path, cache_dir: &Path) -> Result<MigrationPlan> {
+fn detect(from: &Path, cache_dir: &Path) -> Result<MigrationPlan> {
     if !from.is_dir() {
         return Err(Error::InvalidArgument {
             what: "folder to migrate from",
@@ -29,6 +57,7 @@ pub fn detect(from: &Path, cache_dir: &Path) -> Result<MigrationPlan> {
     }
     let mut plan = MigrationPlan {
         from: from.to_owned(),
+        from_exists: true,
         cache_dir: cache_dir.to_owned(),
         models: Vec::new(),
         warnings: Vec::new(),
@@ -144,4 +173,52 @@ fn subfolders(dir: &Path) -> Vec<PathBuf> {
         .collect();
     out.sort();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_usual_folder_is_nothing_to_migrate_and_says_so() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (gone, cache) = (tmp.path().join("haid"), tmp.path().join("hub"));
+        let plan = plan(OldFolder::Usual(&gone), &cache).unwrap();
+        assert!(plan.models.is_empty() && plan.warnings.is_empty());
+        assert!(!plan.from_exists);
+        let said = plan.nothing_to_migrate().unwrap();
+        assert!(said.contains("there is no old data folder"), "{said}");
+        assert!(said.contains(&gone.display().to_string()), "{said}");
+        // A file where the folder would be is no old data folder either.
+        std::fs::write(&gone, "").unwrap();
+        assert!(
+            !super::plan(OldFolder::Usual(&gone), &cache)
+                .unwrap()
+                .from_exists
+        );
+        assert!(!cache.exists(), "a plan writes nothing");
+    }
+
+    #[test]
+    fn a_named_folder_that_is_not_there_is_an_error() {
+        let tmp = tempfile::tempdir().unwrap();
+        let gone = tmp.path().join("typo");
+        let err = plan(OldFolder::Named(&gone), &tmp.path().join("hub")).unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(err.to_string().contains("not a folder"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_folder_is_nothing_to_migrate_under_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path().join("hub");
+        for from in [OldFolder::Usual(tmp.path()), OldFolder::Named(tmp.path())] {
+            let plan = plan(from, &cache).unwrap();
+            assert!(plan.from_exists);
+            assert_eq!(
+                plan.nothing_to_migrate().unwrap(),
+                format!("Nothing to migrate under {}.", tmp.path().display())
+            );
+        }
+    }
 }

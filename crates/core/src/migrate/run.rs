@@ -19,30 +19,41 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum MigrateEvent {
+    /// A model's migration begins.
     Started {
+        /// The model.
         repo_id: String,
+        /// What its files take.
         bytes: u64,
+        /// How many files it has.
         files: usize,
     },
     /// A file (or blob) is in the cache, checked.
     File {
+        /// The model.
         repo_id: String,
+        /// The file's path in the repo (or the blob's name).
         path: String,
+        /// Its size.
         bytes: u64,
     },
     /// A model is done (or failed: `error`).
     Model {
+        /// What happened to it.
         #[serde(flatten)]
         outcome: ModelOutcome,
+        /// Why it failed, if it did; its files then stay where they were.
         error: Option<String>,
     },
 }
 
+/// Where events go; called from the migration's tasks.
 pub type MigrateSink = Arc<dyn Fn(MigrateEvent) + Send + Sync>;
 
 /// The hub to check plain folders against; `None` works offline.
 #[derive(Debug, Clone, Default)]
 pub struct MigrateOptions {
+    /// The hub that plain folders' files are checked against.
     pub hub: Option<Hub>,
     /// Why there is no hub (shown in the advice), when `hub` is `None`.
     pub offline_reason: Option<String>,

@@ -8,20 +8,12 @@ use std::time::{Duration, Instant};
 
 use super::native::Native;
 use super::poll::Poller;
-use super::{RepoChange, WatchEvent, WatchMode, WatchSink};
+use super::{Msg, RepoChange, WatchEvent, WatchMode, WatchSink};
 use crate::cache::{scan_cache, scan_repo, CachedRepo, RepoId};
 
 /// A repo whose sizes keep changing (a download in progress) is reported at
 /// most this often; a change of state is reported at once.
 const MIN_INTERVAL: Duration = Duration::from_millis(250);
-
-pub(crate) enum Msg {
-    /// Paths the OS (or the poller) saw change.
-    Paths(Vec<PathBuf>),
-    /// Events were lost (queue overflow) or the backend failed: rescan all.
-    Rescan(String),
-    Stop,
-}
 
 /// What a user sees of a repo: a change in any of these is worth an event.
 #[derive(Debug, Clone, PartialEq, Eq)]

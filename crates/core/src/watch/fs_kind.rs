@@ -8,6 +8,8 @@ pub fn nearest_existing(path: &Path) -> Option<&Path> {
     path.ancestors().find(|p| p.is_dir())
 }
 
+/// Whether `path` (or its nearest existing folder) is on NFS, SMB/CIFS or
+/// FUSE (sshfs), where file events from other machines never come.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub fn is_network_fs(path: &Path) -> bool {
     // statfs f_type magic numbers (linux/magic.h).
@@ -30,6 +32,8 @@ pub fn is_network_fs(path: &Path) -> bool {
     }
 }
 
+/// Whether `path` is on a network file system: not known on this system, so
+/// no (`HAID_WATCH_POLL=1` forces polling).
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub fn is_network_fs(_path: &Path) -> bool {
     false

@@ -1,7 +1,7 @@
 //! The live watcher: every change in the cache, from any program, as one
 //! event per repo whose status really changed.
 //!
-//! Two sources of changes feed one [`engine::Engine`]: the OS's file events
+//! Two sources of changes feed one engine (`engine.rs`): the OS's file events
 //! (`notify` 8 through `notify-debouncer-full`; inotify, FSEvents,
 //! ReadDirectoryChangesW), or, on network file systems where those see
 //! nothing, a poll of directory times. Either way the engine maps a change to
@@ -31,12 +31,16 @@ pub use fs_kind::is_network_fs;
 pub enum WatchEvent {
     /// Watching has begun (the initial state is known).
     Ready {
+        /// The folder watched.
         cache_dir: PathBuf,
+        /// How changes are seen.
         mode: WatchMode,
     },
+    /// A repo's visible status changed.
     RepoChanged(RepoChange),
     /// Something the user should know once (fallback to polling, overflow).
     Notice {
+        /// What to tell the user.
         message: String,
     },
 }
@@ -44,13 +48,18 @@ pub enum WatchEvent {
 /// A repo's visible status after a change; `state: "removed"` when it went.
 #[derive(Debug, Clone, Serialize)]
 pub struct RepoChange {
+    /// The repo that changed.
     #[serde(flatten)]
     pub repo: RepoId,
     /// `complete`, `partial`, `corrupt`, or `removed`.
     pub state: String,
+    /// Finished blobs, as `scan` counts them.
     pub size_on_disk: u64,
+    /// Unfinished downloads.
     pub incomplete_size_on_disk: u64,
+    /// Its blobs.
     pub nb_files: usize,
+    /// Its folder in the cache.
     pub repo_path: PathBuf,
     /// The scan that saw the change, when the watcher scanned this one repo,
     /// so that a program keeping the cache's state ([`LiveCache::apply`])
@@ -62,6 +71,7 @@ pub struct RepoChange {
 }
 
 impl RepoChange {
+    /// The status a scan shows.
     pub fn of(repo: &CachedRepo) -> Self {
         Self {
             repo: repo.repo.clone(),
@@ -83,6 +93,7 @@ impl RepoChange {
         }
     }
 
+    /// The repo's folder is gone.
     pub fn removed(repo: RepoId, repo_path: PathBuf) -> Self {
         Self {
             repo,
@@ -96,6 +107,7 @@ impl RepoChange {
     }
 }
 
+/// How a watcher learns of changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WatchMode {
@@ -105,7 +117,21 @@ pub enum WatchMode {
     Poll,
 }
 
+/// Where a watcher's events go; called on the watcher's thread.
 pub type WatchSink = Arc<dyn Fn(WatchEvent) + Send + Sync>;
+
+/// What the engine's loop receives: from the OS backend or the poller (the
+/// sources of changes), and from [`Watcher`] (the stop). Here, not in
+/// `engine`, so the sources depend on this module only, not on the engine
+/// that depends on them.
+pub(crate) enum Msg {
+    /// Paths the OS (or the poller) saw change.
+    Paths(Vec<PathBuf>),
+    /// Events were lost (queue overflow) or the backend failed: rescan all.
+    Rescan(String),
+    /// The watcher was stopped or dropped.
+    Stop,
+}
 
 /// Picks the mode: polling when forced by `HAID_WATCH_POLL` or when the
 /// cache (or its nearest existing folder) is on NFS, SMB/CIFS or FUSE (sshfs).
@@ -119,7 +145,7 @@ pub fn choose_mode(env: &Env, cache_dir: &std::path::Path) -> WatchMode {
 
 /// A running watcher; stops when dropped.
 pub struct Watcher {
-    stop: Option<mpsc::Sender<engine::Msg>>,
+    stop: Option<mpsc::Sender<Msg>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -145,13 +171,14 @@ impl Watcher {
         })
     }
 
+    /// Stops watching and waits for the watcher's thread to end (dropping it does the same).
     pub fn stop(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
         if let Some(tx) = self.stop.take() {
-            let _ = tx.send(engine::Msg::Stop);
+            let _ = tx.send(Msg::Stop);
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();

@@ -9,8 +9,8 @@ use std::time::Duration;
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 
-use super::engine::Msg;
 use super::fs_kind::nearest_existing;
+use super::Msg;
 
 /// Events are gathered for this long before the engine sees them: enough to
 /// merge a burst, well inside the 300 ms budget.

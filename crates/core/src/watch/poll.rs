@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
-use super::engine::Msg;
+use super::Msg;
 
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 

@@ -1,0 +1,106 @@
+//! The kinds of [`crate::Error`], one name each, as the CLI's JSON, the
+//! desktop app's errors and the UI spell them (`"disk_full"`, …). Scripts
+//! and the page switch on these; the messages are for people.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// What kind of failure an error is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// A repo id that is not `org/name`.
+    InvalidRepoId,
+    /// A manifest that does not parse or breaks its rules.
+    Manifest,
+    /// A settings file that does not parse or holds a bad value.
+    Settings,
+    /// The cache folder cannot be used.
+    CacheDir,
+    /// `--type` names no type of the manifest.
+    UnknownModelType,
+    /// A bad argument: a revision, a glob, an endpoint, …
+    InvalidArgument,
+    /// `HF_HUB_OFFLINE` is set.
+    Offline,
+    /// A gated or private model without a usable token.
+    Auth,
+    /// The hub (or a mirror) answered something we refuse to act on.
+    InvalidResponse,
+    /// No such repo, revision, file or cached model.
+    NotFound,
+    /// The network or the hub failed, after retries.
+    Network,
+    /// The bytes do not match their hash, twice.
+    Checksum,
+    /// Not enough disk space, before or during a download.
+    DiskFull,
+    /// Stopped on purpose (Ctrl-C, a signal, Cancel, Pause).
+    Cancelled,
+    /// Someone else is doing the same thing right now.
+    Busy,
+    /// A delete that left part of a repo behind.
+    DeleteUnfinished,
+    /// `verify` found damaged or missing files.
+    DamagedFiles,
+    /// `migrate` left files in the old folder.
+    IncompleteMigration,
+    /// A file system error.
+    Io,
+    /// A failure of the app itself (a task that panicked): a bug.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The name, as serialised.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRepoId => "invalid_repo_id",
+            Self::Manifest => "manifest",
+            Self::Settings => "settings",
+            Self::CacheDir => "cache_dir",
+            Self::UnknownModelType => "unknown_model_type",
+            Self::InvalidArgument => "invalid_argument",
+            Self::Offline => "offline",
+            Self::Auth => "auth",
+            Self::InvalidResponse => "invalid_response",
+            Self::NotFound => "not_found",
+            Self::Network => "network",
+            Self::Checksum => "checksum",
+            Self::DiskFull => "disk_full",
+            Self::Cancelled => "cancelled",
+            Self::Busy => "busy",
+            Self::DeleteUnfinished => "delete_unfinished",
+            Self::DamagedFiles => "damaged_files",
+            Self::IncompleteMigration => "incomplete_migration",
+            Self::Io => "io",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_names_are_what_serde_writes() {
+        for kind in [
+            ErrorKind::InvalidRepoId,
+            ErrorKind::DiskFull,
+            ErrorKind::DamagedFiles,
+            ErrorKind::IncompleteMigration,
+            ErrorKind::Internal,
+        ] {
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, kind.as_str());
+        }
+    }
+}
