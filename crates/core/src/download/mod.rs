@@ -12,6 +12,7 @@ mod blob_writer;
 pub mod config;
 pub mod crash;
 pub mod http;
+mod hub_errors;
 pub mod layout;
 pub mod listing;
 pub mod lock;

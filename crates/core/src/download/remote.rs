@@ -80,7 +80,7 @@ pub struct Hub {
     http: reqwest::Client,
     /// The token we send: the configured one, unless it would travel in
     /// clear text to another machine.
-    token: Option<String>,
+    pub(super) token: Option<String>,
 }
 
 impl Hub {
@@ -200,6 +200,20 @@ impl Hub {
         ))
     }
 
+    /// `GET url` with our token: the answer, whatever its status, unless
+    /// it never came or is a redirect that could not be followed.
+    async fn api_get(&self, url: reqwest::Url, id: &RepoId) -> Result<reqwest::Response, ApiError> {
+        let resp = self
+            .authorized(self.http.get(url))
+            .send()
+            .await
+            .map_err(|e| ApiError::from_send(&e, id))?;
+        match http::unfollowed_redirect(&resp) {
+            Some(message) => Err(ApiError::Final(network(&id.id(), message))),
+            None => Ok(resp),
+        }
+    }
+
     /// One page of the listing: its body (at most `budget` bytes) and the next page.
     async fn listing_page(
         &self,
@@ -209,15 +223,8 @@ impl Hub {
         budget: usize,
     ) -> Result<(Vec<u8>, Option<reqwest::Url>), ApiError> {
         let refuse = self.refuse(id);
-        let resp = self
-            .authorized(self.http.get(url))
-            .send()
-            .await
-            .map_err(|e| ApiError::from_send(&e, id))?;
+        let resp = self.api_get(url, id).await?;
         let status = resp.status();
-        if let Some(message) = http::unfollowed_redirect(&resp) {
-            return Err(ApiError::Final(network(&id.id(), message)));
-        }
         if !status.is_success() {
             let after = retry_after(resp.headers());
             return Err(ApiError::from_status(status, after, || {
@@ -233,15 +240,8 @@ impl Hub {
     /// revision is at (the answer's `sha`).
     async fn revision_info(&self, id: &RepoId, revision: &RefName) -> Result<String, ApiError> {
         let url = self.url(&["api", "models"], id, &["revision", revision.as_str()])?;
-        let resp = self
-            .authorized(self.http.get(url))
-            .send()
-            .await
-            .map_err(|e| ApiError::from_send(&e, id))?;
+        let resp = self.api_get(url, id).await?;
         let status = resp.status();
-        if let Some(message) = http::unfollowed_redirect(&resp) {
-            return Err(ApiError::Final(network(&id.id(), message)));
-        }
         if !status.is_success() {
             let after = retry_after(resp.headers());
             let code = resp
@@ -351,66 +351,6 @@ impl Hub {
         let url = self.url(&[], id, &after)?;
         Ok(self.authorized(self.http.get(url)))
     }
-
-    /// A 401/403, said the way a user can act on.
-    pub(crate) fn auth_error(&self, id: &RepoId, reason_with_token: &str) -> Error {
-        if self.token_withheld() {
-            return Error::TokenWithheld {
-                repo: id.id(),
-                endpoint: self.config.endpoint.clone(),
-            };
-        }
-        Error::Auth {
-            repo: id.id(),
-            reason: if self.token.is_some() {
-                reason_with_token.into()
-            } else {
-                "no token is set".into()
-            },
-        }
-    }
-
-    /// A failed listing request, said as [`Self::info_error`] says the info's.
-    fn status_error(&self, status: reqwest::StatusCode, id: &RepoId, commit: &str) -> Error {
-        match status.as_u16() {
-            401 | 403 => self.auth_error(id, "the token was refused"),
-            404 => revision_not_found(&id.id(), commit),
-            _ => network(
-                &id.id(),
-                format!("the hub answered {status} to the file listing"),
-            ),
-        }
-    }
-
-    /// A failed info request, said the way a user can act on. The hub's
-    /// `X-Error-Code` says more than the status: a missing repo answers 401
-    /// to a request without a token, so as not to tell private repos apart.
-    fn info_error(
-        &self,
-        status: reqwest::StatusCode,
-        code: Option<&str>,
-        id: &RepoId,
-        revision: &str,
-    ) -> Error {
-        let repo = id.id();
-        match (status.as_u16(), code) {
-            (_, Some("RepoNotFound")) => repo_not_found(&repo),
-            (_, Some("RevisionNotFound")) => revision_not_found(&repo, revision),
-            (401, Some("GatedRepo")) if self.token.is_none() => self.auth_error(id, ""),
-            (401, _) if self.token.is_none() && !self.token_withheld() => Error::Auth {
-                repo,
-                reason: "needs a token".into(),
-            },
-            (401, _) => self.auth_error(id, "the token was refused"),
-            (403, _) => self.auth_error(id, "this token has no access to it"),
-            (404, _) if revision == "main" => repo_not_found(&repo),
-            (404, _) => revision_not_found(&repo, revision),
-            _ => network(
-                &repo,
-                format!("the hub answered {status} to the revision's info"),
-            ),
-        }
-    }
 }
 
 /// The body of a listing page, up to what is left of the listing's budget.
@@ -441,20 +381,6 @@ pub(crate) fn network(repo: &str, e: impl std::fmt::Display) -> Error {
     Error::Network {
         repo: repo.to_owned(),
         message: e.to_string(),
-    }
-}
-
-fn repo_not_found(repo: &str) -> Error {
-    Error::NotFound {
-        what: format!(
-            "model {repo} on the hub (check the id; a private model also needs HF_TOKEN)"
-        ),
-    }
-}
-
-fn revision_not_found(repo: &str, revision: &str) -> Error {
-    Error::NotFound {
-        what: format!("revision {revision:?} of {repo} (check the branch, tag or commit)"),
     }
 }
 
