@@ -4,14 +4,20 @@
 # starts, and the native process's resident memory after IDLE idle seconds.
 # Runs under Xvfb. No peer app can be started beside it here (LM Studio, Jan and
 # Ollama are not in Debian), so the figures stand against the goal alone.
-# Goal (issue 6): start under 1.5 s, under 150 MB resident (also shown: the web
-# process, and both after the window is closed to the tray); then how smooth the
-# 2,000-row list scrolls and filters (bench/ui_smooth.py, through WebDriver).
+# Goals (issue 15, after the virtual list): a median start of at most 1.2 s,
+# WebKit's web process at most 150 MB resident, the native process at most
+# 110 MB proportional (PSS; its resident set shown beside it), scrolling p95 at
+# most 20 ms and the filter painted in at most 100 ms both ways (the scroll and
+# the filter through WebDriver: bench/ui_smooth.py). Issue 6's goals were a
+# start under 1.5 s and 150 MB resident for the native process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
 
 REPOS=${REPOS:-2000}
+# Extra environment for the app, e.g. APP_ENV=WEBKIT_DISABLE_COMPOSITING_MODE=1
+# (WebKitGTK without accelerated compositing: see BENCHMARKS.md, issue 15).
+APP_ENV=${APP_ENV:-}
 RUNS=${RUNS:-5}
 IDLE=${IDLE:-60}
 WORK=${BENCH_DIR:-target/bench/scan}
@@ -25,7 +31,7 @@ rm -f "$WORK"/app-*.log # starts of an earlier run must not count
 
 cat > "$WORK/app-run.sh" <<INNER
 #!/usr/bin/env bash
-export HF_HUB_CACHE=$PWD/$CACHE HAID_STARTUP_TIMING=1 XDG_CONFIG_HOME=$PWD/$WORK/config HF_HUB_OFFLINE=1
+export HF_HUB_CACHE=$PWD/$CACHE HAID_STARTUP_TIMING=1 XDG_CONFIG_HOME=$PWD/$WORK/config HF_HUB_OFFLINE=1 $APP_ENV
 # Resident kB of the app's web content processes (0 when there is none).
 web_rss() { local kb=0; for c in \$(pgrep -P "\$1" WebKitWebProces); do kb=\$((kb + \$(awk '/VmRSS/ {print \$2}' /proc/\$c/status))); done; echo \$kb; }
 for i in \$(seq $RUNS); do
@@ -52,12 +58,12 @@ pss=$(echo "$mem" | awk '{print $6}')
 web=$(echo "$mem" | awk '{print $8}')
 tray=$(echo "$out" | grep tray_kb)
 times=$(cat "$WORK"/app-*.log | sed -n 's/.*shown \([0-9]*\) ms.*/\1/p' | sort -n)
-echo "==> $REPOS repos in the cache; $(nproc) cores; $RUNS starts" >&2
+echo "==> $REPOS repos in the cache; $(nproc) cores; $RUNS starts${APP_ENV:+; $APP_ENV}" >&2
 echo "start to list on screen (ms): $(echo $times | tr '\n' ' ')"
-echo "median $(echo "$times" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') ms (goal < 1500 ms)"
-echo "resident memory after ${IDLE} s idle: $((rss / 1024)) MB (goal < 150 MB), of which $((anon / 1024)) MB our own (anonymous); the rest is mapped WebKitGTK/GTK libraries"
-echo "  proportional (PSS: each shared library page divided among the processes that map it): $((pss / 1024)) MB"
-echo "  and WebKit's web process for the page: $((web / 1024)) MB"
+echo "median $(echo "$times" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') ms (goal ≤ 1200 ms)"
+echo "resident memory after ${IDLE} s idle: $((rss / 1024)) MB, of which $((anon / 1024)) MB our own (anonymous); the rest is mapped WebKitGTK/GTK libraries"
+echo "  proportional (PSS: each shared library page divided among the processes that map it): $((pss / 1024)) MB (goal ≤ 110 MB)"
+echo "  and WebKit's web process for the page: $((web / 1024)) MB (goal ≤ 150 MB)"
 echo "window closed to the tray: $(($(echo "$tray" | awk '{print $2}') / 1024)) MB, web process $(($(echo "$tray" | awk '{print $4}') / 1024)) MB"
 
 # Smoothness of the 2,000-row list: scroll it frame by frame and use the
@@ -65,7 +71,7 @@ echo "window closed to the tray: $(($(echo "$tray" | awk '{print $2}') / 1024)) 
 command -v tauri-driver >/dev/null || cargo install tauri-driver --locked
 cat > "$WORK/smooth-run.sh" <<INNER
 #!/usr/bin/env bash
-export HF_HUB_CACHE=$PWD/$CACHE XDG_CONFIG_HOME=$PWD/$WORK/config HF_HUB_OFFLINE=1
+export HF_HUB_CACHE=$PWD/$CACHE XDG_CONFIG_HOME=$PWD/$WORK/config HF_HUB_OFFLINE=1 $APP_ENV
 tauri-driver > /dev/null 2>&1 &
 driver=\$!
 sleep 1.5
@@ -80,6 +86,9 @@ smooth=$(grep '^{' "$WORK/smooth.log" | tail -1)
 import json, sys
 r = json.loads(sys.argv[1])
 s = r["scroll"]
-print(f"scrolling {r['rows']} rows: {s['frames']} frames, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, max {s['max_ms']} ms, {s['over_50ms']} over 50 ms (goal: p95 under 1/30 s)")
-print(f"filter to {r['filter_narrow']['rows']} rows painted in {r['filter_narrow']['ms']:.0f} ms; back to {r['filter_clear']['rows']} rows in {r['filter_clear']['ms']:.0f} ms")
+b = r["baseline"]
+print(f"scrolling {r['rows']} rows ({s['most_dom_rows']} at most in the DOM): {s['frames']} frames, p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, max {s['max_ms']} ms, {s['over_50ms']} over 50 ms (goal: p95 ≤ 20 ms)")
+print(f"  the same scroll over a bare page of {r['rows']} plain rows: p50 {b['p50_ms']} ms, p95 {b['p95_ms']} ms")
+n, c = r["filter_narrow"], r["filter_clear"]
+print(f"filter to {n['rows']} rows painted in {n['ms']:.0f} ms; back to {c['rows']} rows ({c['dom_rows']} in the DOM) in {c['ms']:.0f} ms (goal: ≤ 100 ms both ways)")
 PYEOF

@@ -2,6 +2,7 @@ import { browser, $, $$, expect } from "@wdio/globals";
 import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
+import { createRequire } from "node:module";
 
 const cache = () => process.env.HAID_E2E_CACHE;
 const shots = path.resolve("../target/e2e");
@@ -11,6 +12,22 @@ async function shot(name) {
   await browser.saveScreenshot(path.join(shots, `${name}.png`));
 }
 const row = (id) => $(`[data-testid="model-row"][data-id="${id}"]`);
+
+// axe-core in the real webview: its source is injected with execute (the
+// page's CSP allows no script from elsewhere), then run on the whole page.
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+/** Checks the page as it is now; fails on a serious or critical violation. The full report goes beside the screenshots. */
+async function checkAccessibility(name) {
+  if (!(await browser.execute(() => typeof window.axe === "object"))) await browser.execute(axeSource);
+  const violations = await browser.executeAsync((done) => {
+    window.axe.run(document, { resultTypes: ["violations"] }).then(
+      (r) => done(r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")) }))),
+      (e) => done([{ id: "axe-failed", impact: "critical", help: String(e), nodes: [] }]),
+    );
+  });
+  fs.writeFileSync(path.join(shots, `axe-${name}.json`), JSON.stringify(violations, null, 2));
+  expect(violations.filter((v) => v.impact === "serious" || v.impact === "critical")).toEqual([]);
+}
 
 /** What another program (Python, a script) leaves in the cache. */
 function writeModel(name) {
@@ -33,6 +50,7 @@ describe("HAID Models", () => {
     expect(types.slice(0, 2)).toEqual(["embedding", "caption"]);
     await expect(row("acme/demo")).toHaveAttribute("data-state", "not_downloaded");
     await shot("01-groups");
+    await checkAccessibility("main-window");
   });
 
   it("downloads with progress, then shows Downloaded, with the files on disk", async () => {
@@ -62,6 +80,7 @@ describe("HAID Models", () => {
     await dialog.waitForExist({ timeout: 5000 });
     await expect($('[data-testid="freed"]')).toHaveText("12.0 MB");
     await shot("05-confirm-delete");
+    await checkAccessibility("delete-dialog");
     await dialog.$("button=Delete").click();
     await expect(row("acme/demo")).toHaveAttribute("data-state", "not_downloaded", { wait: 10000 });
     expect(fs.existsSync(path.join(cache(), "models--acme--demo"))).toBe(false);
@@ -93,5 +112,52 @@ describe("HAID Models", () => {
     const snapshots = path.join(cache(), "models--acme--legacy/snapshots");
     const [commit] = fs.readdirSync(snapshots);
     expect(fs.statSync(path.join(snapshots, commit, "model.safetensors")).size).toBe(3_000_000);
+  });
+  it("shows the settings, which pass the accessibility check", async () => {
+    await $("button=Settings").click();
+    await $('[data-testid="cache-why"]').waitForExist({ timeout: 5000 });
+    await expect($('[data-testid="cache-why"]')).toHaveText(expect.stringContaining("Set by the environment variable"));
+    await shot("09-settings");
+    await checkAccessibility("settings");
+    await $("button=Close").click();
+    await $('[data-testid="cache-why"]').waitForExist({ reverse: true, timeout: 5000 });
+  });
+
+  it("lists hundreds of models with only the rows near the viewport in the DOM, and the keyboard reaches the others", async () => {
+    const grid = $('[data-type="other"] [role="grid"]');
+    const before = Number(await grid.getAttribute("aria-rowcount"));
+    for (let i = 0; i < 300; i++) writeModel(`many-${String(i).padStart(3, "0")}`);
+    await browser.waitUntil(async () => Number(await grid.getAttribute("aria-rowcount")) === before + 300, { timeout: 30000 });
+    const count = Number(await grid.getAttribute("aria-rowcount"));
+    expect((await $$('[data-testid="model-row"]')).length).toBeLessThan(80);
+    // From the first row of the group to its last with Ctrl+End, then back.
+    const first = await grid.$('[role="row"][aria-rowindex="1"] [data-action="verify"]');
+    await browser.execute((el) => el.focus(), first);
+    await browser.keys(["Control", "End"]);
+    const focused = () => browser.execute(() => {
+      const row = document.activeElement?.closest('[role="row"]');
+      const r = row?.getBoundingClientRect();
+      return row ? { index: Number(row.getAttribute("aria-rowindex")), action: document.activeElement.dataset.action, seen: r.top >= 0 && r.bottom <= window.innerHeight } : null;
+    });
+    await browser.waitUntil(async () => (await focused())?.index === count, { timeout: 5000 });
+    expect(await focused()).toEqual({ index: count, action: "verify", seen: true });
+    await shot("10-many-models-end");
+    await browser.keys(["ArrowUp"]);
+    await browser.waitUntil(async () => (await focused())?.index === count - 1, { timeout: 5000 });
+    await browser.keys(["Control", "Home"]);
+    await browser.waitUntil(async () => (await focused())?.index === 1, { timeout: 5000 });
+    expect((await focused()).seen).toBe(true);
+    // Page Down twice, then Tab past the row's last control: the next row, in view.
+    await browser.keys(["PageDown"]);
+    await browser.keys(["PageDown"]);
+    const mid = (await focused()).index;
+    expect(mid).toBeGreaterThan(10);
+    for (let k = 0; k < 6 && (await focused()).index === mid; k++) await browser.keys(["Tab"]);
+    expect(await focused()).toEqual({ index: mid + 1, action: "verify", seen: true });
+    // The filter still finds a row that was never rendered.
+    await $('input[type="search"]').setValue("many-250");
+    await row("acme/many-250").waitForExist({ timeout: 5000 });
+    await expect(grid).toHaveAttribute("aria-rowcount", "1");
+    await $('input[type="search"]').clearValue();
   });
 });
