@@ -1,7 +1,7 @@
 //! The commands the page calls: one-line wrappers over `haid_models`.
 //! Every argument is validated in core (a `RepoId` is parsed before use).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use haid_models::cache::delete::{execute_delete, plan_delete, DeletePlan};
 use haid_models::cache::prune::{execute_prune, plan_prune, PrunePlan};
@@ -9,10 +9,9 @@ use haid_models::cache::safe_fs::resolve_inside;
 use haid_models::cache::verify::{verify, VerifyReport};
 use haid_models::cache::RepoId;
 use haid_models::download::{lock, DownloadEvent};
-use haid_models::location::LocationSource;
+use haid_models::location::CacheInfo;
 use haid_models::settings::{Settings, SettingsUpdate, SettingsView};
 use haid_models::status::{model_list, ModelList};
-use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::{Emitter, Manager, State};
 use tauri_plugin_opener::OpenerExt;
@@ -21,14 +20,6 @@ use crate::downloads;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::window::PageGeneration;
-
-/// Where the cache is, which rule chose it, and the room left there.
-#[derive(Debug, Serialize)]
-pub struct CacheInfo {
-    cache_dir: PathBuf,
-    source: LocationSource,
-    free_bytes: Option<u64>,
-}
 
 #[tauri::command]
 pub fn list_models(state: State<'_, AppState>) -> AppResult<ModelList> {
@@ -40,12 +31,7 @@ pub fn list_models(state: State<'_, AppState>) -> AppResult<ModelList> {
 
 #[tauri::command]
 pub fn cache_info(state: State<'_, AppState>) -> CacheInfo {
-    let cache_dir = state.cache_dir();
-    CacheInfo {
-        free_bytes: haid_models::download::free_space(&cache_dir),
-        cache_dir,
-        source: state.location.source,
-    }
+    CacheInfo::of(&state.location)
 }
 
 #[tauri::command]

@@ -49,6 +49,8 @@ describe("HAID Models", () => {
     const types = await $$('[data-testid="group"]').map((g) => g.getAttribute("data-type"));
     expect(types.slice(0, 2)).toEqual(["embedding", "caption"]);
     await expect(row("acme/demo")).toHaveAttribute("data-state", "not_downloaded");
+    // The header's count is core's summary: nothing of the manifest is there yet.
+    await expect($('[data-testid="ready"]')).toHaveText(expect.stringMatching(/^0 of \d+ ready$/));
     await shot("01-groups");
     await checkAccessibility("main-window");
   });
@@ -61,6 +63,7 @@ describe("HAID Models", () => {
     await browser.waitUntil(async () => Number(await bar.getAttribute("aria-valuenow")) >= 20, { timeout: 10000 });
     await shot("02-downloading");
     await expect(row("acme/demo")).toHaveAttribute("data-state", "downloaded", { wait: 30000 });
+    await expect($('[data-testid="ready"]')).toHaveText(expect.stringMatching(/^1 of \d+ ready$/));
     await shot("03-downloaded");
     const snapshots = path.join(cache(), "models--acme--demo/snapshots");
     const [commit] = fs.readdirSync(snapshots);

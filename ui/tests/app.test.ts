@@ -3,7 +3,7 @@ import { emit } from "@tauri-apps/api/event";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import App from "../src/App.svelte";
-import type { MigrationPlan, ModelList, ModelStatus } from "../src/lib/types";
+import type { ErrorReport, MigrationPlan, ModelList, ModelStatus } from "../src/lib/generated";
 
 function model(id: string, state: ModelStatus["state"], size = 0): ModelStatus {
   return {
@@ -16,26 +16,32 @@ function model(id: string, state: ModelStatus["state"], size = 0): ModelStatus {
     state,
     size_on_disk: size,
     path: state === "not_downloaded" ? null : `/cache/models--${id.replace("/", "--")}`,
+    last_accessed: null,
+    last_modified: null,
+    refs: state === "not_downloaded" ? [] : ["main"],
   };
 }
 
 let list: ModelList;
 let calls: { cmd: string; args: unknown }[];
-let failNext: { kind: string; message: string } | null;
+let failNext: ErrorReport | null;
 let settingsView: Record<string, unknown>;
 let lastUpdate: Record<string, unknown> | null;
 let migration: MigrationPlan;
 
 function listWith(...models: ModelStatus[]): ModelList {
+  const size_on_disk = models.reduce((n, m) => n + m.size_on_disk, 0);
   return {
     cache_dir: "/cache",
-    size_on_disk: models.reduce((n, m) => n + m.size_on_disk, 0),
+    size_on_disk,
     groups: [
       { type: "embedding", models },
       { type: "caption", models: [] },
       { type: "other", models: [] },
     ],
     warnings: [],
+    // As core counts it (status.rs): the manifest's models, `other` aside.
+    summary: { ready: models.filter((m) => m.state === "downloaded").length, wanted: models.length, size_on_disk },
   };
 }
 
@@ -43,7 +49,7 @@ beforeEach(() => {
   calls = [];
   failNext = null;
   lastUpdate = null;
-  migration = { from: "/data", cache_dir: "/cache", models: [] };
+  migration = { from: "/data", from_exists: true, cache_dir: "/cache", models: [], warnings: [] };
   settingsView = {
     cache_dir: "/env/hub",
     source: "HF_HOME",
@@ -148,6 +154,8 @@ describe("the models page", () => {
     expect(within(row("org/half")).getByRole("button", { name: "Download half" }).textContent?.trim()).toBe("Resume");
     expect(screen.getByTestId("totals").textContent).toContain("136 MB");
     expect(screen.getByTestId("totals").textContent).toContain("500 GB");
+    // Core's summary: the manifest's models that are downloaded, of all of them.
+    expect(screen.getByTestId("ready").textContent).toBe("1 of 3 ready");
     expect(screen.getByText("/cache")).toBeTruthy();
   });
 
@@ -269,10 +277,12 @@ describe("the models page", () => {
   it("offers the migration of the old folders, shows the plan, and runs it", async () => {
     migration = {
       from: "/data",
+      from_exists: true,
       cache_dir: "/cache",
+      warnings: [],
       models: [
-        { repo_id: "acme/embed", layout: "folder", source: "/data/embedding/models/acme/embed", target: "/cache/models--acme--embed", bytes: 3_000_000, files: 4, method: "move" },
-        { repo_id: "Salesforce/blip", layout: "hf_cache", source: "/data/image-caption/Salesforce--blip/models--Salesforce--blip", target: "/cache/models--Salesforce--blip", bytes: 2_000_000, files: 3, method: "copy" },
+        { repo_id: "acme/embed", layout: "folder", source: "/data/embedding/models/acme/embed", target: "/cache/models--acme--embed", bytes: 3_000_000, files: 4, method: "move", repo_type: "model" },
+        { repo_id: "Salesforce/blip", layout: "hf_cache", source: "/data/image-caption/Salesforce--blip/models--Salesforce--blip", target: "/cache/models--Salesforce--blip", bytes: 2_000_000, files: 3, method: "copy", repo_type: "model" },
       ],
     };
     render(App);

@@ -5,7 +5,7 @@ import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import App from "../src/App.svelte";
-import type { ModelList, ModelStatus } from "../src/lib/types";
+import type { ModelList, ModelStatus } from "../src/lib/generated";
 
 function model(i: number): ModelStatus {
   return {
@@ -18,6 +18,9 @@ function model(i: number): ModelStatus {
     state: "downloaded",
     size_on_disk: 1000,
     path: `/cache/models--org${i % 50}--model-${i}`,
+    last_accessed: null,
+    last_modified: null,
+    refs: ["main"],
   };
 }
 
@@ -29,6 +32,7 @@ const many: ModelList = {
     { type: "other", models: Array.from({ length: 2000 }, (_, i) => model(i)) },
   ],
   warnings: [],
+  summary: { ready: 0, wanted: 0, size_on_disk: 2_000_000 },
 };
 
 let list: ModelList;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-pub use crate::error_kind::ErrorKind;
+pub use crate::error_kind::{ErrorKind, ErrorReport};
 
 /// A result whose error is the core's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -5,9 +5,10 @@
 use std::fmt;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 /// What kind of failure an error is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// A repo id that is not `org/name`.
@@ -83,6 +84,37 @@ impl ErrorKind {
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// An error as a program reads it: its kind, for code to switch on, and its
+/// message, for people. What the app's commands reject with (the page's
+/// `ErrorReport`), and the fields of the `error` event of `download --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS, thiserror::Error)]
+#[error("{message}")]
+pub struct ErrorReport {
+    /// What kind of failure it is.
+    pub kind: ErrorKind,
+    /// What happened and what to do, in a sentence.
+    pub message: String,
+}
+
+impl From<crate::Error> for ErrorReport {
+    fn from(e: crate::Error) -> Self {
+        Self {
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl ErrorReport {
+    /// A failure of the program itself (a task that panicked).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Internal,
+            message: message.into(),
+        }
     }
 }
 

@@ -66,6 +66,8 @@ pub mod migrate;
 pub mod query;
 pub mod settings;
 pub mod status;
+#[cfg(test)]
+mod ui_types;
 pub mod watch;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, ErrorReport, Result};

@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::env::Env;
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ impl PlatformDirs {
 }
 
 /// Which rule chose the cache dir. Serialised as the name a user would look for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 pub enum LocationSource {
     /// Rule 1: `--cache-dir` on the CLI.
     #[serde(rename = "--cache-dir")]
@@ -100,6 +101,29 @@ pub struct CacheLocation {
     pub settings_file: PathBuf,
     /// The rule that chose `cache_dir`.
     pub source: LocationSource,
+}
+
+/// Where the cache is, which rule chose it, and the room left there: the
+/// page's header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct CacheInfo {
+    /// The hub folder.
+    pub cache_dir: PathBuf,
+    /// The rule that chose it.
+    pub source: LocationSource,
+    /// Bytes free on its file system; `None` when that cannot be read.
+    pub free_bytes: Option<u64>,
+}
+
+impl CacheInfo {
+    /// Reads the free space under `location`'s cache now.
+    pub fn of(location: &CacheLocation) -> Self {
+        Self {
+            free_bytes: crate::download::free_space(&location.cache_dir),
+            cache_dir: location.cache_dir.clone(),
+            source: location.source,
+        }
+    }
 }
 
 impl CacheLocation {

@@ -24,6 +24,7 @@ mod run_lock;
 use std::path::PathBuf;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::cache::RepoId;
 
@@ -31,7 +32,7 @@ pub use detect::{plan, OldFolder};
 pub use run::{run, MigrateEvent, MigrateOptions, MigrateSink};
 
 /// Which old layout a model was found in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {
     /// A private Hugging Face cache (`image-caption/Org--model/models--Org--model`).
@@ -41,7 +42,7 @@ pub enum Layout {
 }
 
 /// How the bytes get into the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum Method {
     /// Same file system: each file is renamed, no byte is copied.
@@ -51,7 +52,7 @@ pub enum Method {
 }
 
 /// One model to migrate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct PlanItem {
     /// The model.
     #[serde(flatten)]
@@ -75,7 +76,7 @@ pub struct PlanItem {
 }
 
 /// What `migrate --dry-run` prints.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct MigrationPlan {
     /// The old data folder looked in.
     pub from: PathBuf,
@@ -114,7 +115,7 @@ impl MigrationPlan {
 }
 
 /// A file that was not migrated, and why. It stays in its old place.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct Problem {
     /// The file, in the old folder.
     pub path: PathBuf,
@@ -123,7 +124,7 @@ pub struct Problem {
 }
 
 /// What happened to one model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct ModelOutcome {
     /// The model.
     #[serde(flatten)]

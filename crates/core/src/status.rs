@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use crate::cache::{CacheReport, CachedRepo, RepoId, RepoState, RepoType, ScanWarning};
 use crate::download::config::DEFAULT_ENDPOINT;
@@ -11,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::manifest::{Manifest, ManifestModel, RepoKey, OTHER_GROUP};
 
 /// What a user sees next to a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ModelState {
     /// Every file of its revision that the file set selects is on disk.
@@ -40,7 +41,7 @@ impl ModelState {
 }
 
 /// One row of `haid-models list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ModelStatus {
     /// Its hub id.
     pub id: String,
@@ -70,7 +71,7 @@ pub struct ModelStatus {
 }
 
 /// The models of one type, as `list` shows them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct StatusGroup {
     /// The manifest's key (`embedding`), or `other`.
     #[serde(rename = "type")]
@@ -80,7 +81,7 @@ pub struct StatusGroup {
 }
 
 /// The answer of `haid-models list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ModelList {
     /// The cache listed.
     pub cache_dir: PathBuf,
@@ -91,6 +92,8 @@ pub struct ModelList {
     pub groups: Vec<StatusGroup>,
     /// What the scan found odd.
     pub warnings: Vec<ScanWarning>,
+    /// How many of the manifest's models are ready ([`ModelList::summary`]).
+    pub summary: ListSummary,
 }
 
 /// Joins the manifest with a scan. `downloading` names the repos with a
@@ -144,11 +147,12 @@ pub fn model_list(
         model_type: OTHER_GROUP.to_owned(),
         models: others,
     });
+    let size_on_disk =
+        report.size_on_disk + report.incomplete_size_on_disk + report.trash_size_on_disk;
     ModelList {
         cache_dir: report.cache_dir.clone(),
-        size_on_disk: report.size_on_disk
-            + report.incomplete_size_on_disk
-            + report.trash_size_on_disk,
+        size_on_disk,
+        summary: summary_of(&groups, size_on_disk),
         groups,
         warnings: report.warnings.clone(),
     }
@@ -166,6 +170,7 @@ impl ModelList {
             });
         }
         self.groups.retain(|g| g.model_type == model_type);
+        self.summary = summary_of(&self.groups, self.size_on_disk);
         Ok(self)
     }
 
@@ -178,27 +183,30 @@ impl ModelList {
     /// takes: the tray's status line and the page's header. Models only in
     /// the cache (group `other`) are not counted: nobody asked for them.
     pub fn summary(&self) -> ListSummary {
-        let (ready, wanted) = self
-            .groups
-            .iter()
-            .filter(|g| g.model_type != OTHER_GROUP)
-            .flat_map(|g| &g.models)
-            .fold((0, 0), |(ready, wanted), m| {
-                (
-                    ready + usize::from(m.state == ModelState::Downloaded),
-                    wanted + 1,
-                )
-            });
-        ListSummary {
-            ready,
-            wanted,
-            size_on_disk: self.size_on_disk,
-        }
+        self.summary
+    }
+}
+
+fn summary_of(groups: &[StatusGroup], size_on_disk: u64) -> ListSummary {
+    let (ready, wanted) = groups
+        .iter()
+        .filter(|g| g.model_type != OTHER_GROUP)
+        .flat_map(|g| &g.models)
+        .fold((0, 0), |(ready, wanted), m| {
+            (
+                ready + usize::from(m.state == ModelState::Downloaded),
+                wanted + 1,
+            )
+        });
+    ListSummary {
+        ready,
+        wanted,
+        size_on_disk,
     }
 }
 
 /// A [`ModelList`] in three numbers; shown as `4 of 5 models ready · 2.7 GB`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 pub struct ListSummary {
     /// The manifest's models that are downloaded.
     pub ready: usize,
@@ -352,10 +360,22 @@ mod tests {
         // The stray model (group other) is on disk but not wanted.
         assert_eq!((summary.ready, summary.wanted), (1, 2));
         assert_eq!(summary.size_on_disk, list.size_on_disk);
-        list.size_on_disk = 2_700_000_000;
-        assert_eq!(list.summary().to_string(), "1 of 2 models ready · 2.7 GB");
-        list.groups.clear();
-        list.size_on_disk = 0;
-        assert_eq!(list.summary().to_string(), "0 of 0 models ready · 0.0 GB");
+        // The page reads it from the list's JSON.
+        let json = serde_json::to_value(&list).unwrap();
+        assert_eq!(json["summary"]["ready"], 1);
+        assert_eq!(json["summary"]["wanted"], 2);
+        // `--type` keeps one group, and the summary counts what is left.
+        list = list.only_type("caption").unwrap();
+        assert_eq!((list.summary().ready, list.summary().wanted), (0, 1));
+        let shown = |ready, wanted, size_on_disk| {
+            ListSummary {
+                ready,
+                wanted,
+                size_on_disk,
+            }
+            .to_string()
+        };
+        assert_eq!(shown(1, 2, 2_700_000_000), "1 of 2 models ready · 2.7 GB");
+        assert_eq!(shown(0, 0, 0), "0 of 0 models ready · 0.0 GB");
     }
 }

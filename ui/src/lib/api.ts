@@ -2,17 +2,18 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
-  AppError,
+  ErrorReport,
   CacheInfo,
   DeletePlan,
   DownloadEvent,
   MigrateEvent,
-  MigrationOutcome,
+  ModelOutcome,
   MigrationPlan,
   ModelList,
   SettingsUpdate,
   SettingsView,
-} from "./types";
+  VerifyReport,
+} from "./generated";
 
 export const listModels = () => invoke<ModelList>("list_models");
 export const cacheInfo = () => invoke<CacheInfo>("cache_info");
@@ -24,7 +25,7 @@ export const addModel = (id: string, modelType: string) => invoke<string>("add_m
 export const getSettings = () => invoke<SettingsView>("get_settings");
 export const setSettings = (update: SettingsUpdate) => invoke<SettingsView>("set_settings", { update });
 export const uiReady = () => invoke<void>("ui_ready");
-export const verifyModel = (id: string) => invoke<{ ok: boolean; checked: number }>("verify_model", { id });
+export const verifyModel = (id: string) => invoke<VerifyReport>("verify_model", { id });
 
 /** Starts a download; `onEvent` receives its progress until it ends. */
 export function downloadModel(id: string, onEvent: (e: DownloadEvent) => void): Promise<void> {
@@ -36,10 +37,10 @@ export function downloadModel(id: string, onEvent: (e: DownloadEvent) => void): 
 export const migrationPlan = () => invoke<MigrationPlan>("migration_plan");
 
 /** Migrates the old folders; `onEvent` receives its progress until it ends. */
-export function migrate(onEvent: (e: MigrateEvent) => void): Promise<MigrationOutcome[]> {
+export function migrate(onEvent: (e: MigrateEvent) => void): Promise<ModelOutcome[]> {
   const channel = new Channel<MigrateEvent>();
   channel.onmessage = onEvent;
-  return invoke<MigrationOutcome[]>("migrate", { onEvent: channel });
+  return invoke<ModelOutcome[]>("migrate", { onEvent: channel });
 }
 
 /** Progress of downloads the page did not start (resumed from the tray). */
@@ -54,6 +55,6 @@ export function onCacheChanged(callback: () => void): Promise<UnlistenFn> {
 
 /** A readable message from whatever a command rejected with. */
 export function errorMessage(e: unknown): string {
-  if (e && typeof e === "object" && "message" in e) return String((e as AppError).message);
+  if (e && typeof e === "object" && "message" in e) return String((e as ErrorReport).message);
   return String(e);
 }

@@ -4,7 +4,7 @@ import * as api from "./api";
 import { size } from "./format";
 import type { Messages } from "./messages.svelte";
 import type { Models } from "./models.svelte";
-import type { DeletePlan } from "./types";
+import type { DeletePlan } from "./generated";
 
 export class Dialogs {
   /** The delete waiting for a yes or no, with what it would free. */

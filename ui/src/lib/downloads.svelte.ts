@@ -3,7 +3,10 @@
 import * as api from "./api";
 import type { Messages } from "./messages.svelte";
 import type { Models } from "./models.svelte";
-import type { DownloadEvent, Progress } from "./types";
+import type { DownloadEvent } from "./generated";
+
+/** What a row shows of a download: the numbers of its latest `progress` event. */
+export type Progress = Pick<Extract<DownloadEvent, { event: "progress" }>, "bytes" | "total" | "speed" | "eta_seconds">;
 
 export class Downloads {
   progress = $state<Record<string, Progress>>({});

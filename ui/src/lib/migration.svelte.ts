@@ -1,7 +1,7 @@
 // The migration of the old per-service folders: the plan, then the progress
 // of the run and what each model's move left behind.
 import * as api from "./api";
-import type { MigrateEvent, MigrationOutcome, MigrationPlan } from "./types";
+import type { MigrateEvent, ModelOutcome, MigrationPlan } from "./generated";
 
 export class Migration {
   plan = $state.raw<MigrationPlan | null>(null);
@@ -9,7 +9,7 @@ export class Migration {
   current = $state<string | null>(null);
   done = $state(0);
   bytesDone = $state(0);
-  outcomes = $state.raw<MigrationOutcome[]>([]);
+  outcomes = $state.raw<ModelOutcome[]>([]);
   error = $state<string | null>(null);
   dismissed = $state(false);
 

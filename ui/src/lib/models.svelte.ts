@@ -2,7 +2,7 @@
 // actions on one model that are not a download or a delete.
 import * as api from "./api";
 import type { Messages } from "./messages.svelte";
-import type { CacheInfo, ModelList, StatusGroup } from "./types";
+import type { CacheInfo, ModelList, StatusGroup } from "./generated";
 
 /** The groups as the page shows them: only the models the query matches. */
 export function filterGroups(list: ModelList | null, query: string): StatusGroup[] {

@@ -1,7 +1,7 @@
 // The settings form: what the native side reports, the fields being edited,
 // and the save. The token is write-only: it is never read back.
 import * as api from "./api";
-import type { SettingsView } from "./types";
+import type { SettingsView } from "./generated";
 
 export class SettingsForm {
   view = $state.raw<SettingsView | null>(null);

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use super::repo::RepoId;
 use super::report::TrashLeft;
@@ -25,7 +26,7 @@ use crate::download::lock;
 use crate::error::{Error, Result};
 
 /// What a delete will remove, and the bytes it frees.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct DeletePlan {
     /// The repo the plan is for.
     #[serde(flatten)]

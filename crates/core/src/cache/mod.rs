@@ -20,7 +20,7 @@ mod verdict_tests;
 pub mod verify;
 
 pub use names::{BlobName, CommitHash, RefName, RepoFilePath};
-pub use repo::{RepoId, RepoType};
+pub use repo::{RepoFields, RepoId, RepoType};
 pub use repo_scan::RepoScan;
 pub use report::{
     BrokenRef, CacheReport, CachedRepo, CachedRevision, RepoState, ScanWarning, TrashLeft,

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
+use ts_rs::TS;
 
 use crate::error::{Error, Result};
 
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 const MAX_PART_LEN: usize = 96;
 
 /// What a repo is on the hub; each has its own folder prefix in the cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum RepoType {
     /// A model (`models--…`): what this app manages.
@@ -191,11 +191,41 @@ impl fmt::Display for RepoId {
 /// (flatten it into the struct that holds it).
 impl Serialize for RepoId {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("RepoId", 2)?;
-        st.serialize_field("repo_id", &self.id())?;
-        st.serialize_field("repo_type", &self.repo_type)?;
-        st.end()
+        RepoFields {
+            repo_id: self.id(),
+            repo_type: self.repo_type,
+        }
+        .serialize(s)
     }
+}
+
+/// The page's type of a [`RepoId`] is [`RepoFields`]'s, as it is written.
+/// By hand because ts-rs's `#[ts(as = …)]` cannot be flattened.
+impl TS for RepoId {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+
+    fn name(cfg: &ts_rs::Config) -> String {
+        RepoFields::name(cfg)
+    }
+    fn inline(cfg: &ts_rs::Config) -> String {
+        RepoFields::inline(cfg)
+    }
+    fn inline_flattened(cfg: &ts_rs::Config) -> String {
+        RepoFields::inline_flattened(cfg)
+    }
+    fn visit_dependencies(v: &mut impl ts_rs::TypeVisitor) {
+        RepoFields::visit_dependencies(v);
+    }
+}
+
+/// What a [`RepoId`] is written as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct RepoFields {
+    /// `org/name`.
+    pub repo_id: String,
+    /// What the repo is on the hub.
+    pub repo_type: RepoType,
 }
 
 /// The hub's rules for one part of an id, with the reason a person needs.

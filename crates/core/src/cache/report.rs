@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use super::repo::RepoId;
 
@@ -38,7 +39,7 @@ impl RepoState {
 }
 
 /// Something odd found while scanning; the scan goes on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct ScanWarning {
     /// The file or folder it is about.
     pub path: PathBuf,

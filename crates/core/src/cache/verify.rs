@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
+use ts_rs::TS;
 
 use super::blob_hash::{BlobHashKind, BlobHasher};
 use super::repo::RepoId;
@@ -27,7 +28,7 @@ use crate::download::Hub;
 use crate::error::{Error, Result};
 
 /// What the check of one file found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum FileVerdict {
     /// Its content hashes to its blob name (and the hub's listing agrees).
@@ -45,7 +46,7 @@ pub enum FileVerdict {
 }
 
 /// One file of the snapshot (or of the listing), checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct FileCheck {
     /// Its path in the repo (`onnx/model.onnx`).
     pub path: String,
@@ -58,7 +59,7 @@ pub struct FileCheck {
 }
 
 /// The answer of `haid-models verify`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct VerifyReport {
     /// The model checked.
     #[serde(flatten)]

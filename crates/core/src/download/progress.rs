@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use ts_rs::TS;
 
 /// At most one `progress` event per this interval.
 const EMIT_EVERY: Duration = Duration::from_millis(100);
@@ -14,7 +15,7 @@ const EMIT_EVERY: Duration = Duration::from_millis(100);
 const SPEED_WINDOW: Duration = Duration::from_secs(5);
 
 /// A file's share of a `progress` event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct FileStatus {
     /// The file's path in the repo.
     pub path: String,
@@ -25,7 +26,7 @@ pub struct FileStatus {
 }
 
 /// What a download reports. Serialised as the NDJSON lines of `download --json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DownloadEvent {
     /// The commit and what is left to fetch are known.

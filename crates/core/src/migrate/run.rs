@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use super::folder::{self, Placed};
 use super::hf_cache;
@@ -16,7 +17,7 @@ use crate::download::{Hub, HubConfig};
 use crate::error::{Error, Result};
 
 /// What `migrate` reports as it goes (NDJSON with `--json`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum MigrateEvent {
     /// A model's migration begins.

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use super::{save_token, Settings};
 use crate::download::manager::DEFAULT_MODEL_CONCURRENCY;
@@ -16,8 +17,10 @@ use crate::location::{CacheLocation, LocationSource};
 
 /// What the page may change. A field left out, or blank, stays as it is;
 /// the endpoint is the exception: blank goes back to the public hub.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+// A field may be left out (`cacheDir?: string`): serde reads it as `None`.
+#[ts(optional_fields)]
 pub struct SettingsUpdate {
     /// Where the cache should be from the next start on.
     pub cache_dir: Option<String>,
@@ -72,7 +75,7 @@ fn given(text: Option<&str>) -> Option<&str> {
 
 /// The settings as the page shows them: what is in effect now, and what
 /// the environment fixes (the page then offers no change of it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct SettingsView {
     /// The cache this process uses (a new location applies at the next start).
     pub cache_dir: PathBuf,
