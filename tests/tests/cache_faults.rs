@@ -4,8 +4,6 @@
 //! code and the message, and that Python's `scan_cache_dir` still reads the
 //! cache and, for every repo it lists, agrees with our sizes.
 
-#![allow(clippy::unwrap_used)]
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,7 +1,5 @@
 //! Delete, prune and verify: exact, crash-safe, and never outside the cache.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,5 @@
 //! `haid-models` as scripts use it: JSON on stdout, exit codes, messages.
 
-#![allow(clippy::unwrap_used)]
-
 use std::fs;
 use std::path::Path;
 use std::process::Output;

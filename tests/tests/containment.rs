@@ -1,8 +1,6 @@
 //! Property test: whatever ids and symlink layouts are thrown at delete and
 //! prune, no file outside the cache changes.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

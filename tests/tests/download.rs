@@ -2,8 +2,6 @@
 //! SIGKILL, network faults, every failure's message, and locks shared with
 //! huggingface_hub.
 
-#![allow(clippy::unwrap_used)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};

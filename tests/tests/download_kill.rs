@@ -4,8 +4,6 @@
 //! `corrupt`), that Python's `scan_cache_dir` still reads, and that the next
 //! run finishes by fetching exactly the bytes that were missing.
 
-#![allow(clippy::unwrap_used)]
-
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;

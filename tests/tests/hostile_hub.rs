@@ -5,8 +5,6 @@
 //! value, and must leave every file where it was (DESIGN, "Everything from
 //! outside is untrusted").
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -7,8 +7,6 @@
 //! fake hub (started once), and the caches of all cases are scanned by
 //! Python once at the end (it takes a second to start).
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};

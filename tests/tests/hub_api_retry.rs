@@ -2,8 +2,6 @@
 //! the file transfers do: a 429 with `Retry-After` or a 5xx is retried, and
 //! when the hub stays down the message says what to do, with nothing written.
 
-#![allow(clippy::unwrap_used)]
-
 use std::time::{Duration, Instant};
 
 use haid_models::cache::RepoId;

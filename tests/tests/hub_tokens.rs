@@ -3,8 +3,6 @@
 //! page that leads somewhere else. The fake hub records every
 //! `Authorization` header it receives, so each test proves where it went.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,6 @@
 //! The same cache scanned by the reference (`huggingface_hub.scan_cache_dir`)
 //! and by `haid-models scan --json`: every repo it lists must agree.
 
-#![allow(clippy::unwrap_used)]
-
 use std::fs;
 
 use haid_models_tests::fixture::{commit, etag, weights, CacheFixture};

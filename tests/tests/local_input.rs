@@ -4,8 +4,6 @@
 //! refused with the file, the key and the fix. Loading speed is measured by
 //! `bench/manifest.sh`, not here; here a large manifest must load correctly.
 
-#![allow(clippy::unwrap_used)]
-
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,5 @@
 //! The download manager through the core API: queue limits, cancel, registry.
 
-#![allow(clippy::unwrap_used)]
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -2,8 +2,6 @@
 //! reference client offline and online (the fake hub counts the bytes it
 //! serves), a damaged file left alone, kill-and-rerun, dry run and rerun.
 
-#![allow(clippy::unwrap_used)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;

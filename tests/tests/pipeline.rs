@@ -3,8 +3,6 @@
 //! ripgrep does; a download then stops and keeps what it fetched. SIGINT and
 //! SIGTERM cancel a download the same way, with exit 1 and one line.
 
-#![allow(clippy::unwrap_used)]
-
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

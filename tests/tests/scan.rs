@@ -1,7 +1,5 @@
 //! The cache scan against fixtures built file by file.
 
-#![allow(clippy::unwrap_used)]
-
 use std::fs;
 
 use haid_models::cache::{scan_cache, scan_repo, CacheReport, CachedRepo, RepoId, RepoState};

@@ -1,8 +1,6 @@
 //! The shells only call core (issue 15): what a CLI command prints is what
 //! the one core call it makes answers, and the app makes the same call.
 
-#![allow(clippy::unwrap_used)]
-
 use std::fs;
 use std::path::Path;
 use std::process::Output;

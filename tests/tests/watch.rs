@@ -1,7 +1,5 @@
 //! `haid-models watch`: changes made by other processes are reported live.
 
-#![allow(clippy::unwrap_used)]
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Stdio};

@@ -2,8 +2,6 @@
 //! and polls instead. Its own test binary: it lowers a system-wide limit for
 //! a moment, which must not race other watcher tests.
 
-#![allow(clippy::unwrap_used)]
-
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;

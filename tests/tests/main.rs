@@ -1,0 +1,27 @@
+//! The integration tests, as one binary: each module was a test binary of its own,
+//! and linking 19 of them took most of the build (`cargo test -p haid-models-tests`:
+//! see BENCHMARKS.md, "Test build time"). `autotests = false` in Cargo.toml keeps
+//! cargo from building the modules as binaries too (as ripgrep does).
+//! Run one module with `cargo test -p haid-models-tests --test integration scan::`.
+
+#![allow(clippy::unwrap_used)]
+
+mod cache_faults;
+mod cleanup;
+mod cli;
+mod containment;
+mod download;
+mod download_kill;
+mod hostile_hub;
+mod hostile_listing;
+mod hub_api_retry;
+mod hub_tokens;
+mod interop;
+mod local_input;
+mod manager;
+mod migrate;
+mod pipeline;
+mod scan;
+mod shell_parity;
+mod watch;
+mod watch_limits;
