@@ -19,6 +19,9 @@ function model(id: string, state: ModelStatus["state"], size = 0): ModelStatus {
     last_accessed: null,
     last_modified: null,
     refs: state === "not_downloaded" ? [] : ["main"],
+    revision: "main",
+    commit: state === "not_downloaded" ? null : "c".repeat(40),
+    to_get_bytes: state === "downloaded" ? 0 : 91_000_000 - size,
   };
 }
 
@@ -41,7 +44,12 @@ function listWith(...models: ModelStatus[]): ModelList {
     ],
     warnings: [],
     // As core counts it (status.rs): the manifest's models, `other` aside.
-    summary: { ready: models.filter((m) => m.state === "downloaded").length, wanted: models.length, size_on_disk },
+    summary: {
+      ready: models.filter((m) => m.state === "downloaded").length,
+      wanted: models.length,
+      size_on_disk,
+      to_get_bytes: models.reduce((n, m) => n + (m.to_get_bytes ?? 0), 0),
+    },
   };
 }
 

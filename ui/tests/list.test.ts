@@ -21,6 +21,9 @@ function model(i: number): ModelStatus {
     last_accessed: null,
     last_modified: null,
     refs: ["main"],
+    revision: "main",
+    commit: "c".repeat(40),
+    to_get_bytes: 0,
   };
 }
 
@@ -32,7 +35,7 @@ const many: ModelList = {
     { type: "other", models: Array.from({ length: 2000 }, (_, i) => model(i)) },
   ],
   warnings: [],
-  summary: { ready: 0, wanted: 0, size_on_disk: 2_000_000 },
+  summary: { ready: 0, wanted: 0, size_on_disk: 2_000_000, to_get_bytes: 0 },
 };
 
 let list: ModelList;

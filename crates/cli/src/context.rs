@@ -9,11 +9,12 @@
 
 use std::cell::OnceCell;
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use haid_models::download::HubConfig;
 use haid_models::env::Env;
 use haid_models::location::CacheLocation;
+use haid_models::manifest::Manifest;
 use haid_models::{Error, Result};
 
 use crate::GlobalArgs;
@@ -47,6 +48,16 @@ impl Context {
         }
         let loc = CacheLocation::from_system(self.cache_dir.as_deref())?;
         Ok(self.location.get_or_init(|| loc))
+    }
+
+    /// The manifest: the bundled one with `flag`'s (else `HAID_MODELS_MANIFEST`,
+    /// else the app's "Add a model" list beside the settings file) merged over it.
+    pub fn manifest(&self, flag: Option<&Path>) -> Result<Manifest> {
+        let app_manifest = self
+            .location()?
+            .settings_file
+            .with_file_name("models_manifest.json");
+        Manifest::load_or_default(flag, &self.env, Some(&app_manifest))
     }
 
     /// The hub to talk to, as the environment and the settings say.

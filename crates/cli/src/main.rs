@@ -52,6 +52,12 @@ enum Command {
     List(commands::list::ListArgs),
     /// Download a model into the cache: resumable, verified.
     Download(commands::download::DownloadArgs),
+    /// Bring every manifest model to its revision and file set (--check: only say what is missing).
+    Sync(commands::sync::SyncArgs),
+    /// Cached models whose branch moved on the hub, with what an update downloads.
+    Outdated(commands::update::OutdatedArgs),
+    /// Fetch the new commit of outdated models (only changed files), then move the ref.
+    Update(commands::update::UpdateArgs),
     /// Delete a model, or chosen revisions of it, from the cache.
     Delete(commands::delete::DeleteArgs),
     /// Remove detached revisions, unreferenced blobs and abandoned partial downloads.
@@ -72,6 +78,9 @@ fn main() -> ExitCode {
         Command::Scan(args) => commands::scan::run(&ctx, args),
         Command::List(args) => commands::list::run(&ctx, args),
         Command::Download(args) => commands::download::run(&ctx, args),
+        Command::Sync(args) => commands::sync::run(&ctx, args),
+        Command::Outdated(args) => commands::update::outdated(&ctx, args),
+        Command::Update(args) => commands::update::update(&ctx, args),
         Command::Delete(args) => commands::delete::delete(&ctx, args),
         Command::Prune(args) => commands::delete::prune(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),

@@ -201,6 +201,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// `sync` (or `sync --check`) found manifest models that are not whole.
+    #[error("{count} of the manifest's models {verb} not ready: {names}")]
+    NotReady {
+        /// How many.
+        count: usize,
+        /// `is` or `are`.
+        verb: &'static str,
+        /// Their ids, each with why.
+        names: String,
+    },
+
     /// `migrate` left files in the old folder.
     #[error("the migration from {} is incomplete: {reason}", from.display())]
     MigrationIncomplete {
@@ -246,6 +257,7 @@ impl Error {
             Error::DeleteUnfinished { .. } => ErrorKind::DeleteUnfinished,
             Error::Damaged { .. } => ErrorKind::DamagedFiles,
             Error::MigrationIncomplete { .. } => ErrorKind::IncompleteMigration,
+            Error::NotReady { .. } => ErrorKind::NotReady,
             Error::Io { .. } => ErrorKind::Io,
         }
     }

@@ -47,6 +47,8 @@ pub enum ErrorKind {
     DamagedFiles,
     /// `migrate` left files in the old folder.
     IncompleteMigration,
+    /// Manifest models that are not whole on disk (`sync`, `sync --check`).
+    NotReady,
     /// A file system error.
     Io,
     /// A failure of the app itself (a task that panicked): a bug.
@@ -75,6 +77,7 @@ impl ErrorKind {
             Self::DeleteUnfinished => "delete_unfinished",
             Self::DamagedFiles => "damaged_files",
             Self::IncompleteMigration => "incomplete_migration",
+            Self::NotReady => "not_ready",
             Self::Io => "io",
             Self::Internal => "internal",
         }
@@ -129,6 +132,7 @@ mod tests {
             ErrorKind::DiskFull,
             ErrorKind::DamagedFiles,
             ErrorKind::IncompleteMigration,
+            ErrorKind::NotReady,
             ErrorKind::Internal,
         ] {
             let json = serde_json::to_value(kind).unwrap();

@@ -60,12 +60,14 @@ pub mod download;
 pub mod env;
 pub mod error;
 mod error_kind;
+pub mod file_set;
 pub mod location;
 pub mod manifest;
 pub mod migrate;
 pub mod query;
 pub mod settings;
 pub mod status;
+pub mod sync;
 #[cfg(test)]
 mod ui_types;
 pub mod watch;

@@ -9,9 +9,10 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::cache::{RepoId, RepoType};
+use crate::cache::{RefName, RepoId, RepoType};
 use crate::env::Env;
 use crate::error::{Error, Result};
+use crate::file_set::FileSet;
 use local_file::{Refusal, MANIFEST_LIMIT};
 
 /// The manifest shipped with the app.
@@ -34,6 +35,17 @@ pub struct ManifestModel {
     pub size_mb: Option<u64>,
     /// Its page, when the manifest gives one (an http(s) URL).
     pub link: Option<String>,
+    /// The branch, tag or commit the product was tested with; `main` by default.
+    pub revision: RefName,
+    /// The files of it the product needs (`include` / `exclude`); all by default.
+    pub files: FileSet,
+}
+
+impl ManifestModel {
+    /// Pinned to a commit: it never moves, and once whole needs no request.
+    pub fn is_pinned(&self) -> bool {
+        self.revision.as_commit().is_some()
+    }
 }
 
 /// Models of one type (`embedding`, `caption`, … any key is a type).
@@ -186,13 +198,23 @@ impl RepoKey {
 
 impl Serialize for ManifestModel {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("ManifestModel", 6)?;
+        let mut st = s.serialize_struct("ManifestModel", 9)?;
         st.serialize_field("id", &self.id.id())?;
         st.serialize_field("name", &self.name)?;
         st.serialize_field("team", &self.team)?;
         st.serialize_field("dimensions", &self.dimensions)?;
         st.serialize_field("size_mb", &self.size_mb)?;
         st.serialize_field("link", &self.link)?;
+        // The defaults are left out, as a person writes the file.
+        if self.revision != RefName::main() {
+            st.serialize_field("revision", self.revision.as_str())?;
+        }
+        if !self.files.include().is_empty() {
+            st.serialize_field("include", self.files.include())?;
+        }
+        if !self.files.exclude().is_empty() {
+            st.serialize_field("exclude", self.files.exclude())?;
+        }
         st.end()
     }
 }
@@ -210,6 +232,27 @@ struct RawModel {
     size_mb: Option<u64>,
     #[serde(default)]
     link: Option<String>,
+    #[serde(default)]
+    revision: Option<ModelRevision>,
+    #[serde(default)]
+    include: Vec<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+/// A revision validated while parsing, so the error points at its line and column.
+struct ModelRevision(RefName);
+
+impl<'de> Deserialize<'de> for ModelRevision {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        RefName::parse(&text).map(ModelRevision).map_err(|reason| {
+            de::Error::custom(format!(
+                "\"revision\" {text:?} is not valid ({reason}); write a branch (\"main\"), \
+                 a tag (\"v1.0\") or a 40-hex commit hash"
+            ))
+        })
+    }
 }
 
 /// An id validated while parsing, so the error points at its line and column.
@@ -332,6 +375,9 @@ fn validate(raw: RawModel) -> std::result::Result<ManifestModel, String> {
             ));
         }
     }
+    let files = FileSet::new(raw.include, raw.exclude).map_err(|reason| {
+        format!("model \"{id}\" has a bad \"include\" or \"exclude\": {reason}")
+    })?;
     Ok(ManifestModel {
         id,
         name: raw.name,
@@ -339,6 +385,8 @@ fn validate(raw: RawModel) -> std::result::Result<ManifestModel, String> {
         dimensions: raw.dimensions,
         size_mb: raw.size_mb,
         link: raw.link,
+        revision: raw.revision.map_or_else(RefName::main, |r| r.0),
+        files,
     })
 }
 

@@ -6,9 +6,13 @@ use std::path::PathBuf;
 use serde::Serialize;
 use ts_rs::TS;
 
-use crate::cache::{CacheReport, CachedRepo, RepoId, RepoState, RepoType, ScanWarning};
+use crate::cache::{
+    readiness, CacheReport, CachedRepo, Readiness, Ready, RefName, RepoId, RepoState, RepoType,
+    ScanWarning,
+};
 use crate::download::config::DEFAULT_ENDPOINT;
 use crate::error::{Error, Result};
+use crate::file_set::FileSet;
 use crate::manifest::{Manifest, ManifestModel, RepoKey, OTHER_GROUP};
 
 /// What a user sees next to a model.
@@ -28,6 +32,16 @@ pub enum ModelState {
 }
 
 impl ModelState {
+    /// What a manifest model's readiness shows as.
+    pub fn of(ready: Ready) -> Self {
+        match ready {
+            Ready::Ready => Self::Downloaded,
+            Ready::Partial => Self::Partial,
+            Ready::Missing => Self::NotDownloaded,
+            Ready::Corrupt => Self::Corrupt,
+        }
+    }
+
     /// The name, as `list --json` writes it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -68,6 +82,14 @@ pub struct ModelStatus {
     pub last_modified: Option<i64>,
     /// The refs it has in the cache (`main`, …).
     pub refs: Vec<String>,
+    /// The revision the manifest asks for (`main` for models it does not name).
+    pub revision: String,
+    /// The commit that revision is at in the cache, when it is known here.
+    pub commit: Option<String>,
+    /// Bytes still to download for it to be whole: 0 when it is, the
+    /// listing's missing files when there is one, else the manifest's size
+    /// less what is on disk; `None` when nothing says.
+    pub to_get_bytes: Option<u64>,
 }
 
 /// The models of one type, as `list` shows them.
@@ -112,6 +134,7 @@ pub fn model_list(
         if downloading.contains(&RepoKey::of(id)) {
             return ModelState::Downloading;
         }
+        // A model no manifest names has no file set: the scan's verdict.
         match repo.map(|r| r.state) {
             // Folders without a file (a killed migration's skeleton) are no model.
             None | Some(RepoState::Empty) => ModelState::NotDownloaded,
@@ -130,7 +153,12 @@ pub fn model_list(
                 .iter()
                 .map(|m| {
                     let repo = repos.find(&m.id);
-                    status(m, repo, state_of(&m.id, repo))
+                    let ready = readiness(repo, &m.revision, &m.files);
+                    let state = match state_of(&m.id, repo) {
+                        ModelState::Downloading => ModelState::Downloading,
+                        _ => ModelState::of(ready.state),
+                    };
+                    status(m, repo, state, Some(&ready))
                 })
                 .collect(),
         })
@@ -141,7 +169,14 @@ pub fn model_list(
         .filter(|r| {
             r.repo.repo_type() == RepoType::Model && !listed.contains(&RepoKey::of(&r.repo))
         })
-        .map(|r| status(&unlisted(&r.repo), Some(r), state_of(&r.repo, Some(r))))
+        .map(|r| {
+            status(
+                &unlisted(&r.repo),
+                Some(r),
+                state_of(&r.repo, Some(r)),
+                None,
+            )
+        })
         .collect();
     groups.push(StatusGroup {
         model_type: OTHER_GROUP.to_owned(),
@@ -188,21 +223,25 @@ impl ModelList {
 }
 
 fn summary_of(groups: &[StatusGroup], size_on_disk: u64) -> ListSummary {
-    let (ready, wanted) = groups
+    let wanted = groups
         .iter()
         .filter(|g| g.model_type != OTHER_GROUP)
-        .flat_map(|g| &g.models)
-        .fold((0, 0), |(ready, wanted), m| {
-            (
-                ready + usize::from(m.state == ModelState::Downloaded),
-                wanted + 1,
-            )
-        });
-    ListSummary {
-        ready,
-        wanted,
+        .flat_map(|g| &g.models);
+    let mut summary = ListSummary {
+        ready: 0,
+        wanted: 0,
         size_on_disk,
+        to_get_bytes: 0,
+    };
+    for m in wanted {
+        summary.wanted += 1;
+        if m.state == ModelState::Downloaded {
+            summary.ready += 1;
+        } else {
+            summary.to_get_bytes += m.to_get_bytes.unwrap_or(0);
+        }
     }
+    summary
 }
 
 /// A [`ModelList`] in three numbers; shown as `4 of 5 models ready · 2.7 GB`.
@@ -214,6 +253,9 @@ pub struct ListSummary {
     pub wanted: usize,
     /// The whole cache on disk, as [`ModelList::size_on_disk`].
     pub size_on_disk: u64,
+    /// What the manifest's models that are not ready still need, as far as
+    /// it is known (each model's `to_get_bytes`).
+    pub to_get_bytes: u64,
 }
 
 impl std::fmt::Display for ListSummary {
@@ -264,14 +306,46 @@ fn unlisted(id: &RepoId) -> ManifestModel {
         dimensions: None,
         size_mb: None,
         link: Some(id.hub_url(DEFAULT_ENDPOINT)),
+        revision: RefName::main(),
+        files: FileSet::all(),
     }
 }
 
-fn status(model: &ManifestModel, repo: Option<&CachedRepo>, state: ModelState) -> ModelStatus {
-    let path = repo.map(|r| {
-        r.current_revision()
-            .map_or_else(|| r.repo_path.clone(), |rev| rev.snapshot_path.clone())
+/// A model's row. `ready` is its readiness for a manifest model (its
+/// revision and file set), `None` for a model only the cache has.
+fn status(
+    model: &ManifestModel,
+    repo: Option<&CachedRepo>,
+    state: ModelState,
+    ready: Option<&Readiness>,
+) -> ModelStatus {
+    let commit = ready.and_then(|r| r.commit.clone());
+    // The snapshot of the manifest's revision when it is here (a pinned
+    // commit is not `main`'s), else `main`'s, else the repo folder.
+    let pinned = repo.zip(commit.as_ref()).and_then(|(r, c)| {
+        r.revisions
+            .iter()
+            .find(|rev| &rev.commit_hash == c)
+            .map(|rev| rev.snapshot_path.clone())
     });
+    let path = pinned.or_else(|| {
+        repo.map(|r| {
+            r.current_revision()
+                .map_or_else(|| r.repo_path.clone(), |rev| rev.snapshot_path.clone())
+        })
+    });
+    let size_on_disk = repo.map_or(0, CachedRepo::total_size_on_disk);
+    let to_get_bytes = match ready {
+        Some(r) if r.is_ready() => Some(0),
+        Some(Readiness {
+            missing_bytes: Some(bytes),
+            ..
+        }) => Some(*bytes),
+        _ if state == ModelState::Downloaded => Some(0),
+        _ => model
+            .size_mb
+            .map(|mb| (mb * 1_000_000).saturating_sub(size_on_disk)),
+    };
     ModelStatus {
         id: model.id.id(),
         name: model.name.clone(),
@@ -280,13 +354,16 @@ fn status(model: &ManifestModel, repo: Option<&CachedRepo>, state: ModelState) -
         size_mb: model.size_mb,
         link: model.link.clone(),
         state,
-        size_on_disk: repo.map_or(0, CachedRepo::total_size_on_disk),
+        size_on_disk,
         path,
         last_accessed: repo.map(|r| r.last_accessed),
         last_modified: repo.map(|r| r.last_modified),
         refs: repo
             .map(|r| r.refs.keys().cloned().collect())
             .unwrap_or_default(),
+        revision: model.revision.to_string(),
+        commit,
+        to_get_bytes,
     }
 }
 
@@ -372,6 +449,7 @@ mod tests {
                 ready,
                 wanted,
                 size_on_disk,
+                to_get_bytes: 0,
             }
             .to_string()
         };

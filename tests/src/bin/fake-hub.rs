@@ -2,6 +2,10 @@
 //! Python clients, benchmarks and offline demos. Prints `{"url": …}` on one
 //! line once it listens. `GET /_fake/stats` gives the bytes served;
 //! `POST /_fake/faults` (JSON, the fields below) changes the faults live.
+//! `POST /_fake/advance/{org}/{name}` keeps the repo's current commit (still
+//! served by its sha) and forgets the cached `main`: change the repo's files
+//! right after it, before any other request, and the next request serves the
+//! new commit at `main` (see `advance` in fake_hub/routes.rs).
 //! `--hostile-json FILE` makes it lie from the start (a `Hostile` as JSON).
 
 use std::path::PathBuf;

@@ -6,15 +6,18 @@
 //! can misbehave on demand ([`Faults`]).
 //!
 //! Layout served: `<root>/<org>/<name>/<files…>`; the commit of a repo is a
-//! hash of its content, and `main` points to it.
+//! hash of its content, and `main` points to it. [`FakeHub::advance`] (or
+//! `POST /_fake/advance/{org}/{name}`) moves `main` and keeps the commit it
+//! left in `<root>/.history/` (see `history`), still served by its hash.
 
 mod faults;
+mod history;
 mod repo;
 mod routes;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -31,7 +34,12 @@ pub struct HubState {
     requests: AtomicU64,
     /// Every `Authorization` header value received, in order.
     authorizations: Mutex<Vec<String>>,
+    /// The commit `main` points to, per repo id.
     repos: Mutex<HashMap<String, Arc<HubRepo>>>,
+    /// Older commits, per `{id}@{sha}`, as served from their history copy.
+    /// Its lock is also held while a commit is archived, so two archives of
+    /// one repo never copy at once.
+    history: Mutex<HashMap<String, Arc<HubRepo>>>,
 }
 
 impl HubState {
@@ -44,11 +52,16 @@ impl HubState {
             requests: AtomicU64::new(0),
             authorizations: Mutex::new(Vec::new()),
             repos: Mutex::new(HashMap::new()),
+            history: Mutex::new(HashMap::new()),
         })
     }
 
-    /// A repo, hashed on first use (fixtures reach 1 GiB; hash once).
+    /// A repo at `main`, hashed on first use (fixtures reach 1 GiB; hash once).
     fn repo(&self, id: &str) -> Option<Arc<HubRepo>> {
+        // The history's folder looks like an org; it is not a repo.
+        if id.split('/').next() == Some(history::DIR) {
+            return None;
+        }
         if let Some(repo) = self.repos.lock().unwrap().get(id) {
             return Some(repo.clone());
         }
@@ -58,6 +71,46 @@ impl HubState {
             .unwrap()
             .insert(id.to_owned(), repo.clone());
         Some(repo)
+    }
+
+    /// An older commit of `id` by its sha, from the history.
+    fn commit(&self, id: &str, sha: &str) -> Option<Arc<HubRepo>> {
+        let key = format!("{id}@{sha}");
+        if let Some(repo) = self.history.lock().unwrap().get(&key) {
+            return Some(repo.clone());
+        }
+        // Kept by an earlier hub on this root: hash its copy once.
+        let repo = Arc::new(history::load(&self.root, id, sha)?);
+        self.history.lock().unwrap().insert(key, repo.clone());
+        Some(repo)
+    }
+
+    /// Keeps the commit `main` points to in the history; returns its sha.
+    /// `NotFound` when there is no such repo.
+    fn archive(&self, id: &str) -> std::io::Result<String> {
+        let Some(main) = self.repo(id) else {
+            let msg = format!("no repo {id} under the fake hub's root");
+            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, msg));
+        };
+        let mut history = self.history.lock().unwrap();
+        let kept = history::archive(&self.root, &main)?;
+        history.insert(format!("{id}@{}", main.sha), Arc::new(kept));
+        Ok(main.sha.clone())
+    }
+
+    /// Drops the cached `main` of `id`: the next request hashes the folder again.
+    fn forget(&self, id: &str) {
+        self.repos.lock().unwrap().remove(id);
+    }
+
+    /// Every commit served for `id`, oldest first: the kept ones, then `main`'s.
+    fn commits(&self, id: &str) -> Vec<String> {
+        let main = self.repo(id).map(|r| r.sha.clone());
+        let mut shas = history::shas(&self.root, id);
+        // Back at a kept commit, `main` is listed once, last.
+        shas.retain(|s| Some(s) != main.as_ref());
+        shas.extend(main);
+        shas
     }
 
     fn faults(&self) -> Faults {
@@ -150,7 +203,27 @@ impl FakeHub {
         self.state.authorizations.lock().unwrap().clone()
     }
 
-    /// The repo as served (files, etags, commit).
+    /// Moves `main` of `id`: keeps its current commit in the history (still
+    /// served by its sha), runs `change` on the repo's folder
+    /// (`<root>/<org>/<name>`), then hashes the folder again. Returns the new
+    /// commit of `main` (the old one if `change` changed nothing).
+    pub fn advance(&self, id: &str, change: impl FnOnce(&Path)) -> String {
+        self.state
+            .archive(id)
+            .expect("keep the current commit in the history");
+        change(&self.root.join(id));
+        // Forgotten before `change`, a request during it would hash (and
+        // cache) a half-changed folder.
+        self.state.forget(id);
+        self.repo(id).sha
+    }
+
+    /// Every commit of `id` the hub serves, oldest first; `main`'s is last.
+    pub fn commits(&self, id: &str) -> Vec<String> {
+        self.state.commits(id)
+    }
+
+    /// The repo as served at `main` (files, etags, commit).
     pub fn repo(&self, id: &str) -> HubRepo {
         (*self
             .state

@@ -39,7 +39,7 @@ impl HubFile {
     }
 }
 
-/// A repo at its only commit.
+/// A repo at one commit (the one `main` points to, or an older one).
 #[derive(Debug, Clone)]
 pub struct HubRepo {
     pub id: String,
@@ -50,12 +50,17 @@ pub struct HubRepo {
 impl HubRepo {
     /// Reads `root/org/name/**`. `None` when the folder does not exist.
     pub fn load(root: &Path, id: &str) -> Option<Self> {
-        let dir = root.join(id);
+        Self::load_dir(&root.join(id), id)
+    }
+
+    /// Reads `dir/**` as a commit of `id`: the main folder, or an older
+    /// commit's copy in the history, which lives elsewhere.
+    pub fn load_dir(dir: &Path, id: &str) -> Option<Self> {
         if !dir.is_dir() {
             return None;
         }
         let mut files = Vec::new();
-        walk(&dir, &dir, &mut files);
+        walk(dir, dir, &mut files);
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let mut commit = Sha1::new();
         for f in &files {
@@ -66,6 +71,16 @@ impl HubRepo {
             sha: hex::encode(commit.finalize()),
             files,
         })
+    }
+
+    /// The same commit, its bytes read from `dir` (a copy of its files):
+    /// no need to hash them again.
+    pub fn moved_to(&self, dir: &Path) -> Self {
+        let mut repo = self.clone();
+        for f in &mut repo.files {
+            f.abs = dir.join(&f.path);
+        }
+        repo
     }
 
     pub fn file(&self, path: &str) -> Option<&HubFile> {

@@ -31,6 +31,7 @@ pub fn router(state: Arc<HubState>) -> Router {
         .route("/{org}/{name}/resolve/{rev}/{*path}", get(resolve))
         .route("/_fake/stats", get(stats))
         .route("/_fake/faults", post(set_faults))
+        .route("/_fake/advance/{org}/{name}", post(advance))
         .fallback(unknown_url)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -73,6 +74,36 @@ async fn set_faults(State(state): S, Json(faults): Json<Faults>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// `POST /_fake/advance/{org}/{name}`: [`super::FakeHub::advance`] for a
+/// client that cannot call Rust (the `fake-hub` binary, end-to-end tests).
+/// In this order:
+/// 1. POST here: the commit `main` points to is kept in the history (still
+///    served by its sha, which the answer gives: `{"archived": sha}`) and the
+///    cached `main` is forgotten;
+/// 2. change the files under `<root>/<org>/<name>`;
+/// 3. the next request hashes the folder again: `main` is the new commit.
+///
+/// Ask nothing between 1 and 2: that request would cache the old files again.
+async fn advance(State(state): S, Path((org, name)): Path<(String, String)>) -> Response {
+    let id = format!("{org}/{name}");
+    match state.archive(&id) {
+        Ok(sha) => {
+            state.forget(&id);
+            Json(json!({ "archived": sha })).into_response()
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => hub_error(
+            StatusCode::NOT_FOUND,
+            "RepoNotFound",
+            "Repository not found",
+        ),
+        Err(e) => hub_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "",
+            &format!("fake hub: cannot keep the commit: {e}"),
+        ),
+    }
+}
+
 /// An error as the hub sends it: status, `X-Error-Code`, `X-Error-Message`, JSON body.
 fn hub_error(status: StatusCode, code: &str, message: &str) -> Response {
     let mut resp = (status, Json(json!({ "error": message }))).into_response();
@@ -84,7 +115,9 @@ fn hub_error(status: StatusCode, code: &str, message: &str) -> Response {
     resp
 }
 
-/// Finds the repo and checks access and revision: what every endpoint does first.
+/// Finds the repo and checks access and revision: what every endpoint does
+/// first. The commit asked for is `main`'s (by `main`, by its sha, or by the
+/// sha `hostile.commit` claims), or an older one kept in the history.
 /// (The error is a whole response; its size does not matter in a test server.)
 #[allow(clippy::result_large_err)]
 fn open(
@@ -122,11 +155,13 @@ fn open(
         }
     }
     let lied = faults.hostile.commit.as_deref() == Some(rev);
-    if rev != "main" && rev != repo.sha && !lied {
-        let msg = format!("Invalid rev id: {rev}");
-        return Err(hub_error(StatusCode::NOT_FOUND, "RevisionNotFound", &msg));
+    if rev == "main" || rev == repo.sha || lied {
+        return Ok(repo);
     }
-    Ok(repo)
+    state.commit(id, rev).ok_or_else(|| {
+        let msg = format!("Invalid rev id: {rev}");
+        hub_error(StatusCode::NOT_FOUND, "RevisionNotFound", &msg)
+    })
 }
 
 /// The commit the hub says a repo is at: the real one, or `hostile.commit`.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use haid_models::cache::{RefName, RepoId};
 use haid_models::download::{self, DownloadEvent, DownloadRequest, EventSink, Hub};
+use haid_models::file_set::FileSet;
 use haid_models::location::CacheLocation;
 use haid_models::{Error, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -124,11 +125,20 @@ fn prepare<'a>(
     }
     let loc = ctx.location()?;
     let hub = Hub::new(ctx.hub_config()?, &loc.cache_dir)?;
+    let files = FileSet::new(args.include.clone(), args.exclude.clone()).map_err(|reason| {
+        Error::InvalidArgument {
+            what: "--include/--exclude",
+            value: [args.include.clone(), args.exclude.clone()]
+                .concat()
+                .join(" "),
+            reason,
+        }
+    })?;
     let req = DownloadRequest {
         repo,
         revision,
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
+        files,
+        ref_last: false,
     };
     Ok((loc, hub, req))
 }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use haid_models::cache::scan_cache;
-use haid_models::manifest::Manifest;
 use haid_models::query::{Filter, SortKey};
 use haid_models::status::{model_list, ModelList, ModelStatus, StatusGroup};
 use haid_models::Result;
@@ -30,11 +29,8 @@ pub struct ListArgs {
 }
 
 pub fn run(ctx: &Context, args: &ListArgs) -> Result<()> {
-    let env = &ctx.env;
     let loc = ctx.location()?;
-    // The app's "Add a model" list is read too (beside the settings file).
-    let app_manifest = loc.settings_file.with_file_name("models_manifest.json");
-    let manifest = Manifest::load_or_default(args.manifest.as_deref(), env, Some(&app_manifest))?;
+    let manifest = ctx.manifest(args.manifest.as_deref())?;
     let report = scan_cache(&loc.cache_dir)?;
     // Held blob locks: downloads by this app, another haid-models or Python.
     let downloading = haid_models::download::lock::downloading_repos(&loc.cache_dir);

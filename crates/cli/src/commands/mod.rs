@@ -6,5 +6,7 @@ pub mod list;
 pub mod location;
 pub mod migrate;
 pub mod scan;
+pub mod sync;
+pub mod update;
 pub mod verify;
 pub mod watch;

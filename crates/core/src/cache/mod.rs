@@ -7,6 +7,7 @@ pub mod live;
 pub mod names;
 pub(crate) mod paths;
 pub mod prune;
+pub mod readiness;
 mod refs_scan;
 pub mod repo;
 mod repo_scan;
@@ -20,6 +21,7 @@ mod verdict_tests;
 pub mod verify;
 
 pub use names::{BlobName, CommitHash, RefName, RepoFilePath};
+pub use readiness::{readiness, Readiness, Ready};
 pub use repo::{RepoFields, RepoId, RepoType};
 pub use repo_scan::RepoScan;
 pub use report::{

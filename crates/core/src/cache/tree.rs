@@ -29,6 +29,13 @@ pub struct TreeEntry {
     pub xet_hash: Option<String>,
 }
 
+impl TreeEntry {
+    /// The name its blob has in the cache: the LFS sha256, else the git sha1.
+    pub fn etag(&self) -> &str {
+        self.lfs_sha256.as_deref().unwrap_or(&self.blob_id)
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct TreeFile {
     format_version: u32,
@@ -75,6 +82,13 @@ impl TreeListing {
                 None
             }
         }
+    }
+
+    /// Every file of a listing with its entry; `None` when there is none we can read.
+    pub fn entries(trees_dir: &Path, commit: &str) -> Option<BTreeMap<String, TreeEntry>> {
+        let text = std::fs::read_to_string(Self::path(trees_dir, commit)).ok()?;
+        let tree: TreeFile = serde_json::from_str(&text).ok()?;
+        (tree.format_version == TREE_FORMAT_VERSION).then_some(tree.files)
     }
 
     /// The blob names (etags) a listing names: the LFS sha256, else the git sha1.

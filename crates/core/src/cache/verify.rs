@@ -122,6 +122,21 @@ impl VerifyReport {
 
     /// The report as a verdict: `Err(Damaged)` naming what is wrong unless
     /// the model passed. The CLI's exit status; a caller shows the report first.
+    /// The report for a file set only: files it does not select are left
+    /// out, and missing ones among them are no damage (a product's set).
+    pub fn within(mut self, files: &crate::file_set::FileSet) -> Self {
+        self.files.retain(|f| files.keeps(&f.path));
+        self.ok = self.problems.is_empty()
+            && self.files.iter().all(|f| {
+                !matches!(
+                    f.verdict,
+                    FileVerdict::Mismatch | FileVerdict::Missing | FileVerdict::Unreadable
+                )
+            });
+        self
+    }
+
+    /// `Ok` when nothing is wrong; else the `damaged_files` error, with what to do.
     pub fn verdict(&self) -> Result<()> {
         if self.ok {
             return Ok(());

@@ -25,7 +25,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures_util::stream::{self, StreamExt};
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -36,6 +35,7 @@ pub use remote::{Hub, RemoteFile, RemoteSnapshot};
 
 use crate::cache::{scan_repo, CommitHash, RefName, RepoId};
 use crate::error::{Error, ErrorKind, Result};
+use crate::file_set::FileSet;
 
 /// Files fetched at once within one model.
 pub const DEFAULT_FILE_CONCURRENCY: usize = 8;
@@ -47,10 +47,13 @@ pub struct DownloadRequest {
     pub repo: RepoId,
     /// A branch, tag or commit; `main` by default.
     pub revision: RefName,
-    /// Only files matching one of these globs (all files when empty).
-    pub include: Vec<String>,
-    /// No file matching one of these globs.
-    pub exclude: Vec<String>,
+    /// The files to fetch (all by default).
+    pub files: FileSet,
+    /// Move a branch's ref only once every file is in place, so the model
+    /// stays at its old revision, whole, until the new one is (`update`).
+    /// Otherwise the ref is written first, so that a download cut short
+    /// reads as `partial` and is never pruned as a detached revision.
+    pub ref_last: bool,
 }
 
 impl DownloadRequest {
@@ -59,8 +62,8 @@ impl DownloadRequest {
         Self {
             repo,
             revision: RefName::main(),
-            include: Vec::new(),
-            exclude: Vec::new(),
+            files: FileSet::all(),
+            ref_last: false,
         }
     }
 }
@@ -88,7 +91,6 @@ pub async fn download(
     cancel: &CancellationToken,
     file_concurrency: usize,
 ) -> Result<DownloadOutcome> {
-    let filter = FileFilter::new(&req.include, &req.exclude)?;
     if hub.config.offline {
         return Err(Error::Offline {
             repo: req.repo.id(),
@@ -102,7 +104,7 @@ pub async fn download(
     let files: Vec<&RemoteFile> = snapshot
         .files
         .iter()
-        .filter(|f| filter.keeps(f.path.as_str()))
+        .filter(|f| req.files.keeps(f.path.as_str()))
         .collect();
     if files.is_empty() {
         return Err(Error::NotFound {
@@ -118,7 +120,8 @@ pub async fn download(
     // The listing before the ref: a ref is only ever written to a commit
     // whose files are known, so a kill between them reads as `partial`.
     layout::write_listing(&repo_dir, &snapshot.commit, snapshot.listing())?;
-    if req.revision.as_commit().is_none() {
+    let moves_ref = req.revision.as_commit().is_none();
+    if moves_ref && !req.ref_last {
         layout::write_ref(&repo_dir, &req.revision, &snapshot.commit)?;
     }
     let progress = ModelProgress::new(req.repo.id(), plan.total, plan.finished, sink.clone());
@@ -153,6 +156,9 @@ pub async fn download(
     }
     for file in &files {
         layout::link_snapshot(&repo_dir, &snapshot.commit, &file.path, file.etag())?;
+    }
+    if moves_ref && req.ref_last {
+        layout::write_ref(&repo_dir, &req.revision, &snapshot.commit)?;
     }
     let size_on_disk = scan_repo(cache_dir, &req.repo)?.map_or(0, |s| s.repo.size_on_disk);
     let outcome = DownloadOutcome {
@@ -286,61 +292,9 @@ fn check_space(cache_dir: &Path, needed: u64) -> Result<()> {
     Ok(())
 }
 
-/// `--include` / `--exclude` globs.
-struct FileFilter {
-    include: Option<GlobSet>,
-    exclude: Option<GlobSet>,
-}
-
-impl FileFilter {
-    fn new(include: &[String], exclude: &[String]) -> Result<Self> {
-        Ok(Self {
-            include: globs(include)?,
-            exclude: globs(exclude)?,
-        })
-    }
-
-    fn keeps(&self, path: &str) -> bool {
-        self.include.as_ref().is_none_or(|g| g.is_match(path))
-            && !self.exclude.as_ref().is_some_and(|g| g.is_match(path))
-    }
-}
-
-fn globs(patterns: &[String]) -> Result<Option<GlobSet>> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let mut set = GlobSetBuilder::new();
-    for p in patterns {
-        let glob = Glob::new(p).map_err(|e| Error::InvalidArgument {
-            what: "glob",
-            value: p.clone(),
-            reason: e.to_string(),
-        })?;
-        set.add(glob);
-    }
-    set.build().map(Some).map_err(|e| Error::InvalidArgument {
-        what: "glob",
-        value: patterns.join(" "),
-        reason: e.to_string(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn include_and_exclude() {
-        let f =
-            FileFilter::new(&["*.json".into(), "onnx/*".into()], &["tokenizer*".into()]).unwrap();
-        assert!(f.keeps("config.json"));
-        assert!(f.keeps("onnx/model.onnx"));
-        assert!(!f.keeps("tokenizer.json"));
-        assert!(!f.keeps("model.safetensors"));
-        assert!(FileFilter::new(&[], &[]).unwrap().keeps("anything"));
-        assert!(FileFilter::new(&["a[".into()], &[]).is_err());
-    }
 
     #[test]
     fn a_full_disk_is_refused_before_starting() {

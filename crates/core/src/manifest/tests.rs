@@ -309,3 +309,59 @@ fn a_device_or_a_huge_file_is_refused_before_it_is_read() {
     );
     assert!(msg.contains("names the right file"), "{msg}");
 }
+
+#[test]
+fn a_model_may_pin_a_revision_and_name_its_files() {
+    let sha = "0123456789abcdef0123456789abcdef01234567";
+    let m = parse(&format!(
+        r#"{{"e": [
+            {{"id": "o/pinned", "name": "p", "team": "o", "revision": "{sha}", "include": ["*.json", "onnx/*"], "exclude": ["*.bin"]}},
+            {{"id": "o/tagged", "name": "t", "team": "o", "revision": "v1.0"}},
+            {{"id": "o/plain", "name": "n", "team": "o"}}
+        ]}}"#
+    ))
+    .unwrap();
+    let models: Vec<&ManifestModel> = m.models().collect();
+    assert!(models[0].is_pinned());
+    assert_eq!(models[0].revision.as_str(), sha);
+    assert!(models[0].files.keeps("onnx/model.onnx"));
+    assert!(!models[0].files.keeps("pytorch_model.bin"));
+    assert!(!models[0].files.keeps("model.safetensors"));
+    assert_eq!(models[1].revision.as_str(), "v1.0");
+    assert!(!models[1].is_pinned());
+    assert_eq!(models[2].revision, RefName::main());
+    assert!(models[2].files.is_all());
+    // Written back with only what was given.
+    let json = serde_json::to_value(models[0]).unwrap();
+    assert_eq!(json["revision"], sha);
+    assert_eq!(json["include"], serde_json::json!(["*.json", "onnx/*"]));
+    assert!(serde_json::to_value(models[2])
+        .unwrap()
+        .get("revision")
+        .is_none());
+}
+
+#[test]
+fn a_bad_revision_or_glob_is_placed_and_explained() {
+    let (line, column, msg) =
+        err("{\"e\": [\n {\"id\": \"o/m\", \"name\": \"m\", \"team\": \"o\", \"revision\": \"../main\"}]}");
+    assert_eq!(line, 2);
+    assert!(column > 40, "{column}");
+    assert!(
+        msg.contains("\"revision\" \"../main\" is not valid"),
+        "{msg}"
+    );
+    assert!(msg.contains("40-hex commit hash"), "{msg}");
+    let (line, _, msg) =
+        err("{\"e\": [\n {\"id\": \"o/m\", \"name\": \"m\", \"team\": \"o\", \"include\": [\"onnx/[\"]}]}");
+    assert_eq!(line, 2);
+    assert!(
+        msg.contains("model \"o/m\" has a bad \"include\" or \"exclude\""),
+        "{msg}"
+    );
+    assert!(msg.contains("\"onnx/[\" is not a valid glob"), "{msg}");
+    let (_, _, msg) = err(
+        "{\"e\": [{\"id\": \"o/m\", \"name\": \"m\", \"team\": \"o\", \"include\": \"*.json\"}]}",
+    );
+    assert!(msg.contains("a sequence"), "a list is asked for: {msg}");
+}

@@ -15,6 +15,9 @@ fn model(id: &str, size: u64, accessed: Option<i64>, state: ModelState) -> Model
         last_accessed: accessed,
         last_modified: accessed,
         refs: vec!["main".into()],
+        revision: "main".into(),
+        commit: None,
+        to_get_bytes: None,
     }
 }
 

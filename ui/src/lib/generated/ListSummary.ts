@@ -15,4 +15,9 @@ wanted: number,
 /**
  * The whole cache on disk, as [`ModelList::size_on_disk`].
  */
-size_on_disk: number, };
+size_on_disk: number, 
+/**
+ * What the manifest's models that are not ready still need, as far as
+ * it is known (each model's `to_get_bytes`).
+ */
+to_get_bytes: number, };

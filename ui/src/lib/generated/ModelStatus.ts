@@ -53,4 +53,18 @@ last_modified: number | null,
 /**
  * The refs it has in the cache (`main`, …).
  */
-refs: Array<string>, };
+refs: Array<string>, 
+/**
+ * The revision the manifest asks for (`main` for models it does not name).
+ */
+revision: string, 
+/**
+ * The commit that revision is at in the cache, when it is known here.
+ */
+commit: string | null, 
+/**
+ * Bytes still to download for it to be whole: 0 when it is, the
+ * listing's missing files when there is one, else the manifest's size
+ * less what is on disk; `None` when nothing says.
+ */
+to_get_bytes: number | null, };
