@@ -435,3 +435,34 @@ fn a_model_that_cannot_be_fetched_is_named_and_the_others_still_sync() {
         "{err}"
     );
 }
+
+#[test]
+fn limit_rate_holds_the_bandwidth_of_the_whole_set() {
+    let w = World::new();
+    for id in ["acme/slow-a", "acme/slow-b"] {
+        let p = w.hub.root.join(id).join("model.safetensors");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, weights(3, 1 << 20)).unwrap();
+    }
+    w.manifest(json!([
+        entry("acme/slow-a", json!({})),
+        entry("acme/slow-b", json!({}))
+    ]));
+    let start = std::time::Instant::now();
+    // Two models at once, 2 MiB in all, under one limit of 1 MiB/s.
+    let out = w.haid(&["sync", "--limit-rate", "1M", "--concurrency", "2"]);
+    let took = start.elapsed().as_secs_f64();
+    assert_ok(&out);
+    assert_eq!(w.hub.bytes_served(), 2 << 20);
+    // Never faster than the limit (within 10 %); the upper bound leaves room
+    // for a loaded machine.
+    assert!(took >= 1.8, "2 MiB at 1 MiB/s took {took:.2} s");
+    assert!(took < 6.0, "2 MiB at 1 MiB/s took {took:.2} s");
+    let out = w.haid(&["sync", "--limit-rate", "fast"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("write it as curl does"),
+        "{}",
+        stderr(&out)
+    );
+}

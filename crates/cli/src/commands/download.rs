@@ -33,6 +33,9 @@ pub struct DownloadArgs {
     /// Skip files matching this glob (repeatable), e.g. "*.onnx".
     #[arg(long, value_name = "GLOB")]
     exclude: Vec<String>,
+    /// Limit the bandwidth of all downloads together, as curl's --limit-rate: 10MB, 500K (0: none).
+    #[arg(long, value_name = "RATE", value_parser = haid_models::download::rate::parse_rate)]
+    limit_rate: Option<u64>,
 }
 
 pub fn run(ctx: &Context, args: &DownloadArgs) -> Result<()> {
@@ -125,6 +128,7 @@ fn prepare<'a>(
     }
     let loc = ctx.location()?;
     let hub = Hub::new(ctx.hub_config()?, &loc.cache_dir)?;
+    hub.rate.set(args.limit_rate.unwrap_or(0));
     let files = FileSet::new(args.include.clone(), args.exclude.clone()).map_err(|reason| {
         Error::InvalidArgument {
             what: "--include/--exclude",

@@ -35,6 +35,9 @@ pub struct SyncArgs {
     /// Models downloaded at once.
     #[arg(long, default_value_t = 2, value_name = "N")]
     concurrency: usize,
+    /// Limit the bandwidth of all downloads together, as curl's --limit-rate: 10MB, 500K (0: none).
+    #[arg(long, value_name = "RATE", value_parser = haid_models::download::rate::parse_rate)]
+    limit_rate: Option<u64>,
 }
 
 pub fn run(ctx: &Context, args: &SyncArgs) -> Result<()> {
@@ -46,6 +49,7 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> Result<()> {
         return report_check(ctx, &checks);
     }
     let hub = Hub::new(ctx.hub_config()?, cache_dir)?;
+    hub.rate.set(args.limit_rate.unwrap_or(0));
     let manager = DownloadManager::new(
         cache_dir.clone(),
         hub,

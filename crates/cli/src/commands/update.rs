@@ -36,6 +36,10 @@ pub struct UpdateArgs {
     /// Remove the old revision once the new one verified.
     #[arg(long)]
     prune: bool,
+    /// Limit the bandwidth of all downloads together, as curl's --limit-rate: 10MB, 500K (0: none).
+    #[arg(long, value_name = "RATE", value_parser = haid_models::download::rate::parse_rate)]
+    limit_rate: Option<u64>,
+
     /// A manifest merged over the bundled one (else HAID_MODELS_MANIFEST).
     #[arg(long, value_name = "FILE")]
     manifest: Option<std::path::PathBuf>,
@@ -116,6 +120,7 @@ pub fn update(ctx: &Context, args: &UpdateArgs) -> Result<()> {
         .map(|id| RepoId::model(id))
         .collect::<Result<_>>()?;
     let (hub, followed) = prepare(ctx, args.manifest.as_deref())?;
+    hub.rate.set(args.limit_rate.unwrap_or(0));
     let chosen = choose(followed, &asked)?;
     let cache_dir = ctx.location()?.cache_dir.clone();
     let cancel = CancellationToken::new();

@@ -114,9 +114,18 @@ impl DownloadManager {
     }
 
     /// The hub for downloads started from now on (a new endpoint or token).
-    pub fn set_hub(&self, hub: Hub) {
+    /// The bandwidth limit stays the one all downloads share.
+    pub fn set_hub(&self, mut hub: Hub) {
         if let Ok(mut current) = self.hub.write() {
+            hub.rate = current.rate.clone();
             *current = hub;
+        }
+    }
+
+    /// The bandwidth limit of every download, running or to come (0: none).
+    pub fn set_rate_limit(&self, bytes_per_second: u64) {
+        if let Ok(hub) = self.hub.read() {
+            hub.rate.set(bytes_per_second);
         }
     }
 

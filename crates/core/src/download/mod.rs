@@ -18,6 +18,7 @@ pub mod listing;
 pub mod lock;
 pub mod manager;
 pub mod progress;
+pub mod rate;
 pub mod remote;
 mod transfer;
 
@@ -31,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::{HubConfig, RetryPolicy};
 pub use manager::DownloadManager;
 pub use progress::{no_events, DownloadEvent, EventSink, ModelProgress};
+pub use rate::RateLimit;
 pub use remote::{Hub, RemoteFile, RemoteSnapshot};
 
 use crate::cache::{scan_repo, CommitHash, RefName, RepoId};

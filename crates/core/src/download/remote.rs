@@ -81,6 +81,8 @@ pub struct Hub {
     /// The token we send: the configured one, unless it would travel in
     /// clear text to another machine.
     pub(super) token: Option<String>,
+    /// The bandwidth limit; clones of this hub share it.
+    pub rate: super::RateLimit,
 }
 
 impl Hub {
@@ -98,6 +100,7 @@ impl Hub {
             config,
             http,
             token,
+            rate: super::RateLimit::default(),
         })
     }
 

@@ -193,6 +193,10 @@ impl Transfer<'_> {
                     let room = self.file.size - writer.len;
                     bytes.truncate(usize::try_from(room).unwrap_or(usize::MAX));
                     let n = bytes.len() as u64;
+                    tokio::select! {
+                        () = self.cancel.cancelled() => return Err(self.cancelled()),
+                        () = self.hub.rate.take(n) => {}
+                    }
                     writer.write(bytes).await.map_err(AttemptError::Fatal)?;
                     self.progress.add(n);
                     progressed = true;
