@@ -20,6 +20,10 @@ const COMMANDS: &[&str] = &[
     "ui_ready",
     "migration_plan",
     "migrate",
+    "sync_models",
+    "updates",
+    "check_updates",
+    "update_model",
 ];
 
 fn main() {

@@ -26,6 +26,8 @@ struct Inner {
     running: BTreeMap<String, u8>,
     /// Paused from the tray, to resume from the tray.
     paused: Vec<String>,
+    /// Models whose branch moved upstream (the last update check).
+    updates: usize,
     last_told: Option<Instant>,
 }
 
@@ -82,6 +84,17 @@ impl Board {
         std::mem::take(&mut self.lock().paused)
     }
 
+    /// How many models the last update check found moved upstream.
+    pub fn set_updates(&self, count: usize) {
+        self.lock().updates = count;
+        self.tell();
+    }
+
+    /// What the last update check found.
+    pub fn updates(&self) -> usize {
+        self.lock().updates
+    }
+
     /// The running downloads with their percent, and how many are paused.
     pub fn snapshot(&self) -> (BTreeMap<String, u8>, usize) {
         let inner = self.lock();
@@ -126,6 +139,8 @@ mod tests {
         assert_eq!(board.snapshot().1, 2);
         assert_eq!(board.take_paused(), ["a/b", "c/d"]);
         assert_eq!(board.snapshot().1, 0);
+        board.set_updates(2);
+        assert_eq!((board.updates(), told.load(Ordering::SeqCst)), (2, 4));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use haid_models::cache::RepoId;
 use haid_models::download::{DownloadEvent, DownloadRequest, EventSink};
+use haid_models::manifest::same_repo;
 use tauri::{AppHandle, Emitter, Manager, Runtime};
 
 /// The board the downloads feed (here too, where the app's state was always found).
@@ -37,10 +38,14 @@ pub fn sink<R: Runtime>(
 /// Runs a download to its end; the board (so the tray) and a notification follow.
 pub async fn run<R: Runtime>(app: &AppHandle<R>, id: &str, sink: EventSink) -> AppResult<()> {
     let repo = RepoId::model(id)?;
-    let task = app
-        .state::<AppState>()
-        .manager
-        .start(DownloadRequest::new(repo.clone()), sink)?;
+    let state = app.state::<AppState>();
+    // A manifest model comes at its revision, with its file set only.
+    let manifest = state.manifest()?;
+    let req = match manifest.models().find(|m| same_repo(&m.id, &repo)) {
+        Some(model) => DownloadRequest::for_model(model, false),
+        None => DownloadRequest::new(repo.clone()),
+    };
+    let task = state.manager.start(req, sink)?;
     let result = match task.await {
         Ok(result) => result.map(|_| ()).map_err(AppError::from),
         Err(e) => Err(AppError::internal(e.to_string())),

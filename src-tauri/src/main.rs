@@ -11,6 +11,7 @@ mod memory;
 mod migration;
 mod state;
 mod tray;
+mod updates;
 mod window;
 
 #[cfg(test)]
@@ -39,6 +40,10 @@ macro_rules! handlers {
             $crate::commands::ui_ready,
             $crate::migration::migration_plan,
             $crate::migration::migrate,
+            $crate::updates::sync_models,
+            $crate::updates::updates,
+            $crate::updates::check_updates,
+            $crate::updates::update_model,
         ]
     };
 }
@@ -88,6 +93,7 @@ fn main() {
         .manage(state)
         .manage(downloads::Board::default())
         .manage(window::PageGeneration::default())
+        .manage(updates::Updates::default())
         .invoke_handler(handlers!())
         .setup(move |app| {
             tray::create(app.handle())?;
@@ -95,6 +101,7 @@ fn main() {
             std::thread::spawn(move || tray::refresh(&handle));
             let watcher = live::start(app.handle(), cache_dir)?;
             app.manage(watcher);
+            updates::start_background(app.handle());
             Ok(())
         })
         .on_window_event(window::on_event)

@@ -32,6 +32,7 @@ fn app_with(fx: &CacheFixture, vars: &[(&str, &str)]) -> App<MockRuntime> {
         .manage(AppState::new(location, &env).unwrap())
         .manage(crate::downloads::Board::default())
         .manage(crate::window::PageGeneration::default())
+        .manage(crate::updates::Updates::default())
         .on_window_event(crate::window::on_event)
         .invoke_handler(crate::handlers!())
         .build(tauri::generate_context!())
@@ -140,7 +141,12 @@ fn only_the_main_window_may_call_commands() {
 #[test]
 fn the_tray_menu_shows_downloads_and_offers_pause_or_resume() {
     use std::collections::BTreeMap;
-    let idle = crate::tray::entries("4 of 5 models ready · 2.7 GB".into(), &BTreeMap::new(), 0);
+    let idle = crate::tray::entries(
+        "4 of 5 models ready · 2.7 GB".into(),
+        &BTreeMap::new(),
+        0,
+        0,
+    );
     let labels: Vec<(&str, bool)> = idle.iter().map(|(_, l, e)| (l.as_str(), *e)).collect();
     assert_eq!(
         labels,
@@ -152,17 +158,24 @@ fn the_tray_menu_shows_downloads_and_offers_pause_or_resume() {
         ]
     );
     let running = BTreeMap::from([("BAAI/bge-large-en-v1.5".to_owned(), 42u8)]);
-    let busy = crate::tray::entries("status".into(), &running, 0);
+    let busy = crate::tray::entries("status".into(), &running, 0, 0);
     assert!(busy
         .iter()
         .any(|(_, l, _)| l == "↓ BAAI/bge-large-en-v1.5 — 42 %"));
     assert!(busy
         .iter()
         .any(|(id, _, enabled)| id == "pause" && *enabled));
-    let paused = crate::tray::entries("status".into(), &BTreeMap::new(), 2);
+    let paused = crate::tray::entries("status".into(), &BTreeMap::new(), 2, 0);
     assert!(paused
         .iter()
         .any(|(id, l, _)| id == "resume" && l == "Resume all (2)"));
+    let updates = crate::tray::entries("status".into(), &BTreeMap::new(), 0, 2);
+    assert_eq!(
+        updates[1],
+        ("updates".to_owned(), "2 updates".to_owned(), true)
+    );
+    let one = crate::tray::entries("status".into(), &BTreeMap::new(), 0, 1);
+    assert_eq!(one[1].1, "1 update");
 }
 
 #[test]
@@ -419,4 +432,80 @@ fn no_old_data_folder_is_nothing_to_migrate() {
     assert_eq!(plan["models"], json!([]));
     assert_eq!(plan["from_exists"], false);
     assert!(!gone.exists(), "a plan creates nothing");
+}
+
+#[test]
+fn get_all_then_an_update_through_the_commands_with_the_file_set_kept() {
+    use haid_models_tests::fake_hub::FakeHub;
+    let fx = CacheFixture::new();
+    let hub = FakeHub::start(fx.dir.path().join("hub-root"));
+    std::fs::create_dir_all(hub.root.join("acme/m")).unwrap();
+    std::fs::write(hub.root.join("acme/m/config.json"), "{\"v\": 1}").unwrap();
+    std::fs::write(hub.root.join("acme/m/weights.bin"), vec![7u8; 50_000]).unwrap();
+    let manifest = fx.dir.path().join("manifest.json");
+    let entry = json!({"id": "acme/m", "name": "m", "team": "acme", "include": ["*.json"]});
+    std::fs::write(&manifest, json!({"test": [entry]}).to_string()).unwrap();
+    let app = app_with(
+        &fx,
+        &[
+            ("HF_ENDPOINT", &hub.url),
+            ("HAID_MODELS_MANIFEST", manifest.to_str().unwrap()),
+        ],
+    );
+    let main = window(&app, "main");
+    let args = json!({"modelType": "test", "onEvent": "__CHANNEL__:7"});
+    let report = call(&main, "sync_models", args).unwrap();
+    assert_eq!(
+        (report["ready"].as_u64(), report["not_ready"].as_u64()),
+        (Some(1), Some(0))
+    );
+    let repo = fx.cache.join("models--acme--m");
+    let v1 = std::fs::read_to_string(repo.join("refs/main")).unwrap();
+    assert!(repo
+        .join("snapshots")
+        .join(&v1)
+        .join("config.json")
+        .exists());
+    assert!(
+        !repo
+            .join("snapshots")
+            .join(&v1)
+            .join("weights.bin")
+            .exists(),
+        "outside the file set"
+    );
+    assert_eq!(hub.bytes_served(), 8);
+
+    let v2 = hub.advance("acme/m", |d| {
+        std::fs::write(d.join("config.json"), "{\"v\": 22}").unwrap()
+    });
+    let found = call(&main, "check_updates", json!({})).unwrap();
+    assert_eq!(found["models"][0]["id"], "acme/m");
+    assert_eq!(found["models"][0]["changed_files"], json!(["config.json"]));
+    assert_eq!(
+        app.state::<crate::board::Board>().updates(),
+        1,
+        "the tray says 1 update"
+    );
+    assert_eq!(call(&main, "updates", json!({})).unwrap(), found);
+    hub.reset_counts();
+    let old = call(
+        &main,
+        "update_model",
+        json!({"id": "acme/m", "onEvent": "__CHANNEL__:8"}),
+    )
+    .unwrap();
+    assert_eq!(old["commit"], v1.as_str());
+    assert_eq!(hub.bytes_served(), 9, "only the changed file");
+    assert_eq!(std::fs::read_to_string(repo.join("refs/main")).unwrap(), v2);
+    assert_eq!(app.state::<crate::board::Board>().updates(), 0);
+    let list = call(&main, "list_models", json!({})).unwrap();
+    let group = list["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["type"] == "test")
+        .unwrap();
+    assert_eq!(group["models"][0]["state"], "downloaded");
+    assert_eq!(group["models"][0]["commit"], v2.as_str());
 }

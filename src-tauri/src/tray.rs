@@ -1,5 +1,5 @@
 //! The tray icon and its menu: a quick status ("4 of 5 models ready · 2.7 GB"),
-//! each running download with its percent, "Open HAID Models", "Pause all" /
+//! how many models have an update ("2 updates"), each running download with its percent, "Open HAID Models", "Pause all" /
 //! "Resume all" and "Quit", kept up to date by the watcher and the downloads.
 
 use std::collections::BTreeMap;
@@ -29,7 +29,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
         // (`refresh`, off the main thread), so the window is not kept waiting.
         .menu(&menu_with(app, "Reading the cache…".into())?)
         .on_menu_event(|app, event| match event.id().as_ref() {
-            "open" => crate::window::show_main(app),
+            "open" | "updates" => crate::window::show_main(app),
             "pause" => downloads::pause_all(app),
             "resume" => downloads::resume_all(app),
             "quit" => app.exit(0),
@@ -61,8 +61,17 @@ pub fn entries(
     status: String,
     running: &BTreeMap<String, u8>,
     paused: usize,
+    updates: usize,
 ) -> Vec<(String, String, bool)> {
     let mut out = vec![("status".into(), status, false)];
+    if updates > 0 {
+        let label = match updates {
+            1 => "1 update".to_owned(),
+            n => format!("{n} updates"),
+        };
+        // Opens the window, where each model has its Update button.
+        out.push(("updates".into(), label, true));
+    }
     out.extend(
         running
             .iter()
@@ -79,8 +88,9 @@ pub fn entries(
 }
 
 fn current_entries<R: Runtime>(app: &AppHandle<R>, status: String) -> Vec<(String, String, bool)> {
-    let (running, paused) = app.state::<Board>().snapshot();
-    entries(status, &running, paused)
+    let board = app.state::<Board>();
+    let (running, paused) = board.snapshot();
+    entries(status, &running, paused, board.updates())
 }
 
 /// The labels of the menu as it is now.

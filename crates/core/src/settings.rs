@@ -28,6 +28,10 @@ pub struct Settings {
     /// Models downloaded at once (each with up to 8 files at once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
+    /// Whether the app asks the hub for updates at start and daily (on
+    /// unless turned off; never under `HF_HUB_OFFLINE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_updates: Option<bool>,
 }
 
 /// The most models a user may download at once.
@@ -228,6 +232,7 @@ mod tests {
             cache_dir: Some("/data/hub".into()),
             endpoint: Some("https://hf-mirror.com".into()),
             concurrency: Some(3),
+            check_updates: Some(false),
         };
         s.save(&file).unwrap();
         assert_eq!(Settings::load(&file).unwrap(), s);

@@ -24,6 +24,8 @@ use crate::location::CacheInfo;
 use crate::migrate::{MigrateEvent, MigrationPlan, ModelOutcome};
 use crate::settings::{SettingsUpdate, SettingsView};
 use crate::status::ModelList;
+use crate::sync::outdated::{OldRevision, OutdatedReport};
+use crate::sync::{SyncEvent, SyncReport};
 use crate::ErrorReport;
 
 /// Where the files go, from this crate's folder.
@@ -38,7 +40,7 @@ fn generate(into: &Path) -> BTreeMap<String, String> {
     // u64 is `bigint` by default; our sizes and times fit a JS number
     // (2^53 bytes is 9 PB), and serde_json writes them as plain numbers.
     let cfg = Config::new().with_large_int("number").with_out_dir(into);
-    let roots: [Export; 11] = [
+    let roots: [Export; 16] = [
         ModelList::export_all,
         CacheInfo::export_all,
         DownloadEvent::export_all,
@@ -50,6 +52,11 @@ fn generate(into: &Path) -> BTreeMap<String, String> {
         MigrateEvent::export_all,
         ModelOutcome::export_all,
         ErrorReport::export_all,
+        SyncEvent::export_all,
+        SyncReport::export_all,
+        OutdatedReport::export_all,
+        OldRevision::export_all,
+        crate::sync::ModelCheck::export_all,
     ];
     for export in roots {
         export(&cfg).expect("ts-rs writes the type");

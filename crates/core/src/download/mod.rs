@@ -59,6 +59,17 @@ pub struct DownloadRequest {
 }
 
 impl DownloadRequest {
+    /// A manifest model at its revision, with its file set. `ref_last` when
+    /// it is already here at another commit (see [`DownloadRequest::ref_last`]).
+    pub fn for_model(model: &crate::manifest::ManifestModel, ref_last: bool) -> Self {
+        Self {
+            repo: model.id.clone(),
+            revision: model.revision.clone(),
+            files: model.files.clone(),
+            ref_last,
+        }
+    }
+
     /// All files of `main`.
     pub fn new(repo: RepoId) -> Self {
         Self {

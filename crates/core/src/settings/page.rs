@@ -30,6 +30,8 @@ pub struct SettingsUpdate {
     pub concurrency: Option<usize>,
     /// A hub token, saved where `hf auth login` saves it.
     pub token: Option<String>,
+    /// Ask the hub for updates at start and daily.
+    pub check_updates: Option<bool>,
 }
 
 impl Settings {
@@ -58,6 +60,9 @@ impl Settings {
         }
         if let Some(n) = update.concurrency {
             saved.concurrency = Some(n);
+        }
+        if let Some(check) = update.check_updates {
+            saved.check_updates = Some(check);
         }
         saved.validate()?;
         if let Some(token) = given(update.token.as_deref()) {
@@ -93,6 +98,10 @@ pub struct SettingsView {
     pub token_set: bool,
     /// Where the settings are saved.
     pub settings_file: PathBuf,
+    /// The app asks the hub for updates (the setting, and not offline).
+    pub check_updates: bool,
+    /// `HF_HUB_OFFLINE` is set: no update check, whatever the setting.
+    pub offline: bool,
 }
 
 impl SettingsView {
@@ -109,6 +118,8 @@ impl SettingsView {
             concurrency: saved.concurrency.unwrap_or(DEFAULT_MODEL_CONCURRENCY),
             token_set: config.token.is_some(),
             settings_file: location.settings_file.clone(),
+            check_updates: saved.check_updates.unwrap_or(true) && !config.offline,
+            offline: config.offline,
         })
     }
 }
@@ -151,6 +162,7 @@ mod tests {
             cache_dir: Some("/data/hub".into()),
             endpoint: Some("https://hf-mirror.com".into()),
             concurrency: Some(4),
+            check_updates: None,
         };
         assert_eq!(saved, want, "what was not sent stays");
         assert_eq!(Settings::load(&loc.settings_file).unwrap(), want);
@@ -219,5 +231,27 @@ mod tests {
         let view = SettingsView::read(&loc, &env).unwrap();
         assert_eq!(view.endpoint, "http://127.0.0.1:9");
         assert!(view.endpoint_forced);
+    }
+
+    #[test]
+    fn update_checks_are_on_by_default_can_be_turned_off_and_never_run_offline() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = location(dir.path(), LocationSource::Default);
+        assert!(
+            SettingsView::read(&loc, &Env::default())
+                .unwrap()
+                .check_updates
+        );
+        let saved = Settings::apply(update(r#"{"checkUpdates": false}"#), &loc).unwrap();
+        assert_eq!(saved.check_updates, Some(false));
+        assert!(
+            !SettingsView::read(&loc, &Env::default())
+                .unwrap()
+                .check_updates
+        );
+        Settings::apply(update(r#"{"checkUpdates": true}"#), &loc).unwrap();
+        let offline = Env::from_pairs([("HF_HUB_OFFLINE", "1")]);
+        let view = SettingsView::read(&loc, &offline).unwrap();
+        assert!(!view.check_updates && view.offline);
     }
 }

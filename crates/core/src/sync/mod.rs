@@ -175,13 +175,8 @@ pub async fn sync(
             );
             continue;
         }
-        let req = DownloadRequest {
-            repo: model.id.clone(),
-            revision: model.revision.clone(),
-            files: model.files.clone(),
-            // A model already here stays whole at its old commit until the new one is.
-            ref_last: checked.commit.is_some(),
-        };
+        // A model already here stays whole at its old commit until the new one is.
+        let req = DownloadRequest::for_model(model, checked.commit.is_some());
         let forward = sinks.download.clone();
         let tracked = progress.clone();
         let sink: EventSink = Arc::new(move |e: DownloadEvent| {

@@ -20,4 +20,8 @@ concurrency?: number,
 /**
  * A hub token, saved where `hf auth login` saves it.
  */
-token?: string, };
+token?: string, 
+/**
+ * Ask the hub for updates at start and daily.
+ */
+checkUpdates?: boolean, };

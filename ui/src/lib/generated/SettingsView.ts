@@ -37,4 +37,12 @@ token_set: boolean,
 /**
  * Where the settings are saved.
  */
-settings_file: string, };
+settings_file: string, 
+/**
+ * The app asks the hub for updates (the setting, and not offline).
+ */
+check_updates: boolean, 
+/**
+ * `HF_HUB_OFFLINE` is set: no update check, whatever the setting.
+ */
+offline: boolean, };
