@@ -50,7 +50,7 @@ describe("HAID Models", () => {
     expect(types.slice(0, 2)).toEqual(["embedding", "caption"]);
     await expect(row("acme/demo")).toHaveAttribute("data-state", "not_downloaded");
     // The header's count is core's summary: nothing of the manifest is there yet.
-    await expect($('[data-testid="ready"]')).toHaveText(expect.stringMatching(/^0 of \d+ ready$/));
+    await expect($('[data-testid="ready"]')).toHaveText(expect.stringMatching(/^0 of \d+ ready · [\d.]+ [kMG]B to get$/));
     await shot("01-groups");
     await checkAccessibility("main-window");
   });
@@ -63,7 +63,7 @@ describe("HAID Models", () => {
     await browser.waitUntil(async () => Number(await bar.getAttribute("aria-valuenow")) >= 20, { timeout: 10000 });
     await shot("02-downloading");
     await expect(row("acme/demo")).toHaveAttribute("data-state", "downloaded", { wait: 30000 });
-    await expect($('[data-testid="ready"]')).toHaveText(expect.stringMatching(/^1 of \d+ ready$/));
+    await expect($('[data-testid="ready"]')).toHaveText(expect.stringMatching(/^1 of \d+ ready · /));
     await shot("03-downloaded");
     const snapshots = path.join(cache(), "models--acme--demo/snapshots");
     const [commit] = fs.readdirSync(snapshots);
@@ -95,7 +95,7 @@ describe("HAID Models", () => {
     const labels = await browser.executeAsync((done) => {
       window.__TAURI_INTERNALS__.invoke("tray_status").then(done, (e) => done(["error", JSON.stringify(e)]));
     });
-    expect(labels[0]).toMatch(/^0 of 6 models ready · [\d.]+ GB$/);
+    expect(labels[0]).toMatch(/^0 of 8 models ready · [\d.]+ GB$/);
     expect(labels).toContain("Open HAID Models");
     expect(labels).toContain("Quit");
   });
@@ -162,5 +162,48 @@ describe("HAID Models", () => {
     await row("acme/many-250").waitForExist({ timeout: 5000 });
     await expect(grid).toHaveAttribute("aria-rowcount", "1");
     await $('input[type="search"]').clearValue();
+  });
+
+  it("gets a whole group with one button, then updates a model whose branch moved, fetching only what changed", async () => {
+    // The filter the test before left (clearValue sends no input event in WebKit).
+    await browser.execute(() => {
+      const search = document.querySelector('input[type="search"]');
+      search.value = "";
+      search.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    const group = $('[data-type="reranker"]');
+    await group.waitForExist({ timeout: 5000 });
+    await group.$('button[aria-label="Get all Reranker models"]').click();
+    await expect(row("acme/rr-a")).toHaveAttribute("data-state", "downloaded", { wait: 30000 });
+    await expect(row("acme/rr-b")).toHaveAttribute("data-state", "downloaded", { wait: 30000 });
+    await group.$('button[aria-label="Get all Reranker models"]').waitForExist({ reverse: true, timeout: 5000 });
+    const repo = path.join(cache(), "models--acme--rr-a");
+    const before = fs.readFileSync(path.join(repo, "refs/main"), "utf8");
+    await shot("11-group-got");
+
+    // `main` moves on the hub: the config changes, the weights do not.
+    const hubUrl = process.env.HAID_E2E_HUB_URL;
+    await fetch(`${hubUrl}/_fake/advance/acme/rr-a`, { method: "POST" });
+    fs.writeFileSync(path.join(process.env.HAID_E2E_HUB_ROOT, "acme/rr-a/config.json"), '{"version": 2}');
+    const served = async () => (await (await fetch(`${hubUrl}/_fake/stats`)).json()).bytes_served;
+    await $("button=Settings").click();
+    await $("button=Check for updates now").click();
+    // The models written by the tests before are not on this hub: "could not be checked" follows.
+    await expect($("p*=1 model has an update.")).toBeExisting({ wait: 20000 });
+    const update = row("acme/rr-a").$('[data-action="update"]');
+    await update.waitForExist({ timeout: 10000 });
+    await expect(update).toHaveText(expect.stringMatching(/^Update · 14 B$/));
+    await shot("12-update-offered");
+    const start = await served();
+    await update.click();
+    await update.waitForExist({ reverse: true, timeout: 20000 });
+    await expect(row("acme/rr-a")).toHaveAttribute("data-state", "downloaded", { wait: 10000 });
+    const after = fs.readFileSync(path.join(repo, "refs/main"), "utf8");
+    expect(after).not.toEqual(before);
+    expect(fs.readFileSync(path.join(repo, "snapshots", after, "config.json"), "utf8")).toBe('{"version": 2}');
+    expect((await served()) - start).toBe(14);
+    await shot("13-updated");
+    await browser.execute(() => window.scrollTo(0, 0));
+    await $("button=Close").click();
   });
 });

@@ -19,6 +19,9 @@ export const e2e = {
 
 let hub;
 let driver;
+// HAID_E2E_PORT moves tauri-driver (and WebKitWebDriver, one port up) off 4444, so a run can
+// go beside another one (a benchmark's) on the same machine.
+const port = Number(process.env.HAID_E2E_PORT || 4444);
 
 function startHub() {
   const dir = path.join(e2e.hubRoot, "acme/demo");
@@ -33,13 +36,20 @@ function startHub() {
     fs.writeFileSync(path.join(dir, "config.json"), '{"hidden_size": 4}');
     fs.writeFileSync(path.join(dir, "model.safetensors"), Buffer.alloc(3_000_000, 5));
   }
+  // Two small models of their own type, for a group's "Get all" and an update.
+  for (const [name, fill] of [["rr-a", 1], ["rr-b", 2]]) {
+    const dir = path.join(e2e.hubRoot, "acme", name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, "config.json"), '{"version": 1}');
+    fs.writeFileSync(path.join(dir, "model.safetensors"), Buffer.alloc(1_500_000, fill));
+  }
   hub = spawn(path.join(root, "target/debug/fake-hub"), ["--root", e2e.hubRoot, "--throttle-bps", "3000000"]);
   return new Promise((resolve) => hub.stdout.once("data", (d) => resolve(JSON.parse(String(d)).url)));
 }
 
 export const config = {
   host: "127.0.0.1",
-  port: 4444,
+  port,
   specs: ["./*.spec.js"],
   maxInstances: 1,
   capabilities: [{ maxInstances: 1, "tauri:options": { application: path.join(root, "target/debug/haid-models-desktop") } }],
@@ -51,12 +61,23 @@ export const config = {
     fs.mkdirSync(e2e.shots, { recursive: true });
     fs.mkdirSync(e2e.cache, { recursive: true });
     const manifest = path.join(work, "manifest.json");
-    fs.writeFileSync(manifest, JSON.stringify({ embedding: [{ id: "acme/demo", name: "Demo embedder", team: "acme", dimensions: 8, size_mb: 12 }] }));
+    fs.writeFileSync(
+      manifest,
+      JSON.stringify({
+        embedding: [{ id: "acme/demo", name: "Demo embedder", team: "acme", dimensions: 8, size_mb: 12 }],
+        reranker: [
+          { id: "acme/rr-a", name: "Reranker A", team: "acme", size_mb: 2 },
+          { id: "acme/rr-b", name: "Reranker B", team: "acme", size_mb: 2 },
+        ],
+      }),
+    );
     const url = await startHub();
     const env = { ...process.env, HF_HUB_CACHE: e2e.cache, HF_ENDPOINT: url, HAID_MODELS_MANIFEST: manifest, HAID_DATA_DIR: e2e.oldData, XDG_CONFIG_HOME: path.join(work, "config") };
-    driver = spawn("tauri-driver", [], { env, stdio: [null, process.stdout, process.stderr] });
+    driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(port + 1)], { env, stdio: [null, process.stdout, process.stderr] });
     await new Promise((r) => setTimeout(r, 1500));
     process.env.HAID_E2E_CACHE = e2e.cache;
+    process.env.HAID_E2E_HUB_URL = url;
+    process.env.HAID_E2E_HUB_ROOT = e2e.hubRoot;
     process.env.HAID_E2E_OLD_DATA = e2e.oldData;
   },
   onComplete() {

@@ -25,6 +25,12 @@ function model(id: string, state: ModelStatus["state"], size = 0): ModelStatus {
   };
 }
 
+/** A message on a Channel the page passed, as the native side sends it (through the IPC mock's callbacks). */
+function send(channel: { id: number }, index: number, message: unknown) {
+  const internals = (window as unknown as { __TAURI_INTERNALS__: { runCallback: (id: number, data: unknown) => void } }).__TAURI_INTERNALS__;
+  internals.runCallback(channel.id, { index, message });
+}
+
 let list: ModelList;
 let calls: { cmd: string; args: unknown }[];
 let failNext: ErrorReport | null;
@@ -67,6 +73,8 @@ beforeEach(() => {
     concurrency: 2,
     token_set: false,
     settings_file: "/cfg/settings.json",
+    check_updates: true,
+    offline: false,
   };
   list = listWith(model("org/ready", "downloaded", 91_000_000), model("org/missing", "not_downloaded"), model("org/half", "partial", 45_000_000));
   mockIPC(
@@ -131,6 +139,24 @@ beforeEach(() => {
         }
         case "verify_model":
           return { ok: true, checked: 5 };
+        case "updates":
+          return { models: [], unchecked: [] };
+        case "sync_models": {
+          const { modelType, onEvent } = args as { modelType: string | null; onEvent: { id: number } };
+          const progress = { event: "sync_progress", bytes: 45, total: 100, speed: 2_000_000, eta_seconds: 30, models_ready: 1, models_failed: 0, models: 3 };
+          send(onEvent, 0, progress);
+          return new Promise((resolve) => setTimeout(resolve, 80)).then(() => {
+            list = listWith(...list.groups[0].models.map((m) => ({ ...m, state: "downloaded" as const, to_get_bytes: 0 })));
+            const models = list.groups[0].models.map((m) => ({ id: m.id, revision: "main", commit: "c".repeat(40), error: null }));
+            return { ready: models.length, not_ready: 0, models, modelType };
+          });
+        }
+        case "check_updates":
+          return { models: [{ id: "org/ready", revision: "main", local_commit: "c".repeat(40), remote_commit: "d".repeat(40), changed_files: ["a"], download_bytes: 5 }], unchecked: [] };
+        case "update_model": {
+          const { id } = args as { id: string };
+          return new Promise((resolve) => setTimeout(resolve, 30)).then(() => ({ commit: "a".repeat(40), prunable_bytes: 4_000_000, pruned: false, id }));
+        }
         case "add_model": {
           const { id, modelType } = args as { id: string; modelType: string };
           if (id.split("/").length > 2) throw { kind: "invalid_repo_id", message: `invalid repo id "${id}": it has more than one '/'` };
@@ -163,7 +189,8 @@ describe("the models page", () => {
     expect(screen.getByTestId("totals").textContent).toContain("136 MB");
     expect(screen.getByTestId("totals").textContent).toContain("500 GB");
     // Core's summary: the manifest's models that are downloaded, of all of them.
-    expect(screen.getByTestId("ready").textContent).toBe("1 of 3 ready");
+    // What the two that are not ready still need: 91 MB, and 46 of the other's 91.
+    expect(screen.getByTestId("ready").textContent).toBe("1 of 3 ready · 137 MB to get");
     expect(screen.getByText("/cache")).toBeTruthy();
   });
 
@@ -243,9 +270,12 @@ describe("the models page", () => {
     expect((screen.getByLabelText("Cache location") as HTMLInputElement).disabled).toBe(true);
     await fireEvent.input(screen.getByLabelText("Hub token"), { target: { value: "hf_secret" } });
     await fireEvent.input(screen.getByLabelText("Models downloaded at once"), { target: { value: "4" } });
+    const daily = screen.getByLabelText("Check for model updates at start and daily") as HTMLInputElement;
+    expect(daily.checked).toBe(true);
+    await fireEvent.click(daily);
     await fireEvent.click(screen.getByRole("button", { name: "Save" }));
     await screen.findByText(/Saved and applied/);
-    expect(lastUpdate).toEqual({ cacheDir: undefined, endpoint: "https://huggingface.co", concurrency: 4, token: "hf_secret" });
+    expect(lastUpdate).toEqual({ cacheDir: undefined, endpoint: "https://huggingface.co", concurrency: 4, token: "hf_secret", checkUpdates: false });
     const token = screen.getByLabelText("Hub token") as HTMLInputElement;
     expect(token.value).toBe("");
     expect(token.placeholder).toContain("A token is set");
@@ -303,5 +333,48 @@ describe("the models page", () => {
     await screen.findByText("2 models were moved into the cache; nothing was downloaded.");
     expect(screen.queryByTestId("migration")).toBeNull();
     expect(calls.some((c) => c.cmd === "migrate")).toBe(true);
+  });
+
+  it("gets everything the manifest still needs with one button, with the set's progress", async () => {
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    await fireEvent.click(screen.getByTestId("get-all"));
+    const status = await screen.findByTestId("get-all-progress");
+    await waitFor(() => expect(status.textContent).toBe("Getting 1 of 3 · 45% · 2.00 MB/s 30 s left"));
+    await screen.findByText("3 of 3 models ready.");
+    expect(calls.find((c) => c.cmd === "sync_models")?.args).toMatchObject({ modelType: null });
+    // The list read again: everything is there, so the button goes.
+    await waitFor(() => expect(screen.queryByTestId("get-all")).toBeNull());
+    expect(within(row("org/missing")).getByTestId("state").textContent).toBe("Downloaded");
+  });
+
+  it("a group's Get all asks for its type only", async () => {
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    await fireEvent.click(screen.getByRole("button", { name: "Get all Embedding models" }));
+    await screen.findByText("3 of 3 models ready.");
+    expect(calls.find((c) => c.cmd === "sync_models")?.args).toMatchObject({ modelType: "embedding" });
+  });
+
+  it("offers an update with its size when the model moved upstream, and runs it", async () => {
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    expect(within(row("org/ready")).queryByRole("button", { name: /^Update/ })).toBeNull();
+    const outdated = { id: "org/ready", revision: "main", local_commit: "c".repeat(40), remote_commit: "d".repeat(40), changed_files: ["config.json"], download_bytes: 120_000_000 };
+    await emit("updates-changed", { models: [outdated], unchecked: [] });
+    const button = await within(row("org/ready")).findByRole("button", { name: "Update ready, 120 MB" });
+    expect(button.textContent?.trim()).toBe("Update · 120 MB");
+    await fireEvent.click(button);
+    await screen.findByText("org/ready updated. The old revision stays until Prune frees 4.00 MB.");
+    expect(calls.find((c) => c.cmd === "update_model")?.args).toMatchObject({ id: "org/ready" });
+  });
+
+  it("checks for updates on demand from the settings", async () => {
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    await fireEvent.click(screen.getByRole("button", { name: "Settings" }));
+    await fireEvent.click(await screen.findByRole("button", { name: "Check for updates now" }));
+    await screen.findByText("1 model has an update.");
+    expect(calls.some((c) => c.cmd === "check_updates")).toBe(true);
   });
 });

@@ -11,7 +11,11 @@ import type {
   MigrationPlan,
   ModelList,
   SettingsUpdate,
+  OldRevision,
+  OutdatedReport,
   SettingsView,
+  SyncEvent,
+  SyncReport,
   VerifyReport,
 } from "./generated";
 
@@ -32,6 +36,29 @@ export function downloadModel(id: string, onEvent: (e: DownloadEvent) => void): 
   const channel = new Channel<DownloadEvent>();
   channel.onmessage = onEvent;
   return invoke<void>("download_model", { id, onEvent: channel });
+}
+
+/** "Get all": every manifest model of `modelType` (all types when null) at its revision and file set. */
+export function syncModels(modelType: string | null, onEvent: (e: SyncEvent) => void): Promise<SyncReport> {
+  const channel = new Channel<SyncEvent>();
+  channel.onmessage = onEvent;
+  return invoke<SyncReport>("sync_models", { modelType, onEvent: channel });
+}
+
+/** The last update check (empty before the first). */
+export const updates = () => invoke<OutdatedReport>("updates");
+export const checkUpdates = () => invoke<OutdatedReport>("check_updates");
+
+/** Updates a model (only its changed files); `onEvent` receives its progress. */
+export function updateModel(id: string, onEvent: (e: DownloadEvent) => void): Promise<OldRevision> {
+  const channel = new Channel<DownloadEvent>();
+  channel.onmessage = onEvent;
+  return invoke<OldRevision>("update_model", { id, onEvent: channel });
+}
+
+/** Each update check's answer, the background's included. */
+export function onUpdatesChanged(callback: (r: OutdatedReport) => void): Promise<UnlistenFn> {
+  return listen<OutdatedReport>("updates-changed", (e) => callback(e.payload));
 }
 
 export const migrationPlan = () => invoke<MigrationPlan>("migration_plan");

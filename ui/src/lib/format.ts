@@ -30,3 +30,11 @@ export function groupTitle(type: string): string {
   if (type === "other") return "Other models in the cache";
   return type.charAt(0).toUpperCase() + type.slice(1);
 }
+
+/** A "Get all" in one line: models ready of all, percent, speed and time left. */
+export function sumText(p: { bytes: number; total: number; speed: number; eta_seconds: number | null; models_ready: number; models: number } | null): string {
+  if (!p) return "Getting the models…";
+  const percent = p.total > 0 ? Math.floor((p.bytes / p.total) * 100) : 0;
+  const flow = p.speed > 0 ? ` · ${size(p.speed)}/s ${eta(p.eta_seconds)}` : "";
+  return `Getting ${p.models_ready} of ${p.models} · ${percent}%${flow}`;
+}

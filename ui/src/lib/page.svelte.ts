@@ -21,7 +21,13 @@ export class Page {
   start(): () => void {
     // Once the first list is on screen (after the next paint), for the startup timing.
     this.models.refresh().then(() => afterPaint(() => api.uiReady().catch(() => {})));
-    const listeners = [api.onCacheChanged(this.models.refresh), api.onDownloadEvent(this.downloads.track)];
+    const listeners = [
+      api.onCacheChanged(this.models.refresh),
+      api.onDownloadEvent(this.downloads.track),
+      api.onUpdatesChanged(this.downloads.showUpdates),
+    ];
+    // What the background check found before the page opened.
+    api.updates().then((r) => r && this.downloads.showUpdates(r), () => {});
     return () => {
       // Teardown: a listener that cannot be removed any more is gone anyway.
       listeners.forEach((l) => l.then((f) => f()).catch(() => {}));

@@ -9,6 +9,7 @@ export class SettingsForm {
   endpoint = $state("");
   concurrency = $state(2);
   token = $state("");
+  checkUpdates = $state(true);
   message = $state<string | null>(null);
   error = $state<string | null>(null);
 
@@ -17,8 +18,26 @@ export class SettingsForm {
     this.cacheDir = v.cache_dir;
     this.endpoint = v.endpoint;
     this.concurrency = v.concurrency;
+    this.checkUpdates = v.check_updates;
     this.token = "";
   }
+
+  /** Asks the hub now whether models moved upstream; the rows follow (`updates-changed`). */
+  checkNow = async () => {
+    this.error = null;
+    this.message = "Asking the hub…";
+    try {
+      const r = await api.checkUpdates();
+      const n = r.models.length;
+      const ids = r.unchecked.map((u) => u.id);
+      const named = ids.length > 3 ? `${ids.slice(0, 3).join(", ")} and ${ids.length - 3} more` : ids.join(", ");
+      const unchecked = ids.length > 0 ? ` ${ids.length} could not be checked (not on the hub, or unreachable): ${named}.` : "";
+      this.message = (n === 0 ? "Every model is up to date." : n === 1 ? "1 model has an update." : `${n} models have an update.`) + unchecked;
+    } catch (e) {
+      this.message = null;
+      this.error = api.errorMessage(e);
+    }
+  };
 
   load = () =>
     api.getSettings().then(
@@ -38,6 +57,8 @@ export class SettingsForm {
           endpoint: view.endpoint_forced ? undefined : this.endpoint,
           concurrency: this.concurrency,
           token: this.token || undefined,
+          // Offline, the check is off whatever is saved: the box then says nothing new.
+          checkUpdates: view.offline ? undefined : this.checkUpdates,
         }),
       );
       this.message = moved

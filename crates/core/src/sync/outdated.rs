@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use ts_rs::TS;
 
@@ -104,11 +105,19 @@ pub fn followed(cache_dir: &Path, manifest: &Manifest) -> Result<Vec<Followed>> 
     Ok(listed.into_iter().map(|(_, f)| f).chain(others).collect())
 }
 
-/// Asks the hub about each of `models` and lists those that moved.
+/// Hub questions in flight at once: a cache of hundreds of models is
+/// checked in seconds, and the hub is not flooded.
+const ASKED_AT_ONCE: usize = 8;
+
+/// Asks the hub about each of `models` and lists those that moved, in order.
 pub async fn outdated(hub: &Hub, models: &[Followed]) -> OutdatedReport {
+    // Futures collected first, from a named fn: a closure inside the stream
+    // type fails the `Send` check of the callers' futures (rust-lang/rust#102211).
+    let asks: Vec<_> = models.iter().map(|m| ask(hub, m)).collect();
+    let answers: Vec<_> = stream::iter(asks).buffered(ASKED_AT_ONCE).collect().await;
     let mut report = OutdatedReport::default();
-    for m in models {
-        match hub.snapshot(&m.repo.repo, &m.revision).await {
+    for (m, answer) in answers {
+        match answer {
             Ok(remote) if remote.commit.as_str() == m.local_commit => {}
             Ok(remote) => report.models.push(compare(m, &remote)),
             Err(e) => report.unchecked.push(Unchecked {
@@ -118,6 +127,10 @@ pub async fn outdated(hub: &Hub, models: &[Followed]) -> OutdatedReport {
         }
     }
     report
+}
+
+async fn ask<'a>(hub: &Hub, m: &'a Followed) -> (&'a Followed, Result<RemoteSnapshot>) {
+    (m, hub.snapshot(&m.repo.repo, &m.revision).await)
 }
 
 /// The remote listing against the local one, within the file set.
