@@ -218,6 +218,19 @@ const TIME_UNITS: &[(&str, u64)] = &[
     ("y", 31_536_000),
 ];
 
+/// A size as `hf cache` writes it, in decimal units: `50GB`, `800MB`, `123B`, `10`.
+pub fn parse_size(value: &str) -> Result<u64, String> {
+    let v = value.trim();
+    // A plain byte count may carry its `B`.
+    if let Some(n) = v
+        .strip_suffix(['b', 'B'])
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        return Ok(n);
+    }
+    parse_with_unit(v, BYTE_UNITS)
+}
+
 /// `10`, `10GB`, `7d`, … as huggingface_hub's `parse_size`/`parse_duration`.
 fn parse_with_unit(value: &str, units: &[(&str, u64)]) -> Result<u64, String> {
     if let Ok(n) = value.parse::<u64>() {

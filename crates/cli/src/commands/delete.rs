@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use haid_models::cache::budget::{execute_budget, plan_budget};
 use haid_models::cache::delete::{execute_delete, plan_delete};
 use haid_models::cache::prune::{execute_prune, plan_prune};
 use haid_models::cache::RepoId;
@@ -36,6 +37,13 @@ pub struct PruneArgs {
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Then remove repos no manifest names, least recently used first, until
+    /// the cache is under SIZE (50GB, 800MB, 123B; decimal units, as hf's).
+    #[arg(long, value_name = "SIZE", value_parser = haid_models::query::parse_size)]
+    keep_under: Option<u64>,
+    /// A manifest merged over the bundled one (else HAID_MODELS_MANIFEST): its models are kept.
+    #[arg(long, value_name = "FILE")]
+    manifest: Option<PathBuf>,
 }
 
 /// The JSON answer of delete and prune.
@@ -78,6 +86,9 @@ pub fn delete(ctx: &Context, args: &DeleteArgs) -> Result<()> {
 }
 
 pub fn prune(ctx: &Context, args: &PruneArgs) -> Result<()> {
+    if let Some(limit) = args.keep_under {
+        return keep_under(ctx, args, limit);
+    }
     let loc = ctx.location()?;
     let plan = plan_prune(&loc.cache_dir)?;
     if !ctx.json {
@@ -124,6 +135,56 @@ pub fn prune(ctx: &Context, args: &PruneArgs) -> Result<()> {
         plan.freed_bytes,
         &detail,
         || execute_prune(&loc.cache_dir, &plan),
+    )
+}
+
+/// `prune --keep-under`: the prune, then whole repos by last use.
+fn keep_under(ctx: &Context, args: &PruneArgs, limit: u64) -> Result<()> {
+    let manifest = ctx.manifest(args.manifest.as_deref())?;
+    let loc = ctx.location()?;
+    let plan = plan_budget(&loc.cache_dir, &manifest, limit)?;
+    if !ctx.json {
+        eprintln!(
+            "The cache takes {}; the budget is {}.",
+            output::size(plan.size_before),
+            output::size(limit)
+        );
+        let now = output::now();
+        for r in &plan.repos {
+            eprintln!(
+                "  {:<50} last used {:>12}  {:>9}",
+                output::terminal_safe(&r.repo.id()),
+                output::ago(r.last_accessed, now),
+                output::size(r.size_on_disk)
+            );
+        }
+        if !plan.fits {
+            eprintln!(
+                "warning: the cache stays at {}, over the budget: what is left are manifest models and downloads running",
+                output::size(plan.size_after)
+            );
+        }
+    }
+    let mut deleted = plan.prune.deleted.clone();
+    deleted.extend(
+        plan.repos
+            .iter()
+            .flat_map(|r| r.delete.deleted.iter().cloned()),
+    );
+    let freed = plan.size_before - plan.size_after;
+    let what = format!(
+        "the usual prune and {} repo(s) no manifest names",
+        plan.repos.len()
+    );
+    finish(
+        ctx,
+        args.dry_run,
+        args.yes,
+        &what,
+        &deleted,
+        freed,
+        &plan,
+        || execute_budget(&loc.cache_dir, &plan),
     )
 }
 

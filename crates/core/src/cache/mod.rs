@@ -1,6 +1,7 @@
 //! The Hugging Face cache on disk: repo ids, the scan and its report.
 
 pub mod blob_hash;
+pub mod budget;
 pub mod delete;
 mod dir_handle;
 pub mod live;

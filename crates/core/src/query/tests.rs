@@ -103,3 +103,13 @@ fn sort_defaults_and_directions() {
     assert!("colour".parse::<SortKey>().is_err());
     assert!("name:up".parse::<SortKey>().is_err());
 }
+
+#[test]
+fn budget_sizes_read_as_hf_writes_them() {
+    assert_eq!(parse_size("50GB"), Ok(50_000_000_000));
+    assert_eq!(parse_size("800MB"), Ok(800_000_000));
+    assert_eq!(parse_size("123B"), Ok(123));
+    assert_eq!(parse_size(" 10 "), Ok(10));
+    assert!(parse_size("lots").is_err());
+    assert!(parse_size("5XB").is_err());
+}
