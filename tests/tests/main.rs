@@ -25,6 +25,7 @@ mod migrate;
 mod pipeline;
 mod scan;
 mod shell_parity;
+mod space;
 mod sync;
 mod watch;
 mod watch_limits;

@@ -64,6 +64,10 @@ enum Command {
     Prune(commands::delete::PruneArgs),
     /// Re-hash a model's files and compare them with their names and the hub.
     Verify(commands::verify::VerifyArgs),
+    /// Where the space goes: each repo by size, unfinished downloads, what prune frees, the HF home.
+    Space(commands::space::SpaceArgs),
+    /// Empty huggingface_hub's xet chunk cache ($HF_HOME/xet): only a cache.
+    ClearXet(commands::space::ClearXetArgs),
     /// Follow the cache live: one line per repo whose state changes.
     Watch,
     /// Move models from the old per-service folders into the cache, without downloading.
@@ -85,6 +89,8 @@ fn main() -> ExitCode {
         Command::Prune(args) => commands::delete::prune(&ctx, args),
         Command::Verify(args) => commands::verify::run(&ctx, args),
         Command::Watch => commands::watch::run(&ctx),
+        Command::Space(args) => commands::space::run(&ctx, args),
+        Command::ClearXet(args) => commands::space::clear(&ctx, args),
         Command::Migrate(args) => commands::migrate::run(&ctx, args),
     };
     match result {

@@ -6,6 +6,7 @@ pub mod list;
 pub mod location;
 pub mod migrate;
 pub mod scan;
+pub mod space;
 pub mod sync;
 pub mod update;
 pub mod verify;

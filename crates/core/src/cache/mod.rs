@@ -16,6 +16,7 @@ pub mod report;
 pub mod safe_fs;
 pub mod scan;
 pub mod snapshot;
+pub mod space;
 pub mod tree;
 #[cfg(test)]
 mod verdict_tests;
