@@ -24,6 +24,10 @@ const COMMANDS: &[&str] = &[
     "updates",
     "check_updates",
     "update_model",
+    "space_report",
+    "clear_xet",
+    "budget_plan",
+    "apply_budget",
 ];
 
 fn main() {

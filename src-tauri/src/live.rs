@@ -32,6 +32,7 @@ pub fn start(app: &AppHandle, cache_dir: std::path::PathBuf) -> haid_models::Res
                 }
             };
             tray::request_refresh(&handle);
+            crate::space::request_budget(&handle);
         }),
     )
 }

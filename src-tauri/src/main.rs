@@ -9,6 +9,7 @@ mod error;
 mod live;
 mod memory;
 mod migration;
+mod space;
 mod state;
 mod tray;
 mod updates;
@@ -44,6 +45,10 @@ macro_rules! handlers {
             $crate::updates::updates,
             $crate::updates::check_updates,
             $crate::updates::update_model,
+            $crate::space::space_report,
+            $crate::space::clear_xet,
+            $crate::space::budget_plan,
+            $crate::space::apply_budget,
         ]
     };
 }
@@ -76,6 +81,7 @@ fn main() {
             _ => {}
         }
     }
+    window::composite_only_on_gpu();
     let state = match state::AppState::from_env() {
         Ok(state) => state,
         Err(e) => {

@@ -509,3 +509,61 @@ fn get_all_then_an_update_through_the_commands_with_the_file_set_kept() {
     assert_eq!(group["models"][0]["state"], "downloaded");
     assert_eq!(group["models"][0]["commit"], v2.as_str());
 }
+
+#[test]
+fn the_disk_picture_and_a_budget_that_asks_then_applies_automatically_when_told() {
+    let fx = CacheFixture::new();
+    for (name, size) in [("a", 3000), ("b", 2000), ("c", 1000)] {
+        let c = commit(name);
+        fx.repo(&format!("models--acme--{name}"))
+            .revision(
+                &c,
+                &[("w.bin", &weights(name.len() as u8 + size as u8, size))],
+            )
+            .reference("main", &c);
+    }
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let space = call(&main, "space_report", json!({})).unwrap();
+    assert_eq!(space["cache_bytes"], 6000);
+    assert_eq!(space["repos"][0]["id"], "acme/a", "biggest first");
+    assert_eq!(space["repos"][0]["type"], "other");
+    assert_eq!(
+        call(&main, "budget_plan", json!({})).unwrap(),
+        Value::Null,
+        "no budget set"
+    );
+
+    let update = json!({"update": {"keepUnder": 4000}});
+    call(&main, "set_settings", update).unwrap();
+    let plan = call(&main, "budget_plan", json!({})).unwrap();
+    let order: Vec<&str> = plan["repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["repo_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(order.len(), 1, "{plan}");
+    assert!(
+        fx.cache.join("models--acme--a").exists(),
+        "asking deletes nothing"
+    );
+    call(&main, "apply_budget", json!({})).unwrap();
+    assert!(!fx
+        .cache
+        .join(format!("models--{}", order[0].replace('/', "--")))
+        .exists());
+
+    // Automatically: the next look after a change applies it.
+    call(
+        &main,
+        "set_settings",
+        json!({"update": {"keepUnder": 1500, "keepUnderAuto": true}}),
+    )
+    .unwrap();
+    crate::space::follow_budget(app.handle());
+    let left: u64 = call(&main, "space_report", json!({})).unwrap()["cache_bytes"]
+        .as_u64()
+        .unwrap();
+    assert!(left <= 1500, "{left}");
+}

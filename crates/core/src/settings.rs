@@ -32,6 +32,12 @@ pub struct Settings {
     /// unless turned off; never under `HF_HUB_OFFLINE`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check_updates: Option<bool>,
+    /// Keep the cache under this many bytes (`prune --keep-under`); off when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_under: Option<u64>,
+    /// Apply the budget without asking, whenever the cache goes over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_under_auto: Option<bool>,
 }
 
 /// The most models a user may download at once.
@@ -233,6 +239,8 @@ mod tests {
             endpoint: Some("https://hf-mirror.com".into()),
             concurrency: Some(3),
             check_updates: Some(false),
+            keep_under: Some(50_000_000_000),
+            keep_under_auto: Some(false),
         };
         s.save(&file).unwrap();
         assert_eq!(Settings::load(&file).unwrap(), s);

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use serde::Serialize;
+use ts_rs::TS;
 
 use super::delete::{execute_delete, plan_delete, DeletePlan};
 use super::paths::is_under;
@@ -19,7 +20,7 @@ use crate::error::Result;
 use crate::manifest::{Manifest, RepoKey};
 
 /// What `prune --keep-under` removes, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct BudgetPlan {
     /// The budget, in bytes.
     pub keep_under: u64,
@@ -32,13 +33,14 @@ pub struct BudgetPlan {
     pub fits: bool,
     /// The usual prune, done first.
     #[serde(skip)]
+    #[ts(skip)]
     pub prune: PrunePlan,
     /// The repos that go, least recently used first.
     pub repos: Vec<BudgetedRepo>,
 }
 
 /// One repo the budget removes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct BudgetedRepo {
     /// The repo.
     #[serde(flatten)]
@@ -49,6 +51,7 @@ pub struct BudgetedRepo {
     pub size_on_disk: u64,
     /// Its whole-repo delete.
     #[serde(skip)]
+    #[ts(skip)]
     pub delete: DeletePlan,
 }
 

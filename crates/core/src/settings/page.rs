@@ -32,6 +32,10 @@ pub struct SettingsUpdate {
     pub token: Option<String>,
     /// Ask the hub for updates at start and daily.
     pub check_updates: Option<bool>,
+    /// Keep the cache under this many bytes; 0 turns the budget off.
+    pub keep_under: Option<u64>,
+    /// Apply the budget without asking.
+    pub keep_under_auto: Option<bool>,
 }
 
 impl Settings {
@@ -63,6 +67,12 @@ impl Settings {
         }
         if let Some(check) = update.check_updates {
             saved.check_updates = Some(check);
+        }
+        if let Some(bytes) = update.keep_under {
+            saved.keep_under = Some(bytes).filter(|b| *b > 0);
+        }
+        if let Some(auto) = update.keep_under_auto {
+            saved.keep_under_auto = Some(auto);
         }
         saved.validate()?;
         if let Some(token) = given(update.token.as_deref()) {
@@ -102,6 +112,10 @@ pub struct SettingsView {
     pub check_updates: bool,
     /// `HF_HUB_OFFLINE` is set: no update check, whatever the setting.
     pub offline: bool,
+    /// The cache's budget in bytes; `None` when off.
+    pub keep_under: Option<u64>,
+    /// The budget applies without asking.
+    pub keep_under_auto: bool,
 }
 
 impl SettingsView {
@@ -120,6 +134,8 @@ impl SettingsView {
             settings_file: location.settings_file.clone(),
             check_updates: saved.check_updates.unwrap_or(true) && !config.offline,
             offline: config.offline,
+            keep_under: saved.keep_under,
+            keep_under_auto: saved.keep_under_auto.unwrap_or(false),
         })
     }
 }
@@ -163,6 +179,8 @@ mod tests {
             endpoint: Some("https://hf-mirror.com".into()),
             concurrency: Some(4),
             check_updates: None,
+            keep_under: None,
+            keep_under_auto: None,
         };
         assert_eq!(saved, want, "what was not sent stays");
         assert_eq!(Settings::load(&loc.settings_file).unwrap(), want);
@@ -253,5 +271,30 @@ mod tests {
         let offline = Env::from_pairs([("HF_HUB_OFFLINE", "1")]);
         let view = SettingsView::read(&loc, &offline).unwrap();
         assert!(!view.check_updates && view.offline);
+    }
+
+    #[test]
+    fn the_budget_is_off_by_default_set_in_bytes_and_zero_turns_it_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let loc = location(dir.path(), LocationSource::Default);
+        let view = SettingsView::read(&loc, &Env::default()).unwrap();
+        assert_eq!((view.keep_under, view.keep_under_auto), (None, false));
+        Settings::apply(
+            update(r#"{"keepUnder": 50000000000, "keepUnderAuto": true}"#),
+            &loc,
+        )
+        .unwrap();
+        let view = SettingsView::read(&loc, &Env::default()).unwrap();
+        assert_eq!(
+            (view.keep_under, view.keep_under_auto),
+            (Some(50_000_000_000), true)
+        );
+        Settings::apply(update(r#"{"keepUnder": 0}"#), &loc).unwrap();
+        assert_eq!(
+            SettingsView::read(&loc, &Env::default())
+                .unwrap()
+                .keep_under,
+            None
+        );
     }
 }

@@ -24,4 +24,12 @@ token?: string,
 /**
  * Ask the hub for updates at start and daily.
  */
-checkUpdates?: boolean, };
+checkUpdates?: boolean, 
+/**
+ * Keep the cache under this many bytes; 0 turns the budget off.
+ */
+keepUnder?: number, 
+/**
+ * Apply the budget without asking.
+ */
+keepUnderAuto?: boolean, };

@@ -45,4 +45,12 @@ check_updates: boolean,
 /**
  * `HF_HUB_OFFLINE` is set: no update check, whatever the setting.
  */
-offline: boolean, };
+offline: boolean, 
+/**
+ * The cache's budget in bytes; `None` when off.
+ */
+keep_under: number | null, 
+/**
+ * The budget applies without asking.
+ */
+keep_under_auto: boolean, };

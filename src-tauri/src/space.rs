@@ -1,0 +1,86 @@
+//! The disk picture and the budget, from the app: thin over core's
+//! `cache::space` and `cache::budget`. The budget deletes only on the
+//! user's click, unless the settings say "automatically"; then it runs when
+//! the cache changes and is over (never a manifest model, never a download).
+
+use haid_models::cache::budget::{execute_budget, plan_budget, BudgetPlan};
+use haid_models::cache::space::{clear_xet as clear, space, SpaceReport};
+use haid_models::settings::SettingsView;
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
+
+use crate::error::AppResult;
+use crate::state::AppState;
+
+/// Where the space goes: the page's disk picture.
+#[tauri::command]
+pub async fn space_report(state: State<'_, AppState>) -> AppResult<SpaceReport> {
+    Ok(space(&state.location, &state.manifest()?)?)
+}
+
+/// Empties `$HF_HOME/xet`; the bytes freed.
+#[tauri::command]
+pub fn clear_xet(state: State<'_, AppState>) -> AppResult<u64> {
+    Ok(clear(&state.location.hf_home)?)
+}
+
+/// The budget's plan when the cache is over it; `None` when it fits or no
+/// budget is set.
+#[tauri::command]
+pub async fn budget_plan(state: State<'_, AppState>) -> AppResult<Option<BudgetPlan>> {
+    over_budget(&state)
+}
+
+/// Applies the budget now (the user's click); the plan as carried out.
+#[tauri::command]
+pub async fn apply_budget(state: State<'_, AppState>) -> AppResult<Option<BudgetPlan>> {
+    let plan = over_budget(&state)?;
+    if let Some(plan) = &plan {
+        execute_budget(&state.cache_dir(), plan)?;
+        state.live.invalidate();
+    }
+    Ok(plan)
+}
+
+fn over_budget(state: &AppState) -> AppResult<Option<BudgetPlan>> {
+    let view = SettingsView::read(&state.location, &state.env)?;
+    let Some(limit) = view.keep_under else {
+        return Ok(None);
+    };
+    let plan = plan_budget(&state.cache_dir(), &state.manifest()?, limit)?;
+    Ok((plan.size_before > limit).then_some(plan))
+}
+
+/// Changes within this time make one look at the budget (a download's files land in bursts).
+const COALESCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks for a look at the budget soon, off the watcher's thread (it plans a
+/// scan); requests that come while one waits are served by it.
+pub fn request_budget<R: Runtime>(app: &AppHandle<R>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static WAITING: AtomicBool = AtomicBool::new(false);
+    if WAITING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let app = app.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(COALESCE);
+        WAITING.store(false, Ordering::Release);
+        follow_budget(&app);
+    });
+}
+
+/// After a change of the cache: applies the budget when the settings say
+/// "automatically" and the cache is over it, then tells the page.
+pub fn follow_budget<R: Runtime>(app: &AppHandle<R>) {
+    let state = app.state::<AppState>();
+    let auto = SettingsView::read(&state.location, &state.env).is_ok_and(|v| v.keep_under_auto);
+    if !auto {
+        return;
+    }
+    if let Ok(Some(plan)) = over_budget(&state) {
+        if !plan.repos.is_empty() && execute_budget(&state.cache_dir(), &plan).is_ok() {
+            state.live.invalidate();
+            let _ = app.emit("budget-applied", &plan);
+        }
+    }
+}
