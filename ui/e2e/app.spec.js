@@ -206,4 +206,25 @@ describe("HAID Models", () => {
     await browser.execute(() => window.scrollTo(0, 0));
     await $("button=Close").click();
   });
+
+  it("shows where the space goes, and a part of the picture filters the list", async () => {
+    await browser.execute(() => window.scrollTo(0, 0));
+    await $("button=Disk").click();
+    const disk = $('[data-testid="disk"]');
+    await disk.waitForExist({ timeout: 5000 });
+    const part = disk.$('button[aria-label^="acme/rr-a,"]');
+    await part.waitForExist({ timeout: 10000 });
+    await expect(disk).toHaveText(expect.stringContaining("The cache takes"));
+    await shot("14-disk");
+    await checkAccessibility("disk");
+    await part.click();
+    await expect($('input[type="search"]')).toHaveValue("acme/rr-a");
+    await expect($$('[data-testid="model-row"]')).toBeElementsArrayOfSize(1);
+    await browser.execute(() => {
+      const search = document.querySelector('input[type="search"]');
+      search.value = "";
+      search.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    await $("button=Disk").click();
+  });
 });

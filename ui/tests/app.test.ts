@@ -3,7 +3,7 @@ import { emit } from "@tauri-apps/api/event";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import App from "../src/App.svelte";
-import type { ErrorReport, MigrationPlan, ModelList, ModelStatus } from "../src/lib/generated";
+import type { BudgetPlan, ErrorReport, MigrationPlan, ModelList, ModelStatus } from "../src/lib/generated";
 
 function model(id: string, state: ModelStatus["state"], size = 0): ModelStatus {
   return {
@@ -37,6 +37,7 @@ let failNext: ErrorReport | null;
 let settingsView: Record<string, unknown>;
 let lastUpdate: Record<string, unknown> | null;
 let migration: MigrationPlan;
+let budget: BudgetPlan | null;
 
 function listWith(...models: ModelStatus[]): ModelList {
   const size_on_disk = models.reduce((n, m) => n + m.size_on_disk, 0);
@@ -63,6 +64,7 @@ beforeEach(() => {
   calls = [];
   failNext = null;
   lastUpdate = null;
+  budget = null;
   migration = { from: "/data", from_exists: true, cache_dir: "/cache", models: [], warnings: [] };
   settingsView = {
     cache_dir: "/env/hub",
@@ -75,6 +77,8 @@ beforeEach(() => {
     settings_file: "/cfg/settings.json",
     check_updates: true,
     offline: false,
+    keep_under: null,
+    keep_under_auto: false,
   };
   list = listWith(model("org/ready", "downloaded", 91_000_000), model("org/missing", "not_downloaded"), model("org/half", "partial", 45_000_000));
   mockIPC(
@@ -141,6 +145,30 @@ beforeEach(() => {
           return { ok: true, checked: 5 };
         case "updates":
           return { models: [], unchecked: [] };
+        case "budget_plan":
+          return budget;
+        case "apply_budget": {
+          const done = budget;
+          budget = null;
+          return done;
+        }
+        case "space_report":
+          return {
+            cache_dir: "/cache",
+            cache_bytes: 136_000_000,
+            free_bytes: 500_000_000_000,
+            incomplete_bytes: 1_000_000,
+            prunable_bytes: 2_000_000,
+            repos: [
+              { id: "org/ready", type: "embedding", in_manifest: true, size_on_disk: 91_000_000 },
+              { id: "org/half", type: "embedding", in_manifest: true, size_on_disk: 45_000_000 },
+              { id: "someone/else", type: "other", in_manifest: false, size_on_disk: 5_000_000 },
+            ],
+            hf_home: "/home/ann/.cache/huggingface",
+            home: [{ name: "xet", path: "/home/ann/.cache/huggingface/xet", bytes: 30_000_000_000, clearable: true }],
+          };
+        case "clear_xet":
+          return 30_000_000_000;
         case "sync_models": {
           const { modelType, onEvent } = args as { modelType: string | null; onEvent: { id: number } };
           const progress = { event: "sync_progress", bytes: 45, total: 100, speed: 2_000_000, eta_seconds: 30, models_ready: 1, models_failed: 0, models: 3 };
@@ -275,7 +303,7 @@ describe("the models page", () => {
     await fireEvent.click(daily);
     await fireEvent.click(screen.getByRole("button", { name: "Save" }));
     await screen.findByText(/Saved and applied/);
-    expect(lastUpdate).toEqual({ cacheDir: undefined, endpoint: "https://huggingface.co", concurrency: 4, token: "hf_secret", checkUpdates: false });
+    expect(lastUpdate).toEqual({ cacheDir: undefined, endpoint: "https://huggingface.co", concurrency: 4, token: "hf_secret", checkUpdates: false, keepUnder: 0, keepUnderAuto: false });
     const token = screen.getByLabelText("Hub token") as HTMLInputElement;
     expect(token.value).toBe("");
     expect(token.placeholder).toContain("A token is set");
@@ -376,5 +404,39 @@ describe("the models page", () => {
     await fireEvent.click(await screen.findByRole("button", { name: "Check for updates now" }));
     await screen.findByText("1 model has an update.");
     expect(calls.some((c) => c.cmd === "check_updates")).toBe(true);
+  });
+
+  it("shows where the space goes, filters the list from the picture, and clears the xet cache", async () => {
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    await fireEvent.click(screen.getByRole("button", { name: "Disk" }));
+    const disk = await screen.findByTestId("disk");
+    await within(disk).findByText(/Prune would free/);
+    expect(disk.textContent).toContain("136 MB");
+    expect(disk.textContent).toContain("500 GB");
+    // A part of the bar filters the list to its model.
+    await fireEvent.click(within(disk).getByRole("button", { name: "org/half, 45.0 MB, show it in the list" }));
+    await waitFor(() => expect(screen.getAllByTestId("model-row").map((r) => r.dataset.id)).toEqual(["org/half"]));
+    expect(within(disk).getByTestId("disk-bar").getAttribute("aria-label")).toBe("The disk: the cache 136 MB, free 500 GB");
+    await fireEvent.click(within(disk).getByRole("button", { name: "Clear the xet cache, 30.0 GB" }));
+    await screen.findByText("The xet cache was emptied; 30.0 GB freed.");
+  });
+
+  it("proposes the budget's plan and removes only on a click", async () => {
+    budget = {
+      keep_under: 100_000_000,
+      size_before: 136_000_000,
+      size_after: 95_000_000,
+      fits: true,
+      repos: [{ repo_id: "someone/else", repo_type: "model", last_accessed: 1, size_on_disk: 41_000_000 }],
+    };
+    render(App);
+    const banner = await screen.findByTestId("budget");
+    expect(banner.textContent).toContain("over its budget of 100 MB");
+    expect(banner.textContent).toContain("someone/else");
+    expect(calls.some((c) => c.cmd === "apply_budget")).toBe(false);
+    await fireEvent.click(within(banner).getByRole("button", { name: "Remove them" }));
+    await screen.findByText("1 model removed; the cache takes 95.0 MB now.");
+    await waitFor(() => expect(screen.queryByTestId("budget")).toBeNull());
   });
 });

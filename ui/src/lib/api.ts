@@ -11,7 +11,9 @@ import type {
   MigrationPlan,
   ModelList,
   SettingsUpdate,
+  BudgetPlan,
   OldRevision,
+  SpaceReport,
   OutdatedReport,
   SettingsView,
   SyncEvent,
@@ -60,6 +62,14 @@ export function updateModel(id: string, onEvent: (e: DownloadEvent) => void): Pr
 export function onUpdatesChanged(callback: (r: OutdatedReport) => void): Promise<UnlistenFn> {
   return listen<OutdatedReport>("updates-changed", (e) => callback(e.payload));
 }
+
+/** Where the space goes: the disk picture. */
+export const spaceReport = () => invoke<SpaceReport>("space_report");
+/** Empties $HF_HOME/xet; the bytes freed. */
+export const clearXet = () => invoke<number>("clear_xet");
+/** The budget's plan while the cache is over it (else null). */
+export const budgetPlan = () => invoke<BudgetPlan | null>("budget_plan");
+export const applyBudget = () => invoke<BudgetPlan | null>("apply_budget");
 
 export const migrationPlan = () => invoke<MigrationPlan>("migration_plan");
 

@@ -1,6 +1,7 @@
 // The model list and the cache it comes from: loading, the filter, and the
 // actions on one model that are not a download or a delete.
 import * as api from "./api";
+import { coalesce } from "./coalesce";
 import type { Messages } from "./messages.svelte";
 import type { CacheInfo, ModelList, StatusGroup } from "./generated";
 
@@ -32,30 +33,8 @@ export class Models {
     }
   }
 
-  // A burst of changes (a download, another program unpacking a model) makes
-  // at most one load in flight and one after it, never one per event: the
-  // one after it is what shows the last change. The loop's last look at
-  // `again` and the end of `inFlight` are one step (the `finally` inside),
-  // so a change that arrives in between cannot be lost.
-  private inFlight: Promise<void> | null = null;
-  private again = false;
-  refresh = (): Promise<void> => {
-    if (this.inFlight) {
-      this.again = true;
-      return this.inFlight;
-    }
-    this.inFlight = (async () => {
-      try {
-        do {
-          this.again = false;
-          await this.load();
-        } while (this.again);
-      } finally {
-        this.inFlight = null;
-      }
-    })();
-    return this.inFlight;
-  };
+  /** Reads the list again; a burst of calls makes one read in flight and one after it. */
+  refresh = coalesce(() => this.load());
 
   /** Adds a model to the manifest; true when it was added. */
   add = async (id: string, type: string): Promise<boolean> => {

@@ -8,12 +8,14 @@ import { Dialogs } from "./dialogs.svelte";
 import { Downloads } from "./downloads.svelte";
 import { Messages } from "./messages.svelte";
 import { Models } from "./models.svelte";
+import { Space } from "./space.svelte";
 
 export class Page {
   readonly messages = new Messages();
   readonly models = new Models(this.messages);
   readonly downloads = new Downloads(this.models, this.messages);
   readonly dialogs = new Dialogs(this.models, this.messages);
+  readonly space = new Space(this.models, this.messages);
   /** The sticky header's height: rows scrolled to by the keyboard must not land under it. */
   headerHeight = $state(0);
 
@@ -21,8 +23,12 @@ export class Page {
   start(): () => void {
     // Once the first list is on screen (after the next paint), for the startup timing.
     this.models.refresh().then(() => afterPaint(() => api.uiReady().catch(() => {})));
+    this.space.refresh();
     const listeners = [
-      api.onCacheChanged(this.models.refresh),
+      api.onCacheChanged(() => {
+        this.models.refresh();
+        this.space.refresh();
+      }),
       api.onDownloadEvent(this.downloads.track),
       api.onUpdatesChanged(this.downloads.showUpdates),
     ];

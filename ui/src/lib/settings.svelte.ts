@@ -10,6 +10,9 @@ export class SettingsForm {
   concurrency = $state(2);
   token = $state("");
   checkUpdates = $state(true);
+  /** The budget in GB as typed; empty is off. */
+  keepUnderGb = $state("");
+  keepUnderAuto = $state(false);
   message = $state<string | null>(null);
   error = $state<string | null>(null);
 
@@ -19,6 +22,8 @@ export class SettingsForm {
     this.endpoint = v.endpoint;
     this.concurrency = v.concurrency;
     this.checkUpdates = v.check_updates;
+    this.keepUnderGb = v.keep_under === null ? "" : String(v.keep_under / 1e9);
+    this.keepUnderAuto = v.keep_under_auto;
     this.token = "";
   }
 
@@ -59,6 +64,9 @@ export class SettingsForm {
           token: this.token || undefined,
           // Offline, the check is off whatever is saved: the box then says nothing new.
           checkUpdates: view.offline ? undefined : this.checkUpdates,
+          // Empty (or 0) turns the budget off.
+          keepUnder: Math.round((Number(this.keepUnderGb) || 0) * 1e9),
+          keepUnderAuto: this.keepUnderAuto,
         }),
       );
       this.message = moved
