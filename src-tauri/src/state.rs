@@ -47,6 +47,7 @@ impl AppState {
             models,
             DEFAULT_FILE_CONCURRENCY,
         );
+        manager.set_rate_limit(settings.limit_rate.unwrap_or(0));
         let state = Self {
             live: LiveCache::new(&location.cache_dir),
             location,

@@ -567,3 +567,30 @@ fn the_disk_picture_and_a_budget_that_asks_then_applies_automatically_when_told(
         .unwrap();
     assert!(left <= 1500, "{left}");
 }
+
+#[test]
+fn the_speed_limit_is_a_setting_applied_live_and_the_tray_ticks_it() {
+    let fx = CacheFixture::new();
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let state = app.state::<AppState>();
+    assert_eq!(state.manager.rate_limit(), 0);
+    let view = call(
+        &main,
+        "set_settings",
+        json!({"update": {"limitRate": 5 << 20}}),
+    )
+    .unwrap();
+    assert_eq!(view["limit_rate"], 5 << 20);
+    assert_eq!(state.manager.rate_limit(), 5 << 20, "applied at once");
+    let choices = crate::tray::speed_choices(state.manager.rate_limit());
+    let ticked: Vec<&str> = choices
+        .iter()
+        .filter(|(_, l)| l.starts_with('✓'))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(ticked, ["limit:5242880"]);
+    assert_eq!(choices[0].1, "Unlimited");
+    call(&main, "set_settings", json!({"update": {"limitRate": 0}})).unwrap();
+    assert_eq!(state.manager.rate_limit(), 0);
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use haid_models::status::model_list;
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -33,6 +33,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
             "pause" => downloads::pause_all(app),
             "resume" => downloads::resume_all(app),
             "quit" => app.exit(0),
+            id if id.starts_with("limit:") => limit_speed(app, id),
             _ => {}
         })
         .build(app)?;
@@ -95,9 +96,30 @@ fn current_entries<R: Runtime>(app: &AppHandle<R>, status: String) -> Vec<(Strin
 
 /// The labels of the menu as it is now.
 pub fn labels<R: Runtime>(app: &AppHandle<R>) -> Vec<String> {
-    current_entries(app, status_line(app))
+    let mut labels: Vec<String> = current_entries(app, status_line(app))
         .into_iter()
         .map(|(_, label, _)| label)
+        .collect();
+    // The submenu sits just above "Quit", as `menu_with` puts it.
+    labels.insert(labels.len().saturating_sub(1), "Limit speed".to_owned());
+    labels
+}
+
+/// The speeds "Limit speed" offers, bytes per second (0: no limit).
+pub const SPEEDS: [u64; 5] = [0, 1 << 20, 5 << 20, 10 << 20, 50 << 20];
+
+/// "Limit speed"'s entries: (id, label), the current one ticked. Pure, so it is tested without a tray.
+pub fn speed_choices(current: u64) -> Vec<(String, String)> {
+    SPEEDS
+        .iter()
+        .map(|&rate| {
+            let name = match rate {
+                0 => "Unlimited".to_owned(),
+                r => format!("{} MB/s", r >> 20),
+            };
+            let tick = if rate == current { "✓ " } else { "" };
+            (format!("limit:{rate}"), format!("{tick}{name}"))
+        })
         .collect()
 }
 
@@ -107,9 +129,43 @@ fn menu_with<R: Runtime>(app: &AppHandle<R>, status: String) -> tauri::Result<Me
         if id == "open" {
             menu.append(&PredefinedMenuItem::separator(app)?)?;
         }
+        if id == "quit" {
+            menu.append(&speed_menu(app)?)?;
+        }
         menu.append(&MenuItem::with_id(app, id, label, enabled, None::<&str>)?)?;
     }
     Ok(menu)
+}
+
+fn speed_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Submenu<R>> {
+    let current = app.state::<AppState>().manager.rate_limit();
+    let submenu = Submenu::with_id(app, "limit", "Limit speed", true)?;
+    for (id, label) in speed_choices(current) {
+        submenu.append(&MenuItem::with_id(app, id, label, true, None::<&str>)?)?;
+    }
+    Ok(submenu)
+}
+
+/// A choice of "Limit speed": saved in the settings, applied at once to
+/// every download, running ones too.
+fn limit_speed<R: Runtime>(app: &AppHandle<R>, id: &str) {
+    let Some(rate) = id
+        .strip_prefix("limit:")
+        .and_then(|r| r.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let state = app.state::<AppState>();
+    let update = haid_models::settings::SettingsUpdate {
+        limit_rate: Some(rate),
+        ..Default::default()
+    };
+    if let Ok(saved) = haid_models::settings::Settings::apply(update, &state.location) {
+        if let Ok(config) = state.hub_config() {
+            let _ = state.manager.follow_settings(config, &saved);
+        }
+    }
+    request_refresh(app);
 }
 
 /// Rebuilds the menu with a fresh status.

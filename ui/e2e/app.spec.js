@@ -97,6 +97,7 @@ describe("HAID Models", () => {
     });
     expect(labels[0]).toMatch(/^0 of 8 models ready · [\d.]+ GB$/);
     expect(labels).toContain("Open HAID Models");
+    expect(labels).toContain("Limit speed");
     expect(labels).toContain("Quit");
   });
 

@@ -79,6 +79,7 @@ beforeEach(() => {
     offline: false,
     keep_under: null,
     keep_under_auto: false,
+    limit_rate: null,
   };
   list = listWith(model("org/ready", "downloaded", 91_000_000), model("org/missing", "not_downloaded"), model("org/half", "partial", 45_000_000));
   mockIPC(
@@ -298,12 +299,13 @@ describe("the models page", () => {
     expect((screen.getByLabelText("Cache location") as HTMLInputElement).disabled).toBe(true);
     await fireEvent.input(screen.getByLabelText("Hub token"), { target: { value: "hf_secret" } });
     await fireEvent.input(screen.getByLabelText("Models downloaded at once"), { target: { value: "4" } });
+    await fireEvent.input(screen.getByLabelText(/^Limit the download speed/), { target: { value: "2" } });
     const daily = screen.getByLabelText("Check for model updates at start and daily") as HTMLInputElement;
     expect(daily.checked).toBe(true);
     await fireEvent.click(daily);
     await fireEvent.click(screen.getByRole("button", { name: "Save" }));
     await screen.findByText(/Saved and applied/);
-    expect(lastUpdate).toEqual({ cacheDir: undefined, endpoint: "https://huggingface.co", concurrency: 4, token: "hf_secret", checkUpdates: false, keepUnder: 0, keepUnderAuto: false });
+    expect(lastUpdate).toEqual({ cacheDir: undefined, endpoint: "https://huggingface.co", concurrency: 4, token: "hf_secret", checkUpdates: false, keepUnder: 0, keepUnderAuto: false, limitRate: 2_097_152 });
     const token = screen.getByLabelText("Hub token") as HTMLInputElement;
     expect(token.value).toBe("");
     expect(token.placeholder).toContain("A token is set");

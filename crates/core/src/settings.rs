@@ -38,6 +38,9 @@ pub struct Settings {
     /// Apply the budget without asking, whenever the cache goes over it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_under_auto: Option<bool>,
+    /// The bandwidth of all downloads together, bytes per second; none when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_rate: Option<u64>,
 }
 
 /// The most models a user may download at once.
@@ -241,6 +244,7 @@ mod tests {
             check_updates: Some(false),
             keep_under: Some(50_000_000_000),
             keep_under_auto: Some(false),
+            limit_rate: Some(10 << 20),
         };
         s.save(&file).unwrap();
         assert_eq!(Settings::load(&file).unwrap(), s);

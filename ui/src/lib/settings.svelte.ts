@@ -13,6 +13,8 @@ export class SettingsForm {
   /** The budget in GB as typed; empty is off. */
   keepUnderGb = $state("");
   keepUnderAuto = $state(false);
+  /** The speed limit in MB/s as typed; empty is none. */
+  limitMbps = $state("");
   message = $state<string | null>(null);
   error = $state<string | null>(null);
 
@@ -24,6 +26,7 @@ export class SettingsForm {
     this.checkUpdates = v.check_updates;
     this.keepUnderGb = v.keep_under === null ? "" : String(v.keep_under / 1e9);
     this.keepUnderAuto = v.keep_under_auto;
+    this.limitMbps = v.limit_rate ? String(v.limit_rate / 2 ** 20) : "";
     this.token = "";
   }
 
@@ -67,6 +70,8 @@ export class SettingsForm {
           // Empty (or 0) turns the budget off.
           keepUnder: Math.round((Number(this.keepUnderGb) || 0) * 1e9),
           keepUnderAuto: this.keepUnderAuto,
+          // MiB/s, as the tray's choices and curl count; empty (or 0) is no limit.
+          limitRate: Math.round((Number(this.limitMbps) || 0) * 2 ** 20),
         }),
       );
       this.message = moved

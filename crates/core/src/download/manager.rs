@@ -122,6 +122,11 @@ impl DownloadManager {
         }
     }
 
+    /// The bandwidth limit now (0: none).
+    pub fn rate_limit(&self) -> u64 {
+        self.hub.read().map_or(0, |h| h.rate.rate())
+    }
+
     /// The bandwidth limit of every download, running or to come (0: none).
     pub fn set_rate_limit(&self, bytes_per_second: u64) {
         if let Ok(hub) = self.hub.read() {
@@ -159,6 +164,8 @@ impl DownloadManager {
         if let Some(n) = settings.concurrency {
             self.set_concurrency(n);
         }
+        // Live, for the downloads running too.
+        self.set_rate_limit(settings.limit_rate.unwrap_or(0));
         Ok(())
     }
 

@@ -36,6 +36,8 @@ pub struct SettingsUpdate {
     pub keep_under: Option<u64>,
     /// Apply the budget without asking.
     pub keep_under_auto: Option<bool>,
+    /// The bandwidth of all downloads, bytes per second; 0 is no limit.
+    pub limit_rate: Option<u64>,
 }
 
 impl Settings {
@@ -73,6 +75,9 @@ impl Settings {
         }
         if let Some(auto) = update.keep_under_auto {
             saved.keep_under_auto = Some(auto);
+        }
+        if let Some(rate) = update.limit_rate {
+            saved.limit_rate = Some(rate).filter(|r| *r > 0);
         }
         saved.validate()?;
         if let Some(token) = given(update.token.as_deref()) {
@@ -116,6 +121,8 @@ pub struct SettingsView {
     pub keep_under: Option<u64>,
     /// The budget applies without asking.
     pub keep_under_auto: bool,
+    /// The bandwidth limit of all downloads, bytes per second; `None`: no limit.
+    pub limit_rate: Option<u64>,
 }
 
 impl SettingsView {
@@ -136,6 +143,7 @@ impl SettingsView {
             offline: config.offline,
             keep_under: saved.keep_under,
             keep_under_auto: saved.keep_under_auto.unwrap_or(false),
+            limit_rate: saved.limit_rate,
         })
     }
 }
@@ -181,6 +189,7 @@ mod tests {
             check_updates: None,
             keep_under: None,
             keep_under_auto: None,
+            limit_rate: None,
         };
         assert_eq!(saved, want, "what was not sent stays");
         assert_eq!(Settings::load(&loc.settings_file).unwrap(), want);

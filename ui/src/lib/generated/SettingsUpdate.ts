@@ -32,4 +32,8 @@ keepUnder?: number,
 /**
  * Apply the budget without asking.
  */
-keepUnderAuto?: boolean, };
+keepUnderAuto?: boolean, 
+/**
+ * The bandwidth of all downloads, bytes per second; 0 is no limit.
+ */
+limitRate?: number, };

@@ -53,4 +53,8 @@ keep_under: number | null,
 /**
  * The budget applies without asking.
  */
-keep_under_auto: boolean, };
+keep_under_auto: boolean, 
+/**
+ * The bandwidth limit of all downloads, bytes per second; `None`: no limit.
+ */
+limit_rate: number | null, };
