@@ -3,6 +3,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod board;
+mod coalesce;
 mod commands;
 mod downloads;
 mod error;

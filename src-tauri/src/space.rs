@@ -56,17 +56,9 @@ const COALESCE: std::time::Duration = std::time::Duration::from_secs(2);
 /// Asks for a look at the budget soon, off the watcher's thread (it plans a
 /// scan); requests that come while one waits are served by it.
 pub fn request_budget<R: Runtime>(app: &AppHandle<R>) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static WAITING: AtomicBool = AtomicBool::new(false);
-    if WAITING.swap(true, Ordering::AcqRel) {
-        return;
-    }
+    static WAITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let app = app.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(COALESCE);
-        WAITING.store(false, Ordering::Release);
-        follow_budget(&app);
-    });
+    crate::coalesce::soon(&WAITING, COALESCE, move || follow_budget(&app));
 }
 
 /// After a change of the cache: applies the budget when the settings say

@@ -3,7 +3,7 @@
 //! "Resume all" and "Quit", kept up to date by the watcher and the downloads.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use haid_models::status::model_list;
@@ -180,13 +180,6 @@ pub fn refresh<R: Runtime>(app: &AppHandle<R>) {
 /// comes while a refresh runs gets its own: the last change is always shown.
 pub fn request_refresh<R: Runtime>(app: &AppHandle<R>) {
     static WAITING: AtomicBool = AtomicBool::new(false);
-    if WAITING.swap(true, Ordering::AcqRel) {
-        return;
-    }
     let app = app.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(COALESCE);
-        WAITING.store(false, Ordering::Release);
-        refresh(&app);
-    });
+    crate::coalesce::soon(&WAITING, COALESCE, move || refresh(&app));
 }
