@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use haid_models::download::{self, DownloadEvent, DownloadRequest};
+use haid_models::download::{self, DownloadEvent};
 use haid_models::settings::SettingsView;
 use haid_models::sync::outdated::{self, OutdatedReport};
 use haid_models::sync::{self, SyncEvent, SyncReport, SyncSinks};
@@ -111,16 +111,10 @@ pub async fn update_model<R: Runtime>(
                 what: format!("{id} in the cache following a branch"),
             })
         })?;
-    let req = DownloadRequest {
-        repo: model.repo.repo.clone(),
-        revision: model.revision.clone(),
-        files: model.files.clone(),
-        ref_last: true,
-    };
     let sink = downloads::sink(&app, move |e| {
         let _ = on_event.send(e);
     });
-    let task = state.manager.start(req, sink)?;
+    let task = state.manager.start(model.request(), sink)?;
     let done = match task.await {
         Ok(result) => result?,
         Err(e) => return Err(AppError::internal(e.to_string())),

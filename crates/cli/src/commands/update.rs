@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use haid_models::cache::RepoId;
-use haid_models::download::{self, DownloadEvent, DownloadRequest, EventSink, Hub};
+use haid_models::download::{self, DownloadEvent, EventSink, Hub};
 use haid_models::sync::outdated::{self, Followed, Outdated, OutdatedReport};
 use haid_models::{Error, ErrorReport, Result};
 use serde::Serialize;
@@ -217,13 +217,7 @@ impl Updater<'_> {
             json,
             cancel,
         } = *self;
-        let req = DownloadRequest {
-            repo: model.repo.repo.clone(),
-            revision: model.revision.clone(),
-            files: model.files.clone(),
-            // The model stays whole at its old commit until the new one is.
-            ref_last: true,
-        };
+        let req = model.request();
         let sink: EventSink = if json {
             let stream = stream.clone();
             Arc::new(move |e: DownloadEvent| stream.json_line(&e))

@@ -16,7 +16,7 @@ use crate::cache::snapshot::snapshot_files;
 use crate::cache::tree::TreeListing;
 use crate::cache::verify::verify;
 use crate::cache::{scan_cache, CachedRepo, RefName, RepoType};
-use crate::download::{Hub, RemoteSnapshot};
+use crate::download::{DownloadRequest, Hub, RemoteSnapshot};
 use crate::error::Result;
 use crate::file_set::FileSet;
 use crate::manifest::{same_repo, Manifest};
@@ -68,6 +68,19 @@ pub struct Followed {
     pub files: FileSet,
     /// The commit the ref holds here.
     pub local_commit: String,
+}
+
+impl Followed {
+    /// Its update: the branch's new commit within its file set. The ref
+    /// moves last, so the model stays whole at its old commit until then.
+    pub fn request(&self) -> DownloadRequest {
+        DownloadRequest {
+            repo: self.repo.repo.clone(),
+            revision: self.revision.clone(),
+            files: self.files.clone(),
+            ref_last: true,
+        }
+    }
 }
 
 /// Every cached model that follows a branch: the manifest's models not
