@@ -9,6 +9,7 @@
 
 pub mod fake_hub;
 pub mod fixture;
+pub mod output;
 pub mod python;
 pub mod tree_walk;
 

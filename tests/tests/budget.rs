@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use haid_models_tests::fixture::{commit, weights, CacheFixture};
 use haid_models_tests::haid;
+use haid_models_tests::output::json_ok;
 use haid_models_tests::tree_walk::tree_state;
 use serde_json::{json, Value};
 
@@ -42,16 +43,6 @@ fn prune(fx: &CacheFixture, manifest: &std::path::Path, args: &[&str]) -> Output
         .unwrap()
 }
 
-fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 fn ids(plan: &Value) -> Vec<String> {
     plan["repos"]
         .as_array()
@@ -79,7 +70,7 @@ fn the_least_recently_used_go_first_and_manifest_models_and_downloads_stay() {
 
     let before = tree_state(&fx.cache, &[]);
     // 90,000 bytes now; under 56,000: old, mid, then new go (oldest and busy stay).
-    let plan = json_of(&prune(
+    let plan = json_ok(&prune(
         &fx,
         &manifest,
         &["--keep-under", "56KB", "--dry-run"],
@@ -101,7 +92,7 @@ fn the_least_recently_used_go_first_and_manifest_models_and_downloads_stay() {
         "the dry run changes nothing"
     );
     // Under 50,000 it cannot fit: what is left is the manifest's and a download's.
-    let plan = json_of(&prune(
+    let plan = json_ok(&prune(
         &fx,
         &manifest,
         &["--keep-under", "50KB", "--dry-run"],
@@ -109,7 +100,7 @@ fn the_least_recently_used_go_first_and_manifest_models_and_downloads_stay() {
     assert_eq!(plan["fits"], false);
     assert_eq!(plan["size_after"], 55_000);
 
-    let plan = json_of(&prune(&fx, &manifest, &["--keep-under", "70000B", "--yes"]));
+    let plan = json_ok(&prune(&fx, &manifest, &["--keep-under", "70000B", "--yes"]));
     assert_eq!(ids(&plan), ["acme/old"]);
     assert_eq!(plan["fits"], true);
     assert!(!fx.cache.join("models--acme--old").exists());
@@ -128,7 +119,7 @@ fn a_cache_under_its_budget_loses_nothing_and_bad_sizes_are_refused() {
     model(&fx, "small", 1_000, 400);
     let manifest = fx.dir.path().join("manifest.json");
     fs::write(&manifest, "{}").unwrap();
-    let plan = json_of(&prune(&fx, &manifest, &["--keep-under", "1GB", "--yes"]));
+    let plan = json_ok(&prune(&fx, &manifest, &["--keep-under", "1GB", "--yes"]));
     assert_eq!(plan["repos"], json!([]));
     assert_eq!(plan["fits"], true);
     assert!(fx.cache.join("models--acme--small").exists());

@@ -7,6 +7,7 @@ use std::process::{Output, Stdio};
 
 use haid_models_tests::fake_hub::FakeHub;
 use haid_models_tests::fixture::{commit, etag, symlink, weights, CacheFixture};
+use haid_models_tests::output::{json_ok, stderr};
 use haid_models_tests::{haid, python};
 use serde_json::Value;
 
@@ -18,20 +19,6 @@ fn run(fx: &CacheFixture, args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .unwrap()
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Every path under `dir` with its kind and content (or link target).
@@ -131,7 +118,7 @@ fn revision_delete_frees_exactly_what_python_plans() {
         for h in &hashes {
             ours_args.extend(["--revision", h.as_str()]);
         }
-        let ours = json(&run(&fx, &ours_args));
+        let ours = json_ok(&run(&fx, &ours_args));
         assert_eq!(
             ours["freed_bytes"], theirs["expected_freed_size"],
             "{hashes:?}"
@@ -153,7 +140,7 @@ fn revision_delete_frees_exactly_what_python_plans() {
     assert_eq!(tree(&fx.cache), before, "dry runs touch nothing");
 
     // Delete v1 for real: its ref goes, shared blobs stay, Python agrees on the result.
-    let out = json(&run(
+    let out = json_ok(&run(
         &fx,
         &["delete", "org/m", "--revision", &c[..8], "--yes", "--json"],
     ));
@@ -177,7 +164,7 @@ fn whole_repo_delete_is_crash_safe_and_leaves_nothing() {
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
     assert!(fx.cache.join("models--org--m").exists());
 
-    let plan = json(&run(&fx, &["delete", "org/m", "--dry-run", "--json"]));
+    let plan = json_ok(&run(&fx, &["delete", "org/m", "--dry-run", "--json"]));
     assert_eq!(plan["whole_repo"], true);
     let freed = plan["freed_bytes"].as_u64().unwrap();
     assert_eq!(
@@ -185,7 +172,7 @@ fn whole_repo_delete_is_crash_safe_and_leaves_nothing() {
         10 + 4000 + 5000 + 10 + 6000 + 1234,
         "blobs once each, plus the partial"
     );
-    let out = json(&run(&fx, &["delete", "org/m", "--yes", "--json"]));
+    let out = json_ok(&run(&fx, &["delete", "org/m", "--yes", "--json"]));
     assert_eq!(out["freed_bytes"], freed);
     let left: Vec<String> = fs::read_dir(&fx.cache)
         .unwrap()
@@ -202,7 +189,7 @@ fn whole_repo_delete_is_crash_safe_and_leaves_nothing() {
     let trash = fx.cache.join(".trash-models--org--gone-1-2");
     fs::create_dir_all(trash.join("blobs")).unwrap();
     fs::write(trash.join("blobs/x"), "half-deleted").unwrap();
-    let scan = json(&run(&fx, &["scan", "--json"]));
+    let scan = json_ok(&run(&fx, &["scan", "--json"]));
     assert!(scan["repos"].as_array().unwrap().is_empty());
     assert!(!trash.exists());
 }
@@ -260,7 +247,7 @@ fn prune_leaves_python_nothing_to_prune_and_spares_links_outside() {
     fx.repo("models--org--detached")
         .revision(&a, &[("config.json", b"{}")]);
 
-    let plan = json(&run(&fx, &["prune", "--dry-run", "--json"]));
+    let plan = json_ok(&run(&fx, &["prune", "--dry-run", "--json"]));
     let pruned: Vec<&str> = plan["revisions"]
         .as_array()
         .unwrap()
@@ -273,7 +260,7 @@ fn prune_leaves_python_nothing_to_prune_and_spares_links_outside() {
     );
     assert_eq!(plan["orphan_blobs"].as_array().unwrap().len(), 1);
     assert_eq!(plan["incomplete"].as_array().unwrap().len(), 1);
-    json(&run(&fx, &["prune", "--yes", "--json"]));
+    json_ok(&run(&fx, &["prune", "--yes", "--json"]));
 
     let scan = python::run_json("hf_scan.py", &[fx.cache.to_str().unwrap()]);
     for r in scan["repos"].as_array().unwrap() {
@@ -295,7 +282,7 @@ fn prune_leaves_python_nothing_to_prune_and_spares_links_outside() {
     );
     assert!(!fx.cache.join("models--org--detached").exists());
     assert_eq!(
-        json(&run(&fx, &["prune", "--dry-run", "--json"]))["deleted"],
+        json_ok(&run(&fx, &["prune", "--dry-run", "--json"]))["deleted"],
         serde_json::json!([])
     );
 }
@@ -304,7 +291,7 @@ fn prune_leaves_python_nothing_to_prune_and_spares_links_outside() {
 fn verify_catches_one_flipped_byte_offline() {
     let fx = CacheFixture::new();
     let (_, b, _) = three_revisions(&fx);
-    let ok = json(&offline(&fx, &["verify", "org/m", "--json"]));
+    let ok = json_ok(&offline(&fx, &["verify", "org/m", "--json"]));
     assert_eq!(ok["ok"], true);
     assert_eq!(ok["commit_hash"], b.as_str());
     assert_eq!(ok["checked"], 3);
@@ -363,7 +350,7 @@ fn verify_against_the_hub_finds_missing_and_extra_files() {
             .output()
             .unwrap()
     };
-    let v = json(&online(&fx));
+    let v = json_ok(&online(&fx));
     assert_eq!(
         (v["ok"].as_bool(), v["hub"].as_str()),
         (Some(true), Some("checked"))

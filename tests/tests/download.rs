@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use haid_models_tests::fake_hub::{FakeHub, Faults, HubRepo};
 use haid_models_tests::fixture::weights;
+use haid_models_tests::output::{assert_ok, ndjson, stderr};
 use haid_models_tests::{haid, python};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -71,26 +72,6 @@ impl World {
 
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn ndjson(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
-        .collect()
-}
-
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        stderr(out)
-    );
 }
 
 fn assert_fails_with(out: &Output, needles: &[&str]) {

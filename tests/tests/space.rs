@@ -7,20 +7,12 @@ use std::process::Output;
 
 use haid_models_tests::fixture::{commit, symlink, weights};
 use haid_models_tests::haid;
+use haid_models_tests::output::json_ok;
 use haid_models_tests::tree_walk::tree_state;
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn run(root: &Path, home: &Path, args: &[&str]) -> Output {
     haid(root).env("HF_HOME", home).args(args).output().unwrap()
-}
-
-fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// A one-file model in the cache under `home`.
@@ -65,7 +57,7 @@ fn space_shows_each_repo_the_unfinished_the_prunable_and_the_hf_home() {
     )
     .unwrap();
 
-    let report = json_of(&run(
+    let report = json_ok(&run(
         tmp.path(),
         &home,
         &["space", "--json", "--manifest", manifest.to_str().unwrap()],
@@ -110,7 +102,7 @@ fn clear_xet_empties_only_the_xet_cache_and_never_follows_a_link() {
     fs::create_dir_all(home.join("xet/chunks")).unwrap();
     fs::write(home.join("xet/chunks/a"), vec![0u8; 4_000]).unwrap();
     let before = tree_state(tmp.path(), &[&home.join("xet")]);
-    let dry = json_of(&run(
+    let dry = json_ok(&run(
         tmp.path(),
         &home,
         &["clear-xet", "--dry-run", "--json"],
@@ -121,7 +113,7 @@ fn clear_xet_empties_only_the_xet_cache_and_never_follows_a_link() {
     );
     assert!(home.join("xet/chunks/a").exists());
     let out = run(tmp.path(), &home, &["clear-xet", "--yes", "--json"]);
-    assert_eq!(json_of(&out)["freed_bytes"], 4_000);
+    assert_eq!(json_ok(&out)["freed_bytes"], 4_000);
     assert!(!home.join("xet").exists());
     assert_eq!(
         tree_state(tmp.path(), &[]),

@@ -7,6 +7,7 @@ use std::process::{Command, Output};
 
 use haid_models_tests::fake_hub::{FakeHub, HubRepo};
 use haid_models_tests::fixture::weights;
+use haid_models_tests::output::{assert_ok, json, ndjson, stderr};
 use haid_models_tests::{haid, python};
 use serde_json::{json, Value};
 
@@ -81,31 +82,6 @@ fn entry(id: &str, extra: Value) -> Value {
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
     e
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn ndjson(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
-        .collect()
-}
-
-fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn assert_ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        stderr(out)
-    );
 }
 
 fn size_of(repo: &HubRepo, keep: impl Fn(&str) -> bool) -> u64 {
@@ -192,7 +168,7 @@ fn sync_fetches_only_what_is_missing_never_an_excluded_file_and_a_second_sync_no
         );
     }
     // `list` says downloaded for the one with a file set, whose other files are absent.
-    let list = json_of(&w.haid(&["list", "--json", "--manifest", w.manifest.to_str().unwrap()]));
+    let list = json(&w.haid(&["list", "--json", "--manifest", w.manifest.to_str().unwrap()]));
     let row = |id: &str| -> Value { test_row(&list, id) };
     assert_eq!(row("acme/onnx")["state"], "downloaded");
     assert_eq!(row("acme/onnx")["to_get_bytes"], 0);
@@ -215,7 +191,7 @@ fn sync_check_makes_no_request_writes_nothing_and_gates_on_readiness() {
     w.manifest(json!([entry("acme/full", json!({}))]));
     let out = w.haid(&["sync", "--check", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report = json_of(&out);
+    let report = json(&out);
     assert_eq!(report["not_ready"], 1);
     assert_eq!(report["models"][0]["state"], "not_downloaded");
     assert!(
@@ -255,9 +231,9 @@ fn a_pinned_commit_stays_pinned_when_main_moves_and_needs_no_request_once_whole(
     assert_eq!(ready["commit_hash"], v1.sha.as_str());
     assert_eq!(ready["asked_hub"], false);
     // Pinned models are not candidates for an update.
-    let outdated = json_of(&w.haid(&["outdated", "--json"]));
+    let outdated = json(&w.haid(&["outdated", "--json"]));
     assert_eq!(outdated["models"], json!([]));
-    let list = json_of(&w.haid(&["list", "--json", "--manifest", w.manifest.to_str().unwrap()]));
+    let list = json(&w.haid(&["list", "--json", "--manifest", w.manifest.to_str().unwrap()]));
     let row = &test_row(&list, "acme/pinned");
     assert_eq!(row["commit"], v1.sha.as_str());
     assert_eq!(row["revision"], v1.sha.as_str());
@@ -280,7 +256,7 @@ fn update_sends_only_the_changed_bytes_and_leaves_the_old_revision_for_prune() {
     w.hub.reset_counts();
     let out = w.haid(&["outdated", "--json"]);
     assert_ok(&out);
-    let report = json_of(&out);
+    let report = json(&out);
     let m = &report["models"][0];
     assert_eq!(m["id"], "acme/moving");
     assert_eq!(m["local_commit"], v1.sha.as_str());
@@ -322,7 +298,7 @@ fn update_sends_only_the_changed_bytes_and_leaves_the_old_revision_for_prune() {
         dir.join("snapshots").join(&v2).to_str().unwrap()
     );
     // The old revision is detached, and prune frees exactly it.
-    let plan = json_of(&w.haid(&["prune", "--dry-run", "--json"]));
+    let plan = json(&w.haid(&["prune", "--dry-run", "--json"]));
     let revisions = plan["revisions"].as_array().unwrap();
     assert_eq!(revisions.len(), 1, "{plan}");
     assert_eq!(revisions[0]["commit_hash"], v1.sha.as_str());
