@@ -68,6 +68,8 @@ enum Command {
     Space(commands::space::SpaceArgs),
     /// Empty huggingface_hub's xet chunk cache ($HF_HOME/xet): only a cache.
     ClearXet(commands::space::ClearXetArgs),
+    /// Move the whole cache to another folder or disk: a rename, or a checked copy; resumable.
+    Move(commands::move_cache::MoveArgs),
     /// Follow the cache live: one line per repo whose state changes.
     Watch,
     /// Move models from the old per-service folders into the cache, without downloading.
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
         Command::Space(args) => commands::space::run(&ctx, args),
         Command::ClearXet(args) => commands::space::clear(&ctx, args),
         Command::Migrate(args) => commands::migrate::run(&ctx, args),
+        Command::Move(args) => commands::move_cache::run(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

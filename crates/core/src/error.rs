@@ -221,6 +221,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A move of the cache refused before anything changed: DEST inside the
+    /// cache, DEST not empty and no cache, the place forced by a variable.
+    #[error("cannot move the cache to {}: {reason}. Nothing was changed.", to.display())]
+    MoveRefused {
+        /// Where the cache was to go.
+        to: PathBuf,
+        /// Why not, and what to do.
+        reason: String,
+    },
+
     /// A file system error, with what we were doing and where.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -258,6 +268,7 @@ impl Error {
             Error::Damaged { .. } => ErrorKind::DamagedFiles,
             Error::MigrationIncomplete { .. } => ErrorKind::IncompleteMigration,
             Error::NotReady { .. } => ErrorKind::NotReady,
+            Error::MoveRefused { .. } => ErrorKind::MoveRefused,
             Error::Io { .. } => ErrorKind::Io,
         }
     }

@@ -49,6 +49,8 @@ pub enum ErrorKind {
     IncompleteMigration,
     /// Manifest models that are not whole on disk (`sync`, `sync --check`).
     NotReady,
+    /// A move of the cache refused before it started.
+    MoveRefused,
     /// A file system error.
     Io,
     /// A failure of the app itself (a task that panicked): a bug.
@@ -78,6 +80,7 @@ impl ErrorKind {
             Self::DamagedFiles => "damaged_files",
             Self::IncompleteMigration => "incomplete_migration",
             Self::NotReady => "not_ready",
+            Self::MoveRefused => "move_refused",
             Self::Io => "io",
             Self::Internal => "internal",
         }
@@ -133,6 +136,7 @@ mod tests {
             ErrorKind::DamagedFiles,
             ErrorKind::IncompleteMigration,
             ErrorKind::NotReady,
+            ErrorKind::MoveRefused,
             ErrorKind::Internal,
         ] {
             let json = serde_json::to_value(kind).unwrap();

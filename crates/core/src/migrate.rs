@@ -14,7 +14,7 @@
 //! journal in the cache lets a killed run finish on the next one.
 
 mod detect;
-mod files;
+pub(crate) mod files;
 mod folder;
 mod hf_cache;
 mod journal;
@@ -30,6 +30,12 @@ use crate::cache::RepoId;
 
 pub use detect::{plan, OldFolder};
 pub use run::{run, MigrateEvent, MigrateOptions, MigrateSink};
+
+/// Whether a migration into `cache_dir` was cut short (its journal is
+/// there): moving that cache must wait until `migrate` finishes it.
+pub(crate) fn journal_exists(cache_dir: &std::path::Path) -> bool {
+    journal::Journal::path(cache_dir).exists()
+}
 
 /// Which old layout a model was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]

@@ -5,6 +5,7 @@ pub mod download;
 pub mod list;
 pub mod location;
 pub mod migrate;
+pub mod move_cache;
 pub mod scan;
 pub mod space;
 pub mod sync;

@@ -10,6 +10,7 @@ pub(crate) mod paths;
 pub mod prune;
 pub mod readiness;
 mod refs_scan;
+pub mod relocate;
 pub mod repo;
 mod repo_scan;
 pub mod report;

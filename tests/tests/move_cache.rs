@@ -1,0 +1,418 @@
+//! `haid-models move DEST`: the cache to another disk (a tmpfs) and within
+//! one, checked by Python offline and `hf cache verify` at the new place; a
+//! kill at every step; the variable that chose the cache, both ways; every
+//! refusal changes nothing; a merge into an existing cache; nothing outside
+//! the two folders touched.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use haid_models_tests::fake_hub::{FakeHub, HubRepo};
+use haid_models_tests::fixture::weights;
+use haid_models_tests::output::{assert_ok, json_ok, ndjson, stderr};
+use haid_models_tests::tree_walk::tree_state;
+use haid_models_tests::{haid, python};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+const EMBED: &str = "acme/embed";
+const CAPTION: &str = "acme/caption";
+
+struct World {
+    tmp: tempfile::TempDir,
+    hub: FakeHub,
+    models: Vec<(&'static str, HubRepo)>,
+}
+
+impl World {
+    /// Two models in the default cache: one downloaded by us, one by Python.
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let hub = FakeHub::start(tmp.path().join("hub-root"));
+        let mut w = Self {
+            tmp,
+            hub,
+            models: Vec::new(),
+        };
+        w.publish(EMBED, 1);
+        w.publish(CAPTION, 2);
+        assert_ok(&w.haid().args(["download", EMBED]).output().unwrap());
+        python::hf_ok(&["download", CAPTION], &w.default_cache(), &w.hub.url);
+        w
+    }
+
+    fn publish(&mut self, id: &'static str, seed: u8) {
+        let files = [
+            ("config.json", format!("{{\"seed\": {seed}}}").into_bytes()),
+            ("model.safetensors", weights(seed, 300_000)),
+            ("onnx/model.onnx", weights(seed + 10, 5_000)),
+        ];
+        for (path, content) in &files {
+            let p = self.hub.root.join(id).join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        self.models.push((id, self.hub.repo(id)));
+    }
+
+    /// The cache the rules give with no variable set: rule 6.
+    fn default_cache(&self) -> PathBuf {
+        self.tmp.path().join("data/haid/models/hub")
+    }
+
+    fn settings_file(&self) -> PathBuf {
+        self.tmp.path().join("config/com.haid.models/settings.json")
+    }
+
+    fn haid(&self) -> Command {
+        let mut cmd = haid(self.tmp.path());
+        cmd.env("HF_ENDPOINT", &self.hub.url);
+        cmd
+    }
+
+    fn move_to(&self, dest: &Path, args: &[&str]) -> Output {
+        self.haid()
+            .arg("move")
+            .arg(dest)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Where the cache is now, as `where` says.
+    fn current_cache(&self) -> PathBuf {
+        let loc = json_ok(&self.haid().args(["where", "--json"]).output().unwrap());
+        PathBuf::from(loc["cache_dir"].as_str().unwrap())
+    }
+
+    /// Our scan of `cache`: each repo id with its state.
+    fn states(&self, cache: &Path) -> Vec<(String, String)> {
+        let out = self
+            .haid()
+            .arg("--cache-dir")
+            .arg(cache)
+            .args(["scan", "--json"])
+            .output()
+            .unwrap();
+        let scan = json_ok(&out);
+        let mut states: Vec<_> = scan["repos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["repo_id"].as_str().unwrap().to_owned(),
+                    r["state"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        states.sort();
+        states
+    }
+
+    /// Each model whole in one of the two places (the move is one rename
+    /// on one disk, so the rules may name the emptied one until the rerun).
+    fn assert_whole_in_either(&self, a: &Path, b: &Path, when: &str) {
+        let mut complete: Vec<String> = [a, b]
+            .iter()
+            .flat_map(|c| self.states(c))
+            .filter(|(_, state)| state == "complete")
+            .map(|(id, _)| id)
+            .collect();
+        complete.sort();
+        complete.dedup();
+        assert_eq!(complete, [CAPTION, EMBED], "{when}");
+    }
+
+    fn assert_whole_by_our_scan(&self, cache: &Path, when: &str) {
+        let complete = |id: &str| (id.to_owned(), "complete".to_owned());
+        assert_eq!(
+            self.states(cache),
+            [complete(CAPTION), complete(EMBED)],
+            "{when}: every model whole in {}",
+            cache.display()
+        );
+    }
+
+    /// Python finds every file offline, with the hub's bytes, and
+    /// `hf cache verify` passes.
+    fn assert_python_reads(&self, cache: &Path) {
+        for (id, repo) in &self.models {
+            let files: Vec<&str> = repo.files.iter().map(|f| f.path.as_str()).collect();
+            let mut args = vec![cache.to_str().unwrap(), id];
+            args.extend(&files);
+            let got = python::run_json("read_offline.py", &args);
+            for f in &repo.files {
+                let want = hex::encode(Sha256::digest(
+                    std::fs::read(self.hub.root.join(id).join(&f.path)).unwrap(),
+                ));
+                assert_eq!(got["files"][&f.path], want, "{id}/{}", f.path);
+            }
+            python::hf_ok(&["cache", "verify", id], cache, &self.hub.url);
+        }
+    }
+
+    fn settings_cache_dir(&self) -> Option<PathBuf> {
+        let text = std::fs::read_to_string(self.settings_file()).ok()?;
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["cache_dir"].as_str().map(PathBuf::from)
+    }
+}
+
+/// A folder on another file system than the temp dir: a tmpfs.
+fn other_file_system(near: &Path) -> tempfile::TempDir {
+    let dir = tempfile::tempdir_in("/dev/shm").expect("/dev/shm (a tmpfs) for the cross-disk move");
+    assert_ne!(
+        std::fs::metadata(dir.path()).unwrap().dev(),
+        std::fs::metadata(near).unwrap().dev(),
+        "/dev/shm must be another file system than the temp dir"
+    );
+    dir
+}
+
+fn blob_inode(cache: &Path, id: &str) -> u64 {
+    let blobs = cache.join(format!("models--{}/blobs", id.replace('/', "--")));
+    let first = std::fs::read_dir(blobs).unwrap().next().unwrap().unwrap();
+    first.metadata().unwrap().ino()
+}
+
+#[test]
+fn a_move_to_another_disk_copies_checks_and_python_finds_every_model_there() {
+    let w = World::new();
+    let shm = other_file_system(w.tmp.path());
+    let dest = shm.path().join("hub");
+    let old = w.default_cache();
+    let outside = |w: &World| tree_state(w.tmp.path(), &[&old, &w.tmp.path().join("config")]);
+    let before = outside(&w);
+
+    let out = w.move_to(&dest, &["--json"]);
+    assert_ok(&out);
+    let events = ndjson(&out);
+    let done = events.last().unwrap();
+    assert_eq!(done["event"], "done", "{events:?}");
+    assert_eq!(done["method"], "copy");
+    assert!(done["bytes_copied"].as_u64().unwrap() > 600_000, "{done}");
+    assert_eq!(done["remembered"], true);
+    assert!(events.iter().any(|e| e["event"] == "progress"));
+    assert!(events.iter().any(|e| e["event"] == "switched"));
+
+    assert!(!old.exists(), "the old copy is gone");
+    assert_eq!(w.settings_cache_dir(), Some(dest.clone()));
+    assert_eq!(w.current_cache(), dest);
+    assert_eq!(
+        before,
+        outside(&w),
+        "nothing else under the temp dir changed"
+    );
+    assert!(
+        !dest.join(".locks/haid-move.json").exists(),
+        "the journal is gone"
+    );
+    w.assert_whole_by_our_scan(&dest, "after the move");
+    w.assert_python_reads(&dest);
+}
+
+#[test]
+fn a_move_on_one_disk_is_one_rename_and_a_dry_run_changes_nothing() {
+    let w = World::new();
+    let dest = w.tmp.path().join("bigdisk/models/hub");
+    let old = w.default_cache();
+    let inode = blob_inode(&old, EMBED);
+    let before = tree_state(w.tmp.path(), &[]);
+
+    let plan = json_ok(&w.move_to(&dest, &["--dry-run", "--json"]));
+    assert_eq!(plan["method"], "rename");
+    assert_eq!(plan["into_existing_cache"], false);
+    assert_eq!(plan["repos"].as_array().unwrap().len(), 2);
+    assert_eq!(plan["bytes_to_copy"], 0);
+    assert!(plan["bytes"].as_u64().unwrap() > 600_000);
+    assert_eq!(plan["remember"], true);
+    assert_eq!(
+        before,
+        tree_state(w.tmp.path(), &[]),
+        "the dry run changed nothing"
+    );
+
+    let out = w.move_to(&dest, &[]);
+    assert_ok(&out);
+    assert!(stderr(&out).contains("one rename"), "{}", stderr(&out));
+    assert_eq!(blob_inode(&dest, EMBED), inode, "the same file, not a copy");
+    assert!(!old.exists());
+    assert_eq!(w.current_cache(), dest);
+    w.assert_python_reads(&dest);
+}
+
+/// Kills the move after each step in turn; after every kill each model is
+/// whole in one place (on another disk: in the place the rules name), and
+/// the same move finishes it.
+fn kill_at_every_step(w: &World, dest: &Path, copies: bool) {
+    let old = w.default_cache();
+    let mut killed = 0;
+    for n in 1..200 {
+        let out = w
+            .haid()
+            .arg("move")
+            .arg(dest)
+            .env("HAID_MOVE_CRASH_AFTER", n.to_string())
+            .output()
+            .unwrap();
+        if out.status.success() {
+            break;
+        }
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(6), "step {n}: {}", stderr(&out));
+        killed += 1;
+        let current = w.current_cache();
+        assert!(current == old || current == dest, "step {n}: {current:?}");
+        w.assert_whole_in_either(&old, dest, &format!("killed after step {n}"));
+        if copies {
+            // A copy switches only once DEST is whole: the cache in use always is.
+            w.assert_whole_by_our_scan(&current, &format!("killed after step {n}"));
+        }
+        // The same move finishes it, from wherever it stopped; then the
+        // next iteration starts over from the old place.
+        assert_ok(&w.move_to(dest, &[]));
+        assert_eq!(w.current_cache(), dest, "step {n}");
+        assert!(!old.exists(), "step {n}: the old copy is gone");
+        w.assert_whole_by_our_scan(dest, &format!("finished after step {n}"));
+        assert_ok(&w.move_to(&old, &[]));
+    }
+    assert!(killed >= 3, "the kill hook stopped the move {killed} times");
+    w.assert_python_reads(dest);
+}
+
+#[test]
+fn a_copy_across_disks_killed_at_every_step_finishes_on_the_next_run() {
+    let w = World::new();
+    let shm = other_file_system(w.tmp.path());
+    kill_at_every_step(&w, &shm.path().join("hub"), true);
+}
+
+#[test]
+fn a_rename_killed_at_every_step_finishes_on_the_next_run() {
+    let w = World::new();
+    kill_at_every_step(&w, &w.tmp.path().join("elsewhere/hub"), false);
+}
+
+#[test]
+fn a_variable_that_chose_the_cache_refuses_unless_the_old_path_becomes_a_link() {
+    let w = World::new();
+    let home = w.tmp.path().join("hf-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::rename(w.default_cache(), home.join("hub")).unwrap();
+    let dest = w.tmp.path().join("disk2/hub");
+    let with_home = |args: &[&str]| {
+        w.haid()
+            .env("HF_HOME", &home)
+            .arg("move")
+            .arg(&dest)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let before = tree_state(w.tmp.path(), &[]);
+    let out = with_home(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = stderr(&out);
+    assert!(said.contains("HF_HOME chooses the cache's place"), "{said}");
+    assert!(said.contains("--leave-symlink"), "{said}");
+    assert_eq!(
+        before,
+        tree_state(w.tmp.path(), &[]),
+        "refused: nothing changed"
+    );
+
+    assert_ok(&with_home(&["--leave-symlink"]));
+    let link = home.join("hub");
+    assert_eq!(std::fs::read_link(&link).unwrap(), dest);
+    assert!(
+        !w.settings_file().exists(),
+        "HF_HOME still chooses: no settings written"
+    );
+    // Every tool that reads HF_HOME keeps working through the link.
+    w.assert_python_reads(&link);
+    w.assert_whole_by_our_scan(&dest, "at the new place");
+}
+
+#[test]
+fn refusals_say_why_and_change_nothing() {
+    let w = World::new();
+    let cache = w.default_cache();
+    let foreign = w.tmp.path().join("documents");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("thesis.txt"), "mine").unwrap();
+    let lock_dir = cache.join(".locks/models--acme--embed");
+    std::fs::create_dir_all(&lock_dir).unwrap();
+    let cases: Vec<(PathBuf, &str)> = vec![
+        (cache.join("sub"), "inside the cache"),
+        (w.tmp.path().join("data"), "is inside it"),
+        (cache.clone(), "the cache already"),
+        (
+            foreign.clone(),
+            "neither empty nor a Hugging Face cache (it holds thesis.txt)",
+        ),
+    ];
+    let before = tree_state(w.tmp.path(), &[]);
+    for (dest, why) in &cases {
+        let out = w.move_to(dest, &[]);
+        assert_eq!(out.status.code(), Some(1), "{dest:?}");
+        assert!(stderr(&out).contains(why), "{dest:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("Nothing was changed"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        before,
+        tree_state(w.tmp.path(), &[]),
+        "refused: nothing changed"
+    );
+    // A download holding a lock (ours or Python's).
+    let lock = std::fs::File::create(lock_dir.join(format!("{}.lock", "ab".repeat(20)))).unwrap();
+    lock.lock().unwrap();
+    let before_lock = tree_state(w.tmp.path(), &[]);
+    let out = w.move_to(&w.tmp.path().join("disk2/hub"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("acme/embed is being downloaded"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(before_lock, tree_state(w.tmp.path(), &[]));
+}
+
+#[test]
+fn a_move_into_an_existing_cache_merges_and_keeps_each_blob_once() {
+    let mut w = World::new();
+    w.publish("acme/other", 3);
+    let dest = w.tmp.path().join("team/hub");
+    // DEST holds the embedder already, and one model of its own.
+    for id in [EMBED, "acme/other"] {
+        let out = w
+            .haid()
+            .arg("--cache-dir")
+            .arg(&dest)
+            .args(["download", id])
+            .output()
+            .unwrap();
+        assert_ok(&out);
+    }
+    let inode = blob_inode(&dest, EMBED);
+    let plan = json_ok(&w.move_to(&dest, &["--dry-run", "--json"]));
+    assert_eq!(plan["into_existing_cache"], true);
+    let out = w.move_to(&dest, &["--json"]);
+    assert_ok(&out);
+    let done = ndjson(&out).pop().unwrap();
+    assert_eq!(done["bytes_copied"], 0, "one disk: links, no copy");
+    assert_eq!(
+        blob_inode(&dest, EMBED),
+        inode,
+        "DEST's blob kept, not replaced"
+    );
+    let ids: Vec<String> = w.states(&dest).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, ["acme/caption", "acme/embed", "acme/other"]);
+    assert!(!w.default_cache().exists());
+    w.assert_python_reads(&dest);
+}
