@@ -28,6 +28,8 @@ const COMMANDS: &[&str] = &[
     "clear_xet",
     "budget_plan",
     "apply_budget",
+    "move_plan",
+    "move_cache",
 ];
 
 fn main() {

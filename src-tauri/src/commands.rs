@@ -23,15 +23,15 @@ use crate::window::PageGeneration;
 
 #[tauri::command]
 pub fn list_models(state: State<'_, AppState>) -> AppResult<ModelList> {
-    let report = state.live.report()?;
+    let report = state.place().live.report()?;
     let mut downloading = lock::downloading_repos(&state.cache_dir());
-    downloading.extend(state.manager.active());
+    downloading.extend(state.place().manager.active());
     Ok(model_list(&state.manifest()?, &report, &downloading))
 }
 
 #[tauri::command]
 pub fn cache_info(state: State<'_, AppState>) -> CacheInfo {
-    CacheInfo::of(&state.location)
+    CacheInfo::of(&state.place().location)
 }
 
 #[tauri::command]
@@ -55,7 +55,7 @@ pub async fn download_model<R: tauri::Runtime>(
 
 #[tauri::command]
 pub fn cancel_download(state: State<'_, AppState>, id: String) -> AppResult<bool> {
-    Ok(state.manager.cancel(&RepoId::model(&id)?))
+    Ok(state.place().manager.cancel(&RepoId::model(&id)?))
 }
 
 #[tauri::command]
@@ -66,9 +66,10 @@ pub fn delete_plan(state: State<'_, AppState>, id: String) -> AppResult<DeletePl
 #[tauri::command]
 pub fn delete_model(state: State<'_, AppState>, id: String) -> AppResult<DeletePlan> {
     let repo = RepoId::model(&id)?;
+    state.place_to_write()?;
     let plan = plan_delete(&state.cache_dir(), &repo, &[])?;
     let done = execute_delete(&state.cache_dir(), &plan);
-    state.live.repo_changed(&repo); // also after a failure: part may be gone
+    state.place().live.repo_changed(&repo); // also after a failure: part may be gone
     done?;
     Ok(plan)
 }
@@ -80,9 +81,10 @@ pub fn prune_plan(state: State<'_, AppState>) -> AppResult<PrunePlan> {
 
 #[tauri::command]
 pub fn prune(state: State<'_, AppState>) -> AppResult<PrunePlan> {
+    state.place_to_write()?;
     let plan = plan_prune(&state.cache_dir())?;
     let done = execute_prune(&state.cache_dir(), &plan);
-    state.live.invalidate();
+    state.place().live.invalidate();
     done?;
     Ok(plan)
 }
@@ -111,7 +113,7 @@ pub fn open_folder<R: tauri::Runtime>(
 /// The settings as the page shows them (the token never: only whether one is set).
 #[tauri::command]
 pub fn get_settings(state: State<'_, AppState>) -> AppResult<SettingsView> {
-    Ok(SettingsView::read(&state.location, &state.env)?)
+    Ok(SettingsView::read(&state.place().location, &state.env)?)
 }
 
 /// Saves what the page changed. The hub and the limit apply at once (to
@@ -122,8 +124,11 @@ pub async fn set_settings(
     state: State<'_, AppState>,
     update: SettingsUpdate,
 ) -> AppResult<SettingsView> {
-    let saved = Settings::apply(update, &state.location)?;
-    state.manager.follow_settings(state.hub_config()?, &saved)?;
+    let saved = Settings::apply(update, &state.place().location)?;
+    state
+        .place()
+        .manager
+        .follow_settings(state.hub_config()?, &saved)?;
     get_settings(state)
 }
 

@@ -39,19 +39,20 @@ pub fn sink<R: Runtime>(
 pub async fn run<R: Runtime>(app: &AppHandle<R>, id: &str, sink: EventSink) -> AppResult<()> {
     let repo = RepoId::model(id)?;
     let state = app.state::<AppState>();
+    state.place_to_write()?;
     // A manifest model comes at its revision, with its file set only.
     let manifest = state.manifest()?;
     let req = match manifest.models().find(|m| same_repo(&m.id, &repo)) {
         Some(model) => DownloadRequest::for_model(model, false),
         None => DownloadRequest::new(repo.clone()),
     };
-    let task = state.manager.start(req, sink)?;
+    let task = state.place().manager.start(req, sink)?;
     let result = match task.await {
         Ok(result) => result.map(|_| ()).map_err(AppError::from),
         Err(e) => Err(AppError::internal(e.to_string())),
     };
     // The cache first: whoever the board tells reads the new state.
-    app.state::<AppState>().live.repo_changed(&repo);
+    app.state::<AppState>().place().live.repo_changed(&repo);
     app.state::<Board>().finished(id);
     notify_outcome(app, id, &result);
     result
@@ -60,8 +61,14 @@ pub async fn run<R: Runtime>(app: &AppHandle<R>, id: &str, sink: EventSink) -> A
 /// Cancels every running download and remembers them for "Resume all".
 pub fn pause_all<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
-    let active: Vec<String> = state.manager.active().iter().map(RepoId::id).collect();
-    state.manager.cancel_all();
+    let active: Vec<String> = state
+        .place()
+        .manager
+        .active()
+        .iter()
+        .map(RepoId::id)
+        .collect();
+    state.place().manager.cancel_all();
     app.state::<Board>().paused(active);
 }
 

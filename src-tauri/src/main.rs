@@ -10,6 +10,7 @@ mod error;
 mod live;
 mod memory;
 mod migration;
+mod relocation;
 mod space;
 mod state;
 mod tray;
@@ -19,7 +20,7 @@ mod window;
 #[cfg(test)]
 mod tests;
 
-use tauri::{Manager, RunEvent};
+use tauri::RunEvent;
 
 /// Every command the page may call (build.rs lists the same names for the ACL).
 macro_rules! handlers {
@@ -50,6 +51,8 @@ macro_rules! handlers {
             $crate::space::clear_xet,
             $crate::space::budget_plan,
             $crate::space::apply_budget,
+            $crate::relocation::move_plan,
+            $crate::relocation::move_cache,
         ]
     };
 }
@@ -90,24 +93,24 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let cache_dir = state.cache_dir();
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             window::show_main(app)
         }))
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
         .manage(state)
         .manage(downloads::Board::default())
         .manage(window::PageGeneration::default())
         .manage(updates::Updates::default())
+        .manage(live::WatcherSlot::default())
         .invoke_handler(handlers!())
         .setup(move |app| {
             tray::create(app.handle())?;
             let handle = app.handle().clone();
             std::thread::spawn(move || tray::refresh(&handle));
-            let watcher = live::start(app.handle(), cache_dir)?;
-            app.manage(watcher);
+            live::start(app.handle())?;
             updates::start_background(app.handle());
             Ok(())
         })

@@ -23,19 +23,20 @@ pub async fn migrate(
     state: State<'_, AppState>,
     on_event: Channel<MigrateEvent>,
 ) -> AppResult<Vec<ModelOutcome>> {
+    state.place_to_write()?;
     let plan = plan(&state)?;
     let options = MigrateOptions::from_config(state.hub_config()?, &state.cache_dir())?;
     let sink = std::sync::Arc::new(move |e| {
         let _ = on_event.send(e);
     });
     let outcomes = migrate::run(&plan, &options, sink).await?;
-    state.live.invalidate(); // many repos changed at once
+    state.place().live.invalidate(); // many repos changed at once
     Ok(outcomes)
 }
 
 /// The usual old data folder (`HAID_DATA_DIR`, else the platform's): the
 /// app offers what it holds, and none there means nothing to offer.
 fn plan(state: &AppState) -> AppResult<MigrationPlan> {
-    let from = OldFolder::Usual(&state.location.data_dir);
-    Ok(migrate::plan(from, &state.location.cache_dir)?)
+    let from = OldFolder::Usual(&state.place().location.data_dir);
+    Ok(migrate::plan(from, &state.place().location.cache_dir)?)
 }

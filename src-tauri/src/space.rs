@@ -14,13 +14,13 @@ use crate::state::AppState;
 /// Where the space goes: the page's disk picture.
 #[tauri::command]
 pub async fn space_report(state: State<'_, AppState>) -> AppResult<SpaceReport> {
-    Ok(space(&state.location, &state.manifest()?)?)
+    Ok(space(&state.place().location, &state.manifest()?)?)
 }
 
 /// Empties `$HF_HOME/xet`; the bytes freed.
 #[tauri::command]
 pub fn clear_xet(state: State<'_, AppState>) -> AppResult<u64> {
-    Ok(clear(&state.location.hf_home)?)
+    Ok(clear(&state.place().location.hf_home)?)
 }
 
 /// The budget's plan when the cache is over it; `None` when it fits or no
@@ -33,16 +33,17 @@ pub async fn budget_plan(state: State<'_, AppState>) -> AppResult<Option<BudgetP
 /// Applies the budget now (the user's click); the plan as carried out.
 #[tauri::command]
 pub async fn apply_budget(state: State<'_, AppState>) -> AppResult<Option<BudgetPlan>> {
+    state.place_to_write()?;
     let plan = over_budget(&state)?;
     if let Some(plan) = &plan {
         execute_budget(&state.cache_dir(), plan)?;
-        state.live.invalidate();
+        state.place().live.invalidate();
     }
     Ok(plan)
 }
 
 fn over_budget(state: &AppState) -> AppResult<Option<BudgetPlan>> {
-    let view = SettingsView::read(&state.location, &state.env)?;
+    let view = SettingsView::read(&state.place().location, &state.env)?;
     let Some(limit) = view.keep_under else {
         return Ok(None);
     };
@@ -65,13 +66,14 @@ pub fn request_budget<R: Runtime>(app: &AppHandle<R>) {
 /// "automatically" and the cache is over it, then tells the page.
 pub fn follow_budget<R: Runtime>(app: &AppHandle<R>) {
     let state = app.state::<AppState>();
-    let auto = SettingsView::read(&state.location, &state.env).is_ok_and(|v| v.keep_under_auto);
-    if !auto {
+    let auto =
+        SettingsView::read(&state.place().location, &state.env).is_ok_and(|v| v.keep_under_auto);
+    if !auto || state.place_to_write().is_err() {
         return;
     }
     if let Ok(Some(plan)) = over_budget(&state) {
         if !plan.repos.is_empty() && execute_budget(&state.cache_dir(), &plan).is_ok() {
-            state.live.invalidate();
+            state.place().live.invalidate();
             let _ = app.emit("budget-applied", &plan);
         }
     }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use haid_models::env::Env;
-use haid_models::location::{resolve, PlatformDirs};
+use haid_models::location::PlatformDirs;
 use haid_models_tests::fixture::{commit, weights, CacheFixture};
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -19,6 +19,16 @@ fn app(fx: &CacheFixture) -> App<MockRuntime> {
 }
 
 fn app_with(fx: &CacheFixture, vars: &[(&str, &str)]) -> App<MockRuntime> {
+    app_at(fx, Some(&fx.cache), vars)
+}
+
+/// The app for the cache `cli_dir` names, else the one the rules give
+/// (`<tmp>/haid/models/hub` by default, or the settings').
+fn app_at(
+    fx: &CacheFixture,
+    cli_dir: Option<&std::path::Path>,
+    vars: &[(&str, &str)],
+) -> App<MockRuntime> {
     let mut pairs = vec![("HF_ENDPOINT", "http://127.0.0.1:9")];
     pairs.extend_from_slice(vars);
     let env = Env::from_pairs(pairs);
@@ -27,12 +37,12 @@ fn app_with(fx: &CacheFixture, vars: &[(&str, &str)]) -> App<MockRuntime> {
         data: Some(fx.dir.path().into()),
         config: Some(fx.dir.path().into()),
     };
-    let location = resolve(Some(&fx.cache), &env, &dirs).unwrap();
     mock_builder()
-        .manage(AppState::new(location, &env).unwrap())
+        .manage(AppState::new(cli_dir, &env, dirs).unwrap())
         .manage(crate::downloads::Board::default())
         .manage(crate::window::PageGeneration::default())
         .manage(crate::updates::Updates::default())
+        .manage(crate::live::WatcherSlot::default())
         .on_window_event(crate::window::on_event)
         .invoke_handler(crate::handlers!())
         .build(tauri::generate_context!())
@@ -239,8 +249,8 @@ fn settings_are_saved_and_the_token_never_comes_back() {
     assert_eq!(after["token_set"], true);
     // Applied at once: the next download uses the new limit and token.
     let state = app.state::<AppState>();
-    assert_eq!(state.manager.concurrency(), 3);
-    let hub = state.manager.hub_config().unwrap();
+    assert_eq!(state.place().manager.concurrency(), 3);
+    let hub = state.place().manager.hub_config().unwrap();
     assert_eq!(hub.token.as_deref(), Some("hf_secret_42"));
     assert!(
         !after.to_string().contains("hf_secret_42"),
@@ -574,7 +584,7 @@ fn the_speed_limit_is_a_setting_applied_live_and_the_tray_ticks_it() {
     let app = app(&fx);
     let main = window(&app, "main");
     let state = app.state::<AppState>();
-    assert_eq!(state.manager.rate_limit(), 0);
+    assert_eq!(state.place().manager.rate_limit(), 0);
     let view = call(
         &main,
         "set_settings",
@@ -582,8 +592,12 @@ fn the_speed_limit_is_a_setting_applied_live_and_the_tray_ticks_it() {
     )
     .unwrap();
     assert_eq!(view["limit_rate"], 5 << 20);
-    assert_eq!(state.manager.rate_limit(), 5 << 20, "applied at once");
-    let choices = crate::tray::speed_choices(state.manager.rate_limit());
+    assert_eq!(
+        state.place().manager.rate_limit(),
+        5 << 20,
+        "applied at once"
+    );
+    let choices = crate::tray::speed_choices(state.place().manager.rate_limit());
     let ticked: Vec<&str> = choices
         .iter()
         .filter(|(_, l)| l.starts_with('✓'))
@@ -592,5 +606,65 @@ fn the_speed_limit_is_a_setting_applied_live_and_the_tray_ticks_it() {
     assert_eq!(ticked, ["limit:5242880"]);
     assert_eq!(choices[0].1, "Unlimited");
     call(&main, "set_settings", json!({"update": {"limitRate": 0}})).unwrap();
-    assert_eq!(state.manager.rate_limit(), 0);
+    assert_eq!(state.place().manager.rate_limit(), 0);
+}
+
+#[test]
+fn the_cache_moves_from_the_settings_and_the_app_follows_the_new_place() {
+    let fx = CacheFixture::new();
+    // The default place of these dirs: <tmp>/haid/models/hub.
+    let old = fx.dir.path().join("haid/models/hub");
+    let c = commit("m");
+    haid_models_tests::fixture::RepoFixture {
+        path: {
+            std::fs::create_dir_all(old.join("models--acme--m")).unwrap();
+            old.join("models--acme--m")
+        },
+    }
+    .revision(&c, &[("w.bin", &weights(1, 2000))])
+    .reference("main", &c);
+    let app = app_at(&fx, None, &[]);
+    let main = window(&app, "main");
+    let dest = fx.dir.path().join("disk2/hub");
+
+    // Refused: a DEST that holds someone's files.
+    let docs = fx.dir.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("a.txt"), "x").unwrap();
+    let refused = call(
+        &main,
+        "move_plan",
+        json!({"dest": docs, "leaveSymlink": false}),
+    )
+    .unwrap_err();
+    assert_eq!(refused["kind"], "move_refused", "{refused}");
+
+    let plan = call(
+        &main,
+        "move_plan",
+        json!({"dest": dest, "leaveSymlink": false}),
+    )
+    .unwrap();
+    assert_eq!(plan["method"], "rename");
+    assert_eq!(plan["remember"], true);
+    assert!(old.exists(), "a plan moves nothing");
+
+    let args = json!({"dest": dest, "leaveSymlink": false, "onEvent": "__CHANNEL__:9"});
+    let report = call(&main, "move_cache", args).unwrap();
+    assert_eq!(report["repos"], 1);
+    assert_eq!(report["remembered"], true);
+    assert!(!old.exists());
+    // Without a restart: the header and the list are the new place's.
+    let info = call(&main, "cache_info", json!({})).unwrap();
+    assert_eq!(info["cache_dir"], json!(dest));
+    assert_eq!(info["source"], "settings");
+    let list = call(&main, "list_models", json!({})).unwrap();
+    let other = list["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["type"] == "other")
+        .unwrap();
+    assert_eq!(other["models"][0]["id"], "acme/m");
+    assert_eq!(other["models"][0]["state"], "downloaded");
 }

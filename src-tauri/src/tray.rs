@@ -46,13 +46,13 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<TrayIcon<R>> {
 /// The status line: models of the manifest that are ready, and the disk they take.
 pub fn status_line<R: Runtime>(app: &AppHandle<R>) -> String {
     let state = app.state::<AppState>();
-    let Ok(report) = state.live.report() else {
+    let Ok(report) = state.place().live.report() else {
         return "Cache unreadable".into();
     };
     let Ok(manifest) = state.manifest() else {
         return "The manifest has an error".into();
     };
-    model_list(&manifest, &report, &state.manager.active())
+    model_list(&manifest, &report, &state.place().manager.active())
         .summary()
         .to_string()
 }
@@ -138,7 +138,7 @@ fn menu_with<R: Runtime>(app: &AppHandle<R>, status: String) -> tauri::Result<Me
 }
 
 fn speed_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Submenu<R>> {
-    let current = app.state::<AppState>().manager.rate_limit();
+    let current = app.state::<AppState>().place().manager.rate_limit();
     let submenu = Submenu::with_id(app, "limit", "Limit speed", true)?;
     for (id, label) in speed_choices(current) {
         submenu.append(&MenuItem::with_id(app, id, label, true, None::<&str>)?)?;
@@ -160,9 +160,9 @@ fn limit_speed<R: Runtime>(app: &AppHandle<R>, id: &str) {
         limit_rate: Some(rate),
         ..Default::default()
     };
-    if let Ok(saved) = haid_models::settings::Settings::apply(update, &state.location) {
+    if let Ok(saved) = haid_models::settings::Settings::apply(update, &state.place().location) {
         if let Ok(config) = state.hub_config() {
-            let _ = state.manager.follow_settings(config, &saved);
+            let _ = state.place().manager.follow_settings(config, &saved);
         }
     }
     request_refresh(app);

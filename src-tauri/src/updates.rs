@@ -50,6 +50,7 @@ pub async fn sync_models<R: Runtime>(
     on_event: Channel<SyncEvent>,
 ) -> AppResult<SyncReport> {
     let state = app.state::<AppState>();
+    state.place_to_write()?;
     let manifest = state.manifest()?;
     let models = sync::wanted(&manifest, model_type.as_deref())?;
     let emitter = app.clone();
@@ -62,14 +63,14 @@ pub async fn sync_models<R: Runtime>(
         }),
     };
     let report = sync::sync(
-        &state.manager,
+        &state.place().manager,
         &state.cache_dir(),
         &models,
         sinks,
         &CancellationToken::new(),
     )
     .await?;
-    state.live.invalidate();
+    state.place().live.invalidate();
     for (_, m) in &models {
         app.state::<Board>().finished(&m.id.id());
     }
@@ -102,6 +103,7 @@ pub async fn update_model<R: Runtime>(
     on_event: Channel<DownloadEvent>,
 ) -> AppResult<outdated::OldRevision> {
     let state = app.state::<AppState>();
+    state.place_to_write()?;
     let followed = outdated::followed(&state.cache_dir(), &state.manifest()?)?;
     let model = followed
         .into_iter()
@@ -114,13 +116,13 @@ pub async fn update_model<R: Runtime>(
     let sink = downloads::sink(&app, move |e| {
         let _ = on_event.send(e);
     });
-    let task = state.manager.start(model.request(), sink)?;
+    let task = state.place().manager.start(model.request(), sink)?;
     let done = match task.await {
         Ok(result) => result?,
         Err(e) => return Err(AppError::internal(e.to_string())),
     };
     app.state::<Board>().finished(&id);
-    state.live.repo_changed(&model.repo.repo);
+    state.place().live.repo_changed(&model.repo.repo);
     let old = outdated::settle_old(
         &state.cache_dir(),
         &model,
@@ -151,5 +153,5 @@ pub fn start_background<R: Runtime>(app: &AppHandle<R>) {
 
 fn allowed<R: Runtime>(app: &AppHandle<R>) -> bool {
     let state = app.state::<AppState>();
-    SettingsView::read(&state.location, &state.env).is_ok_and(|v| v.check_updates)
+    SettingsView::read(&state.place().location, &state.env).is_ok_and(|v| v.check_updates)
 }

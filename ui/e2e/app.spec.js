@@ -228,4 +228,33 @@ describe("HAID Models", () => {
     });
     await $("button=Disk").click();
   });
+  it("moves the cache to another folder, leaving a link where HF_HUB_CACHE points, and the list follows", async () => {
+    const dest = path.join(path.dirname(cache()), "moved", "hub");
+    const before = (await $$('[data-testid="model-row"]')).length;
+    await $("button=Settings").click();
+    await $("button=Move the cache…").click();
+    const dialog = $('[role="dialog"][aria-labelledby="move-title"]');
+    await dialog.waitForExist({ timeout: 5000 });
+    await expect(dialog.$('[data-testid="move-variable"]')).toHaveText(expect.stringContaining("HF_HUB_CACHE chooses the cache's place"));
+    await $("#move-dest").setValue(dest);
+    await browser.keys("Tab");
+    await dialog.$('[role="alert"]').waitForExist({ timeout: 5000 });
+    await expect(dialog.$('[role="alert"]')).toHaveText(expect.stringContaining("--leave-symlink"));
+    await dialog.$("label.check input").click();
+    await dialog.$('[data-testid="move-plan"]').waitForExist({ timeout: 5000 });
+    await expect(dialog.$('[data-testid="move-plan"]')).toHaveText(expect.stringContaining("one rename"));
+    await shot("15-move-plan");
+    await checkAccessibility("move");
+    await dialog.$("button=Move").click();
+    await dialog.$('[data-testid="move-status"]').waitForExist({ timeout: 10000 });
+    await browser.waitUntil(async () => (await dialog.$('[data-testid="move-status"]').getText()).startsWith("Done"), { timeout: 20000 });
+    await shot("16-moved");
+    // On disk: every repo at DEST, and the old path a link to it.
+    expect(fs.readlinkSync(cache())).toBe(dest);
+    expect(fs.readdirSync(dest).filter((n) => n.startsWith("models--")).length).toBeGreaterThan(3);
+    await dialog.$("button=Close").click();
+    await $("button=Close").click();
+    // The list follows: the same models, read through the new place.
+    await browser.waitUntil(async () => (await $$('[data-testid="model-row"]')).length === before, { timeout: 10000 });
+  });
 });

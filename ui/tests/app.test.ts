@@ -144,6 +144,24 @@ beforeEach(() => {
         }
         case "verify_model":
           return { ok: true, checked: 5 };
+        case "move_plan": {
+          const { dest, leaveSymlink } = args as { dest: string; leaveSymlink: boolean };
+          if (dest.startsWith("/home")) throw { kind: "move_refused", message: `cannot move the cache to ${dest}: it is neither empty nor a Hugging Face cache (it holds notes.txt)` };
+          if (!leaveSymlink) throw { kind: "move_refused", message: "HF_HOME chooses the cache's place (/env/hub)" };
+          return {
+            from: "/env/hub", to: dest, source: "HF_HOME", method: "copy", into_existing_cache: false,
+            repos: [{ folder: "models--org--ready", bytes: 91_000_000, files: 3 }],
+            bytes: 91_000_000, files: 3, bytes_to_copy: 91_000_000, free_bytes: 400_000_000_000,
+            leave_symlink: true, remember: false, resuming: false, notes: ["HF_HOME still names the old place, which becomes a link to the new one"],
+          };
+        }
+        case "move_cache": {
+          const { dest, onEvent } = args as { dest: string; onEvent: { id: number } };
+          send(onEvent, 0, { event: "progress", bytes_done: 45_500_000, bytes_total: 91_000_000 });
+          return new Promise((resolve) => setTimeout(resolve, 30)).then(() => ({
+            from: "/env/hub", to: dest, method: "copy", repos: 1, bytes: 91_000_000, bytes_copied: 91_000_000, remembered: false, symlink: true,
+          }));
+        }
         case "updates":
           return { models: [], unchecked: [] };
         case "budget_plan":
@@ -309,6 +327,43 @@ describe("the models page", () => {
     const token = screen.getByLabelText("Hub token") as HTMLInputElement;
     expect(token.value).toBe("");
     expect(token.placeholder).toContain("A token is set");
+  });
+
+  it("moves the cache: the variable's case explained, the plan, the progress, then the new place", async () => {
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    await fireEvent.click(screen.getByRole("button", { name: "Settings" }));
+    await fireEvent.click(await screen.findByRole("button", { name: "Move the cache…" }));
+    const dialog = await screen.findByRole("dialog", { name: "Move the cache" });
+    expect(within(dialog).getByTestId("move-variable").textContent).toContain("HF_HOME chooses the cache's place");
+    const folder = within(dialog).getByLabelText(/^New folder/) as HTMLInputElement;
+    const moveButton = within(dialog).getByRole("button", { name: "Move" }) as HTMLButtonElement;
+
+    // Someone's own folder: refused, with why.
+    await fireEvent.input(folder, { target: { value: "/home/ann/docs" } });
+    await fireEvent.change(folder);
+    expect((await within(dialog).findByRole("alert")).textContent).toContain("neither empty nor a Hugging Face cache");
+    expect(moveButton.disabled).toBe(true);
+
+    // A variable chose the place: refused until the link is asked for.
+    await fireEvent.input(folder, { target: { value: "/mnt/big/hub" } });
+    await fireEvent.change(folder);
+    expect((await within(dialog).findByRole("alert")).textContent).toContain("HF_HOME chooses");
+    await fireEvent.click(within(dialog).getByLabelText("Leave a link at the old place"));
+    const plan = await within(dialog).findByTestId("move-plan");
+    expect(plan.textContent).toContain("91.0 MB in 1 repo (3 files)");
+    expect(plan.textContent).toContain("copied to the other disk and checked");
+    expect(plan.textContent).toContain("400 GB");
+    expect(plan.textContent).toContain("The old path becomes a link to it.");
+    expect(moveButton.disabled).toBe(false);
+
+    await fireEvent.click(moveButton);
+    await waitFor(() => expect(within(dialog).getByTestId("move-status").textContent).toContain("Done: the cache is now in /mnt/big/hub"));
+    const call = calls.filter((c) => c.cmd === "move_cache").at(-1)!;
+    expect(call.args).toMatchObject({ dest: "/mnt/big/hub", leaveSymlink: true });
+    expect(screen.getByText(/The cache is now in \/mnt\/big\/hub/)).toBeTruthy();
+    await fireEvent.click(within(dialog).getByRole("button", { name: "Close" }));
+    expect(screen.queryByRole("dialog", { name: "Move the cache" })).toBeNull();
   });
 
   it("follows the cache live: a change on disk refreshes the list without a click", async () => {

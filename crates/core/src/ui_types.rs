@@ -40,7 +40,7 @@ fn generate(into: &Path) -> BTreeMap<String, String> {
     // u64 is `bigint` by default; our sizes and times fit a JS number
     // (2^53 bytes is 9 PB), and serde_json writes them as plain numbers.
     let cfg = Config::new().with_large_int("number").with_out_dir(into);
-    let roots: [Export; 18] = [
+    let roots: [Export; 20] = [
         ModelList::export_all,
         CacheInfo::export_all,
         DownloadEvent::export_all,
@@ -59,6 +59,8 @@ fn generate(into: &Path) -> BTreeMap<String, String> {
         crate::sync::ModelCheck::export_all,
         crate::cache::space::SpaceReport::export_all,
         crate::cache::budget::BudgetPlan::export_all,
+        crate::cache::relocate::MovePlan::export_all,
+        crate::cache::relocate::MoveEvent::export_all,
     ];
     for export in roots {
         export(&cfg).expect("ts-rs writes the type");

@@ -1,6 +1,7 @@
 // Every call to the native side lives here: components never talk to Tauri.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import { open } from "@tauri-apps/plugin-dialog";
 import type {
   ErrorReport,
   CacheInfo,
@@ -10,6 +11,9 @@ import type {
   ModelOutcome,
   MigrationPlan,
   ModelList,
+  MoveEvent,
+  MovePlan,
+  MoveReport,
   SettingsUpdate,
   BudgetPlan,
   OldRevision,
@@ -70,6 +74,19 @@ export const clearXet = () => invoke<number>("clear_xet");
 /** The budget's plan while the cache is over it (else null). */
 export const budgetPlan = () => invoke<BudgetPlan | null>("budget_plan");
 export const applyBudget = () => invoke<BudgetPlan | null>("apply_budget");
+
+/** The system's folder picker; null when the user closed it. */
+export const pickFolder = (title: string) => open({ directory: true, multiple: false, title });
+
+/** What moving the cache to `dest` would do (rejects with why it cannot). */
+export const movePlan = (dest: string, leaveSymlink: boolean) => invoke<MovePlan>("move_plan", { dest, leaveSymlink });
+
+/** Moves the cache; `onEvent` receives its progress. The app follows the new place. */
+export function moveCache(dest: string, leaveSymlink: boolean, onEvent: (e: MoveEvent) => void): Promise<MoveReport> {
+  const channel = new Channel<MoveEvent>();
+  channel.onmessage = onEvent;
+  return invoke<MoveReport>("move_cache", { dest, leaveSymlink, onEvent: channel });
+}
 
 export const migrationPlan = () => invoke<MigrationPlan>("migration_plan");
 

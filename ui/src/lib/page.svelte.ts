@@ -8,6 +8,7 @@ import { Dialogs } from "./dialogs.svelte";
 import { Downloads } from "./downloads.svelte";
 import { Messages } from "./messages.svelte";
 import { Models } from "./models.svelte";
+import { CacheMove } from "./relocation.svelte";
 import { Space } from "./space.svelte";
 
 export class Page {
@@ -16,6 +17,7 @@ export class Page {
   readonly downloads = new Downloads(this.models, this.messages);
   readonly dialogs = new Dialogs(this.models, this.messages);
   readonly space = new Space(this.models, this.messages);
+  readonly move = new CacheMove(this.models, this.messages);
   /** The sticky header's height: rows scrolled to by the keyboard must not land under it. */
   headerHeight = $state(0);
 
