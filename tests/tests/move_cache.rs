@@ -416,3 +416,51 @@ fn a_move_into_an_existing_cache_merges_and_keeps_each_blob_once() {
     assert!(!w.default_cache().exists());
     w.assert_python_reads(&dest);
 }
+
+#[test]
+fn a_journal_another_program_wrote_cannot_send_the_move_to_another_folder() {
+    let w = World::new();
+    // Someone's folder that looks like a cache, and a planted journal that
+    // says a move from it to DEST was interrupted.
+    let victim = w.tmp.path().join("victim");
+    std::fs::create_dir_all(victim.join("models--x--y/blobs")).unwrap();
+    std::fs::write(victim.join("models--x--y/blobs/a"), "precious").unwrap();
+    let dest = w.tmp.path().join("dest/hub");
+    std::fs::create_dir_all(dest.join(".locks")).unwrap();
+    let planted =
+        serde_json::json!({"from": victim, "to": dest, "leave_symlink": true, "remember": true});
+    std::fs::write(dest.join(".locks/haid-move.json"), planted.to_string()).unwrap();
+    let victim_before = tree_state(&victim, &[]);
+
+    // Ignored: it is not about the cache the rules chose. The real cache moves.
+    assert_ok(&w.move_to(&dest, &[]));
+    assert_eq!(
+        victim_before,
+        tree_state(&victim, &[]),
+        "the victim is untouched"
+    );
+    assert!(victim.is_dir() && !victim.is_symlink());
+    assert_eq!(w.current_cache(), dest);
+    w.assert_whole_by_our_scan(&dest, "after the move");
+
+    // A journal in the cache that names another move is refused, not followed;
+    // one that is not JSON is an error that says what to do.
+    let other = w.tmp.path().join("other/hub");
+    let journal = dest.join(".locks/haid-move.json");
+    let planted =
+        serde_json::json!({"from": victim, "to": other, "leave_symlink": false, "remember": true});
+    std::fs::write(&journal, planted.to_string()).unwrap();
+    let out = w.move_to(&other, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("was interrupted"), "{}", stderr(&out));
+    std::fs::write(&journal, "{not json").unwrap();
+    let out = w.move_to(&other, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("remove this file and move again"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!other.exists(), "nothing was made at DEST");
+    assert_eq!(victim_before, tree_state(&victim, &[]));
+}
