@@ -18,6 +18,9 @@ use sha2::{Digest, Sha256};
 
 const EMBED: &str = "acme/embed";
 const CAPTION: &str = "acme/caption";
+/// Downloaded by Python with `HF_HUB_DISABLE_SYMLINKS=1`: files in the
+/// snapshot, no links (the layout huggingface_hub writes on Windows).
+const FLAT: &str = "acme/flat";
 
 struct World {
     tmp: tempfile::TempDir,
@@ -26,7 +29,8 @@ struct World {
 }
 
 impl World {
-    /// Two models in the default cache: one downloaded by us, one by Python.
+    /// Three models in the default cache: one downloaded by us, one by
+    /// Python, one by Python without symlinks.
     fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let hub = FakeHub::start(tmp.path().join("hub-root"));
@@ -37,8 +41,23 @@ impl World {
         };
         w.publish(EMBED, 1);
         w.publish(CAPTION, 2);
+        w.publish(FLAT, 4);
         assert_ok(&w.haid().args(["download", EMBED]).output().unwrap());
         python::hf_ok(&["download", CAPTION], &w.default_cache(), &w.hub.url);
+        let flat = python::venv_command("hf")
+            .args(["download", FLAT, "--cache-dir"])
+            .arg(w.default_cache())
+            .env("HF_ENDPOINT", &w.hub.url)
+            .env("HF_HUB_DISABLE_SYMLINKS", "1")
+            .output()
+            .unwrap();
+        assert_ok(&flat);
+        let snapshot = w.default_cache().join("models--acme--flat/snapshots");
+        let commit = std::fs::read_dir(&snapshot).unwrap().next().unwrap().unwrap().path();
+        assert!(
+            commit.join("model.safetensors").symlink_metadata().unwrap().is_file(),
+            "Python wrote the no-symlink layout"
+        );
         w
     }
 
@@ -122,14 +141,14 @@ impl World {
             .collect();
         complete.sort();
         complete.dedup();
-        assert_eq!(complete, [CAPTION, EMBED], "{when}");
+        assert_eq!(complete, [CAPTION, EMBED, FLAT], "{when}");
     }
 
     fn assert_whole_by_our_scan(&self, cache: &Path, when: &str) {
         let complete = |id: &str| (id.to_owned(), "complete".to_owned());
         assert_eq!(
             self.states(cache),
-            [complete(CAPTION), complete(EMBED)],
+            [complete(CAPTION), complete(EMBED), complete(FLAT)],
             "{when}: every model whole in {}",
             cache.display()
         );
@@ -224,7 +243,7 @@ fn a_move_on_one_disk_is_one_rename_and_a_dry_run_changes_nothing() {
     let plan = json_ok(&w.move_to(&dest, &["--dry-run", "--json"]));
     assert_eq!(plan["method"], "rename");
     assert_eq!(plan["into_existing_cache"], false);
-    assert_eq!(plan["repos"].as_array().unwrap().len(), 2);
+    assert_eq!(plan["repos"].as_array().unwrap().len(), 3);
     assert_eq!(plan["bytes_to_copy"], 0);
     assert!(plan["bytes"].as_u64().unwrap() > 600_000);
     assert_eq!(plan["remember"], true);
@@ -412,7 +431,7 @@ fn a_move_into_an_existing_cache_merges_and_keeps_each_blob_once() {
         "DEST's blob kept, not replaced"
     );
     let ids: Vec<String> = w.states(&dest).into_iter().map(|(id, _)| id).collect();
-    assert_eq!(ids, ["acme/caption", "acme/embed", "acme/other"]);
+    assert_eq!(ids, ["acme/caption", "acme/embed", "acme/flat", "acme/other"]);
     assert!(!w.default_cache().exists());
     w.assert_python_reads(&dest);
 }
