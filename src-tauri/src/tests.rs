@@ -647,7 +647,20 @@ fn the_cache_moves_from_the_settings_and_the_app_follows_the_new_place() {
     .unwrap();
     assert_eq!(plan["method"], "rename");
     assert_eq!(plan["remember"], true);
+    assert_eq!(plan["resuming"], false);
     assert!(old.exists(), "a plan moves nothing");
+    let info = call(&main, "cache_info", json!({})).unwrap();
+    assert_eq!(info["unfinished_move"], Value::Null);
+
+    // A move that was cut short (its journal, as a kill leaves it): the
+    // header's info carries it for the banner, and the plan finishes it.
+    let journal = json!({"from": old, "to": dest, "leave_symlink": false, "remember": true});
+    std::fs::create_dir_all(old.join(".locks")).unwrap();
+    std::fs::write(old.join(".locks/haid-move.json"), journal.to_string()).unwrap();
+    let info = call(&main, "cache_info", json!({})).unwrap();
+    assert_eq!(info["unfinished_move"]["to"], json!(dest));
+    let args = json!({"dest": dest, "leaveSymlink": false});
+    assert_eq!(call(&main, "move_plan", args).unwrap()["resuming"], true);
 
     let args = json!({"dest": dest, "leaveSymlink": false, "onEvent": "__CHANNEL__:9"});
     let report = call(&main, "move_cache", args).unwrap();
@@ -658,6 +671,7 @@ fn the_cache_moves_from_the_settings_and_the_app_follows_the_new_place() {
     let info = call(&main, "cache_info", json!({})).unwrap();
     assert_eq!(info["cache_dir"], json!(dest));
     assert_eq!(info["source"], "settings");
+    assert_eq!(info["unfinished_move"], Value::Null, "finished: no banner");
     let list = call(&main, "list_models", json!({})).unwrap();
     let other = list["groups"]
         .as_array()

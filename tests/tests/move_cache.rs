@@ -53,9 +53,18 @@ impl World {
             .unwrap();
         assert_ok(&flat);
         let snapshot = w.default_cache().join("models--acme--flat/snapshots");
-        let commit = std::fs::read_dir(&snapshot).unwrap().next().unwrap().unwrap().path();
+        let commit = std::fs::read_dir(&snapshot)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         assert!(
-            commit.join("model.safetensors").symlink_metadata().unwrap().is_file(),
+            commit
+                .join("model.safetensors")
+                .symlink_metadata()
+                .unwrap()
+                .is_file(),
             "Python wrote the no-symlink layout"
         );
         w
@@ -431,7 +440,10 @@ fn a_move_into_an_existing_cache_merges_and_keeps_each_blob_once() {
         "DEST's blob kept, not replaced"
     );
     let ids: Vec<String> = w.states(&dest).into_iter().map(|(id, _)| id).collect();
-    assert_eq!(ids, ["acme/caption", "acme/embed", "acme/flat", "acme/other"]);
+    assert_eq!(
+        ids,
+        ["acme/caption", "acme/embed", "acme/flat", "acme/other"]
+    );
     assert!(!w.default_cache().exists());
     w.assert_python_reads(&dest);
 }

@@ -38,6 +38,7 @@ let settingsView: Record<string, unknown>;
 let lastUpdate: Record<string, unknown> | null;
 let migration: MigrationPlan;
 let budget: BudgetPlan | null;
+let unfinishedMove: { from: string; to: string } | null;
 
 function listWith(...models: ModelStatus[]): ModelList {
   const size_on_disk = models.reduce((n, m) => n + m.size_on_disk, 0);
@@ -65,6 +66,7 @@ beforeEach(() => {
   failNext = null;
   lastUpdate = null;
   budget = null;
+  unfinishedMove = null;
   migration = { from: "/data", from_exists: true, cache_dir: "/cache", models: [], warnings: [] };
   settingsView = {
     cache_dir: "/env/hub",
@@ -94,7 +96,7 @@ beforeEach(() => {
         case "list_models":
           return list;
         case "cache_info":
-          return { cache_dir: "/cache", source: "HF_HOME", free_bytes: 500_000_000_000 };
+          return { cache_dir: "/cache", source: "HF_HOME", free_bytes: 500_000_000_000, unfinished_move: unfinishedMove };
         case "delete_plan":
           return { repo_id: (args as { id: string }).id, whole_repo: true, freed_bytes: 91_000_000, deleted: [] };
         case "delete_model": {
@@ -147,6 +149,12 @@ beforeEach(() => {
         case "move_plan": {
           const { dest, leaveSymlink } = args as { dest: string; leaveSymlink: boolean };
           if (dest.startsWith("/home")) throw { kind: "move_refused", message: `cannot move the cache to ${dest}: it is neither empty nor a Hugging Face cache (it holds notes.txt)` };
+          if (dest === "/srv/hub") {
+            return {
+              from: "/cache", to: dest, source: "settings", method: "copy", into_existing_cache: true, repos: [], bytes: 0, files: 0,
+              bytes_to_copy: 0, free_bytes: 1_000_000, leave_symlink: false, remember: true, resuming: true, notes: [],
+            };
+          }
           if (!leaveSymlink) throw { kind: "move_refused", message: "HF_HOME chooses the cache's place (/env/hub)" };
           return {
             from: "/env/hub", to: dest, source: "HF_HOME", method: "copy", into_existing_cache: false,
@@ -364,6 +372,17 @@ describe("the models page", () => {
     expect(screen.getByText(/The cache is now in \/mnt\/big\/hub/)).toBeTruthy();
     await fireEvent.click(within(dialog).getByRole("button", { name: "Close" }));
     expect(screen.queryByRole("dialog", { name: "Move the cache" })).toBeNull();
+  });
+
+  it("offers to finish a move that was cut short", async () => {
+    unfinishedMove = { from: "/cache", to: "/srv/hub" };
+    render(App);
+    const banner = await screen.findByTestId("unfinished-move");
+    expect(banner.textContent).toContain("to /srv/hub was cut short");
+    await fireEvent.click(within(banner).getByRole("button", { name: "Finish the move" }));
+    const dialog = await screen.findByRole("dialog", { name: "Move the cache" });
+    expect((within(dialog).getByLabelText(/^New folder/) as HTMLInputElement).value).toBe("/srv/hub");
+    expect((await within(dialog).findByTestId("move-plan")).textContent).toContain("This finishes a move that was interrupted.");
   });
 
   it("follows the cache live: a change on disk refreshes the list without a click", async () => {

@@ -113,6 +113,8 @@ pub struct CacheInfo {
     pub source: LocationSource,
     /// Bytes free on its file system; `None` when that cannot be read.
     pub free_bytes: Option<u64>,
+    /// A move of this cache that was cut short: the same move finishes it.
+    pub unfinished_move: Option<crate::cache::relocate::UnfinishedMove>,
 }
 
 impl CacheInfo {
@@ -120,6 +122,10 @@ impl CacheInfo {
     pub fn of(location: &CacheLocation) -> Self {
         Self {
             free_bytes: crate::download::free_space(&location.cache_dir),
+            // An unreadable journal shows no banner: `move` itself says what is wrong.
+            unfinished_move: crate::cache::relocate::unfinished_move(&location.cache_dir)
+                .ok()
+                .flatten(),
             cache_dir: location.cache_dir.clone(),
             source: location.source,
         }

@@ -39,6 +39,13 @@ export class CacheMove {
     this.report = null;
   };
 
+  /** Opens the dialog on the move that was cut short, ready to finish it. */
+  finish = async (to: string) => {
+    this.show(null);
+    this.dest = to;
+    await this.check();
+  };
+
   close = () => {
     if (!this.running) this.open = false;
   };

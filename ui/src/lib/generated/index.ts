@@ -43,4 +43,5 @@ export type { SyncOutcome } from "./SyncOutcome";
 export type { SyncProgress } from "./SyncProgress";
 export type { SyncReport } from "./SyncReport";
 export type { Unchecked } from "./Unchecked";
+export type { UnfinishedMove } from "./UnfinishedMove";
 export type { VerifyReport } from "./VerifyReport";
