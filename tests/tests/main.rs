@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod archive;
 mod budget;
 mod cache_faults;
 mod cleanup;

@@ -70,6 +70,10 @@ enum Command {
     ClearXet(commands::space::ClearXetArgs),
     /// Move the whole cache to another folder or disk: a rename, or a checked copy; resumable.
     Move(commands::move_cache::MoveArgs),
+    /// Write models into one tar of the cache layout, for machines with no internet.
+    Export(commands::archive::ExportArgs),
+    /// Read such an archive into the cache: every blob checked, anything outside the layout refused.
+    Import(commands::archive::ImportArgs),
     /// Follow the cache live: one line per repo whose state changes.
     Watch,
     /// Move models from the old per-service folders into the cache, without downloading.
@@ -95,6 +99,8 @@ fn main() -> ExitCode {
         Command::ClearXet(args) => commands::space::clear(&ctx, args),
         Command::Migrate(args) => commands::migrate::run(&ctx, args),
         Command::Move(args) => commands::move_cache::run(&ctx, args),
+        Command::Export(args) => commands::archive::export(&ctx, args),
+        Command::Import(args) => commands::archive::import(&ctx, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

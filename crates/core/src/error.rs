@@ -231,6 +231,18 @@ pub enum Error {
         reason: String,
     },
 
+    /// An import that refused entries or skipped damaged blobs; the rest
+    /// was imported.
+    #[error("the import of {} is incomplete: {refused} entries refused, {damaged} damaged files skipped (listed above); everything else was imported", file.display())]
+    ImportIncomplete {
+        /// The archive.
+        file: PathBuf,
+        /// Entries outside the layout or of a kind no cache holds.
+        refused: usize,
+        /// Blobs whose bytes did not match their name.
+        damaged: usize,
+    },
+
     /// A file system error, with what we were doing and where.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -269,6 +281,7 @@ impl Error {
             Error::MigrationIncomplete { .. } => ErrorKind::IncompleteMigration,
             Error::NotReady { .. } => ErrorKind::NotReady,
             Error::MoveRefused { .. } => ErrorKind::MoveRefused,
+            Error::ImportIncomplete { .. } => ErrorKind::IncompleteImport,
             Error::Io { .. } => ErrorKind::Io,
         }
     }

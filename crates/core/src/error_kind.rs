@@ -51,6 +51,8 @@ pub enum ErrorKind {
     NotReady,
     /// A move of the cache refused before it started.
     MoveRefused,
+    /// `import` refused entries or skipped damaged files.
+    IncompleteImport,
     /// A file system error.
     Io,
     /// A failure of the app itself (a task that panicked): a bug.
@@ -81,6 +83,7 @@ impl ErrorKind {
             Self::IncompleteMigration => "incomplete_migration",
             Self::NotReady => "not_ready",
             Self::MoveRefused => "move_refused",
+            Self::IncompleteImport => "incomplete_import",
             Self::Io => "io",
             Self::Internal => "internal",
         }
@@ -137,6 +140,7 @@ mod tests {
             ErrorKind::IncompleteMigration,
             ErrorKind::NotReady,
             ErrorKind::MoveRefused,
+            ErrorKind::IncompleteImport,
             ErrorKind::Internal,
         ] {
             let json = serde_json::to_value(kind).unwrap();

@@ -54,6 +54,7 @@
 
 #![warn(missing_docs)]
 
+pub mod archive;
 mod atomic_file;
 pub mod cache;
 pub mod download;

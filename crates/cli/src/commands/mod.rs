@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod archive;
 pub mod delete;
 pub mod download;
 pub mod list;

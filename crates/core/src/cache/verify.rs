@@ -266,7 +266,7 @@ fn local_listing(repo_path: &Path, commit: &str) -> Option<BTreeMap<String, Stri
 
 /// The commit to verify. A ref is taken at its word even when its snapshot
 /// is missing (verify then says so), never swapped for another revision.
-fn pick_revision(repo: &CachedRepo, revision: Option<&str>) -> Result<String> {
+pub(crate) fn pick_revision(repo: &CachedRepo, revision: Option<&str>) -> Result<String> {
     let want = revision.unwrap_or("main");
     if let Some(hash) = repo.refs.get(want) {
         return Ok(hash.clone());

@@ -91,7 +91,7 @@ pub fn link_snapshot(
 /// Creates the snapshot folder and the folders of `path` in it, refusing
 /// any that exists as a symlink or a file: `create_dir_all` would follow a
 /// link that another program left there, and write outside the cache.
-fn real_folders(snapshot: &Path, path: &RepoFilePath) -> Result<()> {
+pub(crate) fn real_folders(snapshot: &Path, path: &RepoFilePath) -> Result<()> {
     let folders = std::iter::once(snapshot.to_owned()).chain(path.parents().map(|p| {
         RepoFilePath::parse(p).map_or_else(|_| snapshot.join(p), |p| p.join_to(snapshot))
     }));

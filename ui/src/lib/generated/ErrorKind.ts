@@ -3,4 +3,4 @@
 /**
  * What kind of failure an error is.
  */
-export type ErrorKind = "invalid_repo_id" | "manifest" | "settings" | "cache_dir" | "unknown_model_type" | "invalid_argument" | "offline" | "auth" | "invalid_response" | "not_found" | "network" | "checksum" | "disk_full" | "cancelled" | "busy" | "delete_unfinished" | "damaged_files" | "incomplete_migration" | "not_ready" | "move_refused" | "io" | "internal";
+export type ErrorKind = "invalid_repo_id" | "manifest" | "settings" | "cache_dir" | "unknown_model_type" | "invalid_argument" | "offline" | "auth" | "invalid_response" | "not_found" | "network" | "checksum" | "disk_full" | "cancelled" | "busy" | "delete_unfinished" | "damaged_files" | "incomplete_migration" | "not_ready" | "move_refused" | "incomplete_import" | "io" | "internal";
