@@ -6,7 +6,7 @@ CARGO ?= cargo
 VENV := target/venv
 BIN := target/debug/haid-models
 
-.PHONY: help run test test-deps ui test-ui test-e2e test-bundle bundle lint test-rust bench bench-scan bench-download bench-watch bench-app bench-manifest clean
+.PHONY: help run test test-deps ui test-ui test-e2e test-bundle bundle lint test-rust bench bench-scan bench-download bench-watch bench-app bench-manifest bench-archive clean
 
 help:
 	@echo "make run     build and start the desktop app (or say how, without a display)"
@@ -60,7 +60,7 @@ lint:
 test-rust:
 	HAID_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace
 
-bench: bench-scan bench-download bench-watch bench-app bench-manifest
+bench: bench-scan bench-download bench-watch bench-app bench-manifest bench-archive
 
 bench-scan: test-deps
 	bench/scan.sh
@@ -76,6 +76,9 @@ bench-app: test-deps
 
 bench-manifest: test-deps
 	bench/manifest.sh
+
+bench-archive: test-deps
+	bench/archive.sh
 
 clean:
 	$(CARGO) clean

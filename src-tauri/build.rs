@@ -30,6 +30,8 @@ const COMMANDS: &[&str] = &[
     "apply_budget",
     "move_plan",
     "move_cache",
+    "export_models",
+    "import_archive",
 ];
 
 fn main() {

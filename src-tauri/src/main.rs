@@ -2,6 +2,7 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod archives;
 mod board;
 mod coalesce;
 mod commands;
@@ -53,6 +54,8 @@ macro_rules! handlers {
             $crate::space::apply_budget,
             $crate::relocation::move_plan,
             $crate::relocation::move_cache,
+            $crate::archives::export_models,
+            $crate::archives::import_archive,
         ]
     };
 }

@@ -682,3 +682,33 @@ fn the_cache_moves_from_the_settings_and_the_app_follows_the_new_place() {
     assert_eq!(other["models"][0]["id"], "acme/m");
     assert_eq!(other["models"][0]["state"], "downloaded");
 }
+
+#[test]
+fn a_model_exported_then_deleted_comes_back_from_its_archive() {
+    let fx = CacheFixture::new();
+    with_model(&fx);
+    let app = app(&fx);
+    let main = window(&app, "main");
+    let file = fx.dir.path().join("m.tar");
+    let args =
+        json!({"ids": ["acme/m"], "manifest": false, "file": file, "onEvent": "__CHANNEL__:10"});
+    let report = call(&main, "export_models", args).unwrap();
+    assert_eq!(report["models"][0]["repo_id"], "acme/m");
+    assert!(file.is_file());
+
+    call(&main, "delete_model", json!({"id": "acme/m"})).unwrap();
+    assert!(!fx.cache.join("models--acme--m").exists());
+    let args = json!({"file": file, "onEvent": "__CHANNEL__:11"});
+    let report = call(&main, "import_archive", args).unwrap();
+    assert_eq!(report["blobs_added"], 1);
+    assert_eq!(report["refused"], json!([]));
+    let list = call(&main, "list_models", json!({})).unwrap();
+    let other = list["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["type"] == "other")
+        .unwrap();
+    assert_eq!(other["models"][0]["id"], "acme/m");
+    assert_eq!(other["models"][0]["state"], "downloaded");
+}

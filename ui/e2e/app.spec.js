@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
 import { createRequire } from "node:module";
+import { execFileSync } from "node:child_process";
 
 const cache = () => process.env.HAID_E2E_CACHE;
 const shots = path.resolve("../target/e2e");
@@ -27,6 +28,18 @@ async function checkAccessibility(name) {
   });
   fs.writeFileSync(path.join(shots, `axe-${name}.json`), JSON.stringify(violations, null, 2));
   expect(violations.filter((v) => v.impact === "serious" || v.impact === "critical")).toEqual([]);
+}
+
+/** Calls a command of ours as the page does, with a Channel for its events (they are dropped). */
+async function invokeWithChannel(cmd, args) {
+  return browser.executeAsync((cmd, args, done) => {
+    const internals = window.__TAURI_INTERNALS__;
+    const channel = `__CHANNEL__:${internals.transformCallback(() => {})}`;
+    internals.invoke(cmd, { ...args, onEvent: channel }).then(
+      (r) => done({ ok: r }),
+      (e) => done({ error: e }),
+    );
+  }, cmd, args);
 }
 
 /** What another program (Python, a script) leaves in the cache. */
@@ -228,6 +241,27 @@ describe("HAID Models", () => {
     });
     await $("button=Disk").click();
   });
+  // The save and open dialogs are the system's (GTK): vitest covers the page's
+  // side of them; here the commands behind them run in the real app.
+  it("exports a model, and importing the archive brings it back, the list following", async () => {
+    const archive = path.join(path.dirname(cache()), "fromoutside.tar");
+    const exported = await invokeWithChannel("export_models", { ids: ["acme/fromoutside"], manifest: false, file: archive });
+    expect(exported.error).toBeUndefined();
+    expect(exported.ok.models[0].repo_id).toBe("acme/fromoutside");
+    // tar, with no tool of ours, reads it as the cache layout.
+    expect(execFileSync("tar", ["-tf", archive]).toString()).toContain("models--acme--fromoutside/blobs/");
+
+    fs.rmSync(path.join(cache(), "models--acme--fromoutside"), { recursive: true });
+    await row("acme/fromoutside").waitForExist({ reverse: true, timeout: 10000 });
+    const imported = await invokeWithChannel("import_archive", { file: archive });
+    expect(imported.error).toBeUndefined();
+    expect(imported.ok.blobs_added).toBe(1);
+    expect(imported.ok.refused).toEqual([]);
+    await row("acme/fromoutside").waitForExist({ timeout: 10000 });
+    await expect(row("acme/fromoutside")).toHaveAttribute("data-state", "downloaded", { wait: 10000 });
+    await shot("17-imported");
+  });
+
   it("moves the cache to another folder, leaving a link where HF_HUB_CACHE points, and the list follows", async () => {
     const dest = path.join(path.dirname(cache()), "moved", "hub");
     const before = (await $$('[data-testid="model-row"]')).length;

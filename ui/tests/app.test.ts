@@ -146,6 +146,25 @@ beforeEach(() => {
         }
         case "verify_model":
           return { ok: true, checked: 5 };
+        case "plugin:dialog|save":
+          return "/out/ready.tar";
+        case "plugin:dialog|open":
+          return "/in/models.tar";
+        case "export_models": {
+          const { ids, manifest, file, onEvent } = args as { ids: string[]; manifest: boolean; file: string; onEvent: { id: number } };
+          send(onEvent, 0, { event: "model", repo_id: ids[0] ?? "org/ready" });
+          send(onEvent, 1, { event: "progress", bytes_done: 50, bytes_total: 100 });
+          const models = (manifest ? ["org/ready", "org/half"] : ids).map((id) => ({ repo_id: id, repo_type: "model", commit: "c".repeat(40), files: 3, bytes: 91_000_000 }));
+          return { file, models, files: 3, bytes: 91_000_000, archive_bytes: 91_010_000 };
+        }
+        case "import_archive": {
+          const { onEvent } = args as { onEvent: { id: number } };
+          send(onEvent, 0, { event: "progress", bytes_done: 10, bytes_total: 100 });
+          return {
+            models: ["org/ready"], blobs_added: 2, blobs_present: 1, bytes_written: 91_000_000, dry_run: false, notes: [],
+            refused: [{ path: '"../escaped.txt"', reason: "a path with '..', '.' or an empty part" }], damaged: [],
+          };
+        }
         case "move_plan": {
           const { dest, leaveSymlink } = args as { dest: string; leaveSymlink: boolean };
           if (dest.startsWith("/home")) throw { kind: "move_refused", message: `cannot move the cache to ${dest}: it is neither empty nor a Hugging Face cache (it holds notes.txt)` };
@@ -372,6 +391,25 @@ describe("the models page", () => {
     expect(screen.getByText(/The cache is now in \/mnt\/big\/hub/)).toBeTruthy();
     await fireEvent.click(within(dialog).getByRole("button", { name: "Close" }));
     expect(screen.queryByRole("dialog", { name: "Move the cache" })).toBeNull();
+  });
+
+  it("exports a model and the manifest through the save dialog, and imports through the open dialog, saying what was refused", async () => {
+    list = listWith(model("org/ready", "downloaded", 91_000_000), model("org/half", "partial", 1000));
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    await fireEvent.click(screen.getByRole("button", { name: "Export ready" }));
+    await screen.findByText(/Exported 1 model to \/out\/ready.tar \(91.0 MB\), every file checked/);
+    expect(calls.find((c) => c.cmd === "export_models")!.args).toMatchObject({ ids: ["org/ready"], manifest: false, file: "/out/ready.tar" });
+    expect(screen.queryByRole("button", { name: "Export half" })).toBeNull();
+
+    await fireEvent.click(screen.getByRole("button", { name: "Export all…" }));
+    await screen.findByText(/Exported 2 models/);
+
+    await fireEvent.click(screen.getByRole("button", { name: "Import…" }));
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("Imported 1 model: 2 files added (91.0 MB), 1 already there.");
+    expect(alert.textContent).toContain('Not imported: "../escaped.txt"');
+    expect(calls.find((c) => c.cmd === "import_archive")!.args).toMatchObject({ file: "/in/models.tar" });
   });
 
   it("offers to finish a move that was cut short", async () => {

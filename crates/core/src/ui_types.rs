@@ -40,7 +40,7 @@ fn generate(into: &Path) -> BTreeMap<String, String> {
     // u64 is `bigint` by default; our sizes and times fit a JS number
     // (2^53 bytes is 9 PB), and serde_json writes them as plain numbers.
     let cfg = Config::new().with_large_int("number").with_out_dir(into);
-    let roots: [Export; 20] = [
+    let roots: [Export; 23] = [
         ModelList::export_all,
         CacheInfo::export_all,
         DownloadEvent::export_all,
@@ -61,6 +61,9 @@ fn generate(into: &Path) -> BTreeMap<String, String> {
         crate::cache::budget::BudgetPlan::export_all,
         crate::cache::relocate::MovePlan::export_all,
         crate::cache::relocate::MoveEvent::export_all,
+        crate::archive::ArchiveEvent::export_all,
+        crate::archive::ImportReport::export_all,
+        crate::archive::ExportReport::export_all,
     ];
     for export in roots {
         export(&cfg).expect("ts-rs writes the type");

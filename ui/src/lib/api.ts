@@ -1,8 +1,12 @@
 // Every call to the native side lives here: components never talk to Tauri.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
-import { open } from "@tauri-apps/plugin-dialog";
+import { getCurrentWebview } from "@tauri-apps/api/webview";
+import { open, save } from "@tauri-apps/plugin-dialog";
 import type {
+  ArchiveEvent,
+  ExportReport,
+  ImportReport,
   ErrorReport,
   CacheInfo,
   DeletePlan,
@@ -77,6 +81,41 @@ export const applyBudget = () => invoke<BudgetPlan | null>("apply_budget");
 
 /** The system's folder picker; null when the user closed it. */
 export const pickFolder = (title: string) => open({ directory: true, multiple: false, title });
+
+/** The system's save dialog for an archive; null when the user closed it. */
+export const pickSaveArchive = (name: string) =>
+  save({ title: "Export to…", defaultPath: name, filters: [{ name: "Model archive", extensions: ["tar"] }] });
+
+/** The system's open dialog for an archive; null when the user closed it. */
+export async function pickArchive(): Promise<string | null> {
+  const picked = await open({ title: "Import models from…", multiple: false, filters: [{ name: "Model archive", extensions: ["tar"] }] });
+  return typeof picked === "string" ? picked : null;
+}
+
+/** Writes `ids` (with `manifest`, every manifest model too) to `file`; `onEvent` receives the progress. */
+export function exportModels(ids: string[], manifest: boolean, file: string, onEvent: (e: ArchiveEvent) => void): Promise<ExportReport> {
+  const channel = new Channel<ArchiveEvent>();
+  channel.onmessage = onEvent;
+  return invoke<ExportReport>("export_models", { ids, manifest, file, onEvent: channel });
+}
+
+/** Reads an archive into the cache; `onEvent` receives the progress. */
+export function importArchive(file: string, onEvent: (e: ArchiveEvent) => void): Promise<ImportReport> {
+  const channel = new Channel<ArchiveEvent>();
+  channel.onmessage = onEvent;
+  return invoke<ImportReport>("import_archive", { file, onEvent: channel });
+}
+
+/** Files dropped on the window (their paths); nothing where the webview cannot tell (a test page). */
+export async function onFilesDropped(callback: (paths: string[]) => void): Promise<UnlistenFn> {
+  try {
+    return await getCurrentWebview().onDragDropEvent((e) => {
+      if (e.payload.type === "drop") callback(e.payload.paths);
+    });
+  } catch {
+    return () => {};
+  }
+}
 
 /** What moving the cache to `dest` would do (rejects with why it cannot). */
 export const movePlan = (dest: string, leaveSymlink: boolean) => invoke<MovePlan>("move_plan", { dest, leaveSymlink });

@@ -4,6 +4,7 @@
 // window) starts from nothing.
 import { createContext } from "svelte";
 import * as api from "./api";
+import { Archives } from "./archives.svelte";
 import { Dialogs } from "./dialogs.svelte";
 import { Downloads } from "./downloads.svelte";
 import { Messages } from "./messages.svelte";
@@ -18,6 +19,7 @@ export class Page {
   readonly dialogs = new Dialogs(this.models, this.messages);
   readonly space = new Space(this.models, this.messages);
   readonly move = new CacheMove(this.models, this.messages);
+  readonly archives = new Archives(this.messages);
   /** The sticky header's height: rows scrolled to by the keyboard must not land under it. */
   headerHeight = $state(0);
 
@@ -33,6 +35,7 @@ export class Page {
       }),
       api.onDownloadEvent(this.downloads.track),
       api.onUpdatesChanged(this.downloads.showUpdates),
+      api.onFilesDropped(this.archives.dropped),
     ];
     // What the background check found before the page opened.
     api.updates().then((r) => r && this.downloads.showUpdates(r), () => {});

@@ -290,7 +290,7 @@ pub fn export(plan: &ExportPlan, out: &Path, sink: ArchiveSink<'_>) -> Result<Ex
     let archive_bytes = std::fs::metadata(out).map_or(0, |m| m.len());
     Ok(ExportReport {
         file: out.to_owned(),
-        models: plan.models.iter().map(|m| m.repo.clone()).collect(),
+        models: plan.models.clone(),
         files: plan.files,
         bytes: plan.bytes,
         archive_bytes,

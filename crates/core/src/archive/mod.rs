@@ -22,8 +22,6 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::cache::RepoId;
-
 pub use export::{export, plan_export, ExportPlan, ExportedModel};
 pub use import::{import, ImportReport, Refused};
 
@@ -95,8 +93,8 @@ pub type ArchiveSink<'a> = &'a (dyn Fn(&ArchiveEvent) + Send + Sync);
 pub struct ExportReport {
     /// The archive.
     pub file: PathBuf,
-    /// The models in it.
-    pub models: Vec<RepoId>,
+    /// The models in it, each at its commit.
+    pub models: Vec<ExportedModel>,
     /// Regular files in it.
     pub files: u64,
     /// Their bytes.

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Export and import speed, side by side in one run, on the same folder:
+# `haid-models export` vs `tar -cf`, and `haid-models import` vs `tar -xf`.
+# Ours verifies every blob against its sha256 on the way (tar checks
+# nothing). Repo: one BIG_MB file + 20 small ones, in the cache layout.
+# Goal (issue 19): each at least 80 % of tar's throughput.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-3}
+BIG_MB=${BIG_MB:-1024}
+PY=target/venv/bin/python
+WORK=${BENCH_DIR:-target/bench/archive}
+SRC=$WORK/src
+OUT=$WORK/out
+
+command -v hyperfine >/dev/null || { echo "==> installing hyperfine" >&2; apt-get install -y -qq hyperfine >/dev/null; }
+[ -x "$PY" ] || scripts/install-deps.sh
+cargo build --release -q -p haid-models --bin haid-models
+
+if [ ! -f "$WORK/.done-$BIG_MB" ]; then
+  echo "==> generating the cache: ${BIG_MB} MiB + 20 small files" >&2
+  rm -rf "$SRC" && mkdir -p "$SRC"
+  "$PY" - "$SRC" "$BIG_MB" <<'PYEOF'
+import hashlib, os, sys
+cache, mb = sys.argv[1], int(sys.argv[2])
+repo = os.path.join(cache, "models--bench--big")
+commit = "b" * 40
+for d in ("blobs", "refs", f"snapshots/{commit}/configs"):
+    os.makedirs(os.path.join(repo, d), exist_ok=True)
+def put(rel, data):
+    etag = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(repo, "blobs", etag), "wb") as f:
+        f.write(data)
+    depth = rel.count("/")
+    os.symlink("../" * (depth + 2) + "blobs/" + etag, os.path.join(repo, "snapshots", commit, rel))
+chunk = os.urandom(1 << 20)
+h = hashlib.sha256()
+big = os.path.join(repo, "blobs", "big.tmp")
+with open(big, "wb") as f:
+    for i in range(mb):
+        block = hashlib.sha256(chunk + i.to_bytes(4, "little")).digest() * (1 << 15)
+        f.write(block); h.update(block)
+etag = h.hexdigest()
+os.rename(big, os.path.join(repo, "blobs", etag))
+os.symlink("../../blobs/" + etag, os.path.join(repo, "snapshots", commit, "model.safetensors"))
+for i in range(20):
+    put(f"configs/file-{i}.json", os.urandom(2000 + i * 37))
+open(os.path.join(repo, "refs", "main"), "w").write(commit)
+PYEOF
+  touch "$WORK/.done-$BIG_MB"
+fi
+cat "$SRC"/models--bench--big/blobs/* > /dev/null # page cache warm for every contender
+mkdir -p "$OUT"
+target/release/haid-models --cache-dir "$SRC" export bench/big -o "$OUT/ours.tar" 2>/dev/null
+tar -cf "$OUT/tar.tar" -C "$SRC" models--bench--big
+
+echo "==> export: $(nproc) cores" >&2
+hyperfine --runs "$RUNS" --style basic --export-json "$WORK/export.json" \
+  -n "haid-models export" "target/release/haid-models --cache-dir $SRC export bench/big -o $OUT/ours.tar 2>/dev/null" \
+  -n "tar -cf" "tar -cf $OUT/tar.tar -C $SRC models--bench--big" >&2
+echo "==> import" >&2
+hyperfine --runs "$RUNS" --style basic --export-json "$WORK/import.json" \
+  --prepare "rm -rf $OUT/dst && mkdir -p $OUT/dst && cat $OUT/ours.tar > /dev/null" \
+  -n "haid-models import" "target/release/haid-models --cache-dir $OUT/dst import $OUT/ours.tar 2>/dev/null" \
+  -n "tar -xf" "tar -xf $OUT/ours.tar -C $OUT/dst" >&2
+
+"$PY" - "$WORK" "$BIG_MB" <<'PYEOF'
+import json, sys
+work, mb = sys.argv[1], int(sys.argv[2])
+for step, ours, ref in (("export", "haid-models export", "tar -cf"), ("import", "haid-models import", "tar -xf")):
+    r = {x["command"]: x["mean"] for x in json.load(open(f"{work}/{step}.json"))["results"]}
+    o, t = r[ours], r[ref]
+    print(f"{step}: haid-models {o:5.2f} s ({mb / o:5.0f} MiB/s), {ref} {t:5.2f} s ({mb / t:5.0f} MiB/s): {t / o * 100:4.0f} % of tar's throughput (goal >= 80 %)")
+PYEOF
