@@ -26,6 +26,7 @@ mod migrate;
 mod move_cache;
 mod pipeline;
 mod scan;
+mod serve;
 mod shell_parity;
 mod space;
 mod sync;

@@ -74,6 +74,8 @@ enum Command {
     Export(commands::archive::ExportArgs),
     /// Read such an archive into the cache: every blob checked, anything outside the layout refused.
     Import(commands::archive::ImportArgs),
+    /// Serve the cache read-only with the hub's protocol, to the machines next to this one.
+    Serve(commands::serve::ServeArgs),
     /// Follow the cache live: one line per repo whose state changes.
     Watch,
     /// Move models from the old per-service folders into the cache, without downloading.
@@ -99,6 +101,7 @@ fn main() -> ExitCode {
         Command::ClearXet(args) => commands::space::clear(&ctx, args),
         Command::Migrate(args) => commands::migrate::run(&ctx, args),
         Command::Move(args) => commands::move_cache::run(&ctx, args),
+        Command::Serve(args) => commands::serve::run(&ctx, args),
         Command::Export(args) => commands::archive::export(&ctx, args),
         Command::Import(args) => commands::archive::import(&ctx, args),
     };

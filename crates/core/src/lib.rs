@@ -66,6 +66,7 @@ pub mod location;
 pub mod manifest;
 pub mod migrate;
 pub mod query;
+pub mod serve;
 pub mod settings;
 pub mod status;
 pub mod sync;

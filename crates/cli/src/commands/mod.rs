@@ -8,6 +8,7 @@ pub mod location;
 pub mod migrate;
 pub mod move_cache;
 pub mod scan;
+pub mod serve;
 pub mod space;
 pub mod sync;
 pub mod update;
