@@ -22,6 +22,7 @@ mod interop;
 mod local_input;
 mod manager;
 mod migrate;
+mod parallel;
 mod pipeline;
 mod scan;
 mod shell_parity;

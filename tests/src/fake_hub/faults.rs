@@ -15,7 +15,8 @@ pub struct Faults {
     /// the next `stall_times` transfers (default: the next one): a stall.
     pub stall_after: Option<u64>,
     pub stall_times: Option<u32>,
-    /// Send file bodies at this many bytes per second.
+    /// Send each file body at this many bytes per second: a throttle per
+    /// connection (each range of a parallel download has its own), as a CDN holds it.
     pub throttle_bps: Option<u64>,
     /// Repos (`org/name`) that answer 401 `GatedRepo` without this token.
     pub gated: Vec<String>,
@@ -30,6 +31,8 @@ pub struct Faults {
     pub fail_api_status: Option<u16>,
     /// Ignore `Range` and always send the whole file with 200 (as some proxies do).
     pub ignore_range: bool,
+    /// Answer every request with a `Range` with 416 (a server that refuses ranges).
+    pub refuse_range: bool,
     /// Serve these bytes instead of a file's real content (a corrupt mirror).
     pub corrupt_path: Option<String>,
     /// Lies instead of faults (see [`Hostile`]).

@@ -334,6 +334,12 @@ async fn resolve(
     }
     let (status, start, end) = match range {
         None => (StatusCode::OK, 0, file.size),
+        Some(_) if faults.refuse_range => {
+            return resp
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .body(Body::empty())
+                .unwrap();
+        }
         Some((start, _)) if start >= file.size && file.size > 0 => {
             return resp
                 .status(StatusCode::RANGE_NOT_SATISFIABLE)
@@ -466,6 +472,24 @@ fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
     Some((start, end))
 }
 
+/// A body being sent, counted while it lives (dropped when the client
+/// goes away, too).
+struct Counted(Arc<HubState>);
+
+impl Counted {
+    fn new(state: Arc<HubState>) -> Self {
+        let now = state.transfers.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_transfers.fetch_max(now, Ordering::SeqCst);
+        Self(state)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.transfers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Reads `start..end` of the file, throttled, cut or corrupted as the faults
 /// say; counts what it sends. Unthrottled it reads 1 MiB at a time into
 /// uninitialised buffers: with 64 KiB zeroed chunks the hub itself took
@@ -490,12 +514,14 @@ fn body_stream(
         pos: u64,
         sent: u64,
         began: Instant,
+        _counted: Counted,
     }
     let init = Transfer {
         fd: None,
         pos: start,
         sent: 0,
         began: Instant::now(),
+        _counted: Counted::new(state.clone()),
     };
     futures_util::stream::unfold(init, move |mut t| {
         let (state, path) = (state.clone(), file.abs.clone());

@@ -21,6 +21,7 @@ use super::api_retry::retry_after;
 use super::blob_writer::BlobWriter;
 use super::crash::{self, Step};
 use super::http::{describe, unfollowed_redirect};
+use super::parallel;
 use super::progress::FileProgress;
 use super::remote::{Hub, RemoteFile};
 use crate::cache::blob_hash::BlobHashKind;
@@ -29,7 +30,7 @@ use crate::error::{Error, Result};
 
 /// Answers whose length disagrees with the listing that are tried again
 /// before giving up: once may be a proxy's hiccup, three times is the server.
-const INCONSISTENT_ATTEMPTS: u32 = 3;
+pub(super) const INCONSISTENT_ATTEMPTS: u32 = 3;
 
 /// Why one attempt ended.
 enum AttemptError {
@@ -77,14 +78,18 @@ impl Transfer<'_> {
         })?;
         let mut last = String::new();
         for _ in 0..2 {
-            let digest = self.fetch(kind).await?;
+            let (digest, from) = self.fetch_somehow(kind).await?;
             if digest == etag {
-                let (from, to) = (self.incomplete(), self.blob());
+                let to = self.blob();
                 std::fs::rename(&from, &to).map_err(|e| Error::io("move into place", to, e))?;
+                // Whichever way it came, the other way's leftovers go.
+                parallel::discard(self.blobs_dir, self.file.etag());
+                let _ = std::fs::remove_file(self.incomplete());
                 crash::reached(Step::Blob);
                 return Ok(());
             }
-            let _ = std::fs::remove_file(self.incomplete());
+            let _ = std::fs::remove_file(&from);
+            parallel::discard(self.blobs_dir, self.file.etag());
             self.progress.reset();
             last = digest;
         }
@@ -93,6 +98,21 @@ impl Transfer<'_> {
             expected: etag.to_owned(),
             actual: last,
         })
+    }
+
+    /// Brings the file to its full size, in parallel ranges when it is big
+    /// and the server serves them, else as one stream; its digest and path.
+    async fn fetch_somehow(&self, kind: BlobHashKind) -> Result<(String, PathBuf)> {
+        if self.hub.config.parallel.splits(self.file.size) {
+            match parallel::fetch(self, kind).await? {
+                parallel::Fetched::Digest(digest) => {
+                    let (parts, _) = parallel::parts_paths(self.blobs_dir, self.file.etag());
+                    return Ok((digest, parts));
+                }
+                parallel::Fetched::NoRanges => parallel::discard(self.blobs_dir, self.file.etag()),
+            }
+        }
+        Ok((self.fetch(kind).await?, self.incomplete()))
     }
 
     /// Brings `.incomplete` to the full size and returns its digest.
@@ -159,6 +179,11 @@ impl Transfer<'_> {
 
     /// One HTTP request: resume from `writer.len`, stream into the writer.
     async fn attempt(&self, writer: &mut BlobWriter) -> Result<(), AttemptError> {
+        // One of the connections every download shares (`ParallelPolicy::total`).
+        let _permit = tokio::select! {
+            () = self.cancel.cancelled() => return Err(self.cancelled()),
+            p = self.hub.connections.acquire() => p.map_err(|_| self.cancelled())?,
+        };
         let mut req = self
             .hub
             .file_request(self.repo, self.commit, &self.file.path)
@@ -252,7 +277,7 @@ impl Transfer<'_> {
         retry(e, false)
     }
 
-    fn refused(&self, message: &str, attempts: u32) -> Error {
+    pub(super) fn refused(&self, message: &str, attempts: u32) -> Error {
         Error::invalid_response(
             &self.hub.config.endpoint,
             &self.repo.id(),
@@ -344,7 +369,7 @@ fn range_start(resp: &reqwest::Response) -> Option<u64> {
 }
 
 /// `bytes START-END/TOTAL` (TOTAL may be `*`, unknown).
-fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
+pub(super) fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
     let (range, total) = value.strip_prefix("bytes ")?.split_once('/')?;
     let (start, end) = range.split_once('-')?;
     let total = match total.trim() {

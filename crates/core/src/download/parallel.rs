@@ -1,0 +1,388 @@
+//! A big file fetched as several ranges at once (`ParallelPolicy`): the
+//! hub's CDN holds each connection to some tens of MB/s, and several
+//! connections go several times as fast.
+//!
+//! **Files.** The ranges are written at their offsets into
+//! `blobs/<etag>.parts.incomplete`, preallocated to the full size, and each
+//! written batch is recorded in `<etag>.ranges.incomplete` (`ranges_file`).
+//! Not into `<etag>.incomplete`: huggingface_hub resumes that file from its
+//! *length* (`resume_size = stat().st_size`, and a file already as long as
+//! the blob is taken as finished without a request), so a preallocated
+//! file with holes would be committed by `hf download` as the blob, zeros
+//! and all. Under its own name Python ignores it (at worst it fetches the
+//! file again, into its own `.incomplete`, under the same lock); the name
+//! still ends in `.incomplete`, so both scans count it as an unfinished
+//! download and `prune` removes it when its lock is free. A serial
+//! `.incomplete` we find (Python's, or ours from one stream) is taken over
+//! as the written prefix.
+//!
+//! **Resume.** A kill loses only the batches in memory (256 KiB or 200 ms
+//! of each connection). The next run trusts the record only if it is
+//! exactly ours and within the file (else it starts over).
+//!
+//! **Verified before commit.** `ordered_hash` follows the written prefix;
+//! only a file whose digest is its etag becomes the blob (`transfer`).
+//!
+//! **Slow connections.** Every second each connection's bytes are compared
+//! with the others': one under a quarter of the median for
+//! [`SLOW_TICKS`] seconds in a row (a stall is 0) is dropped, and a new one
+//! asks for the rest of its range. The CDN may hold one connection to a
+//! crawl while a fresh one runs fast.
+//!
+//! **Fallbacks.** The file's first request (one connection, alone) decides:
+//! a `206` for the range asked starts the others; a `200` (a server that
+//! ignores `Range`) is streamed whole as the one connection, into the same
+//! file; a `416` (a server that refuses ranges) hands the file to the
+//! one-stream transfer.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::ordered_hash::OrderedHasher;
+use super::ranges_file::{self, RangesFile};
+use super::spans::{self, Spans};
+use super::transfer::Transfer;
+use crate::cache::blob_hash::BlobHashKind;
+use crate::error::{Error, Result};
+
+mod connection;
+
+/// Seconds in a row under a quarter of the median that get a connection replaced.
+pub const SLOW_TICKS: u32 = 3;
+const TICK: Duration = Duration::from_secs(1);
+
+/// How the parallel fetch ended.
+pub(crate) enum Fetched {
+    /// Every byte written; the file's digest.
+    Digest(String),
+    /// The server refuses ranges: the file goes to one stream.
+    NoRanges,
+}
+
+/// The parts file and its record beside `blobs/<etag>`.
+pub(crate) fn parts_paths(blobs_dir: &Path, etag: &crate::cache::BlobName) -> (PathBuf, PathBuf) {
+    (
+        blobs_dir.join(etag.parts_name()),
+        blobs_dir.join(etag.ranges_name()),
+    )
+}
+
+/// Bytes of `size` a parallel download already wrote, as its record vouches.
+pub(crate) fn present(blobs_dir: &Path, etag: &crate::cache::BlobName, size: u64) -> u64 {
+    let (parts, ranges) = parts_paths(blobs_dir, etag);
+    let whole = std::fs::metadata(&parts).is_ok_and(|m| m.is_file() && m.len() == size);
+    if !whole {
+        return 0;
+    }
+    ranges_file::load(&ranges, size).map_or(0, |s| s.total())
+}
+
+/// Removes a parallel download's files (after a commit, a bad hash, or
+/// before one stream takes the file over).
+pub(crate) fn discard(blobs_dir: &Path, etag: &crate::cache::BlobName) {
+    let (parts, ranges) = parts_paths(blobs_dir, etag);
+    let _ = std::fs::remove_file(ranges);
+    let _ = std::fs::remove_file(parts);
+}
+
+/// One connection's numbers, read by the supervisor.
+#[derive(Debug, Default)]
+struct Conn {
+    bytes: AtomicU64,
+    /// Between sending a request and the end of its body.
+    active: AtomicBool,
+    /// Cancelled to replace the connection (a new token per request).
+    replace: Mutex<CancellationToken>,
+}
+
+/// What the connections of one file share.
+struct Shared<'a> {
+    t: &'a Transfer<'a>,
+    parts: PathBuf,
+    file: Arc<File>,
+    record: Arc<Mutex<RangesFile>>,
+    hash_tx: mpsc::Sender<(u64, Vec<bytes::Bytes>)>,
+    queue: Mutex<VecDeque<Range<u64>>>,
+    conns: Vec<Conn>,
+    /// Cancelled when the user cancels or a connection fails for good.
+    stop: CancellationToken,
+    /// Answers that disagreed with the listing, over all connections.
+    inconsistent: AtomicU64,
+}
+
+/// Fetches the file in ranges into its parts file; the caller holds its
+/// lock, and commits (or discards) the file by the digest.
+pub(crate) async fn fetch(t: &Transfer<'_>, kind: BlobHashKind) -> Result<Fetched> {
+    let size = t.file.size;
+    let (parts, ranges) = parts_paths(t.blobs_dir, t.file.etag());
+    let incomplete = t.blobs_dir.join(t.file.etag().incomplete_name());
+    let (file, done) = open_parts(&parts, &ranges, &incomplete, size)?;
+    let record = RangesFile::create(&ranges, size, &done)?;
+    t.progress.present(done.total());
+    let file = Arc::new(file);
+    let policy = t.hub.config.parallel;
+    let pieces = spans::plan(size, &done, spans::piece_size(size, policy.per_file));
+    let width = policy.per_file.min(pieces.len()).max(1);
+    let (hash_tx, hash_rx) = mpsc::channel(32);
+    let follow = std::env::var_os("HAID_HASH_AT_END").is_none();
+    let hasher = OrderedHasher::new(kind, file.clone(), size, &done, follow);
+    let hashing = tokio::task::spawn_blocking(move || hash_loop(hasher, hash_rx));
+    let shared = Shared {
+        t,
+        parts: parts.clone(),
+        file,
+        record: Arc::new(Mutex::new(record)),
+        hash_tx,
+        queue: Mutex::new(pieces.into()),
+        conns: (0..width).map(|_| Conn::default()).collect(),
+        stop: t.cancel.child_token(),
+        inconsistent: AtomicU64::new(0),
+    };
+    let ended = shared.run_all().await;
+    drop(shared);
+    let digest = hashing
+        .await
+        .map_err(|e| Error::io("hash", &parts, std::io::Error::other(e)))?;
+    match ended? {
+        Fetched::NoRanges => Ok(Fetched::NoRanges),
+        Fetched::Digest(_) => Ok(Fetched::Digest(
+            digest.map_err(|e| Error::io("hash", &parts, e))?,
+        )),
+    }
+}
+
+/// The parts file at full size, and what of it is written: resumed from
+/// its record, or from a serial `.incomplete` (its prefix), or new.
+fn open_parts(parts: &Path, ranges: &Path, incomplete: &Path, size: u64) -> Result<(File, Spans)> {
+    let resumable = std::fs::metadata(parts).is_ok_and(|m| m.is_file() && m.len() == size);
+    let mut done = resumable.then(|| ranges_file::load(ranges, size)).flatten();
+    if done.is_none() {
+        done = adopt_serial(parts, incomplete, size);
+    }
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(parts)
+        .map_err(|e| Error::io("open", parts, e))?;
+    if done.is_none() {
+        // Nothing we can vouch for: start over.
+        file.set_len(0)
+            .map_err(|e| Error::io("truncate", parts, e))?;
+    }
+    file.set_len(size)
+        .map_err(|e| Error::io("allocate", parts, e))?;
+    Ok((file, done.unwrap_or_default()))
+}
+
+/// A one-stream `.incomplete` (huggingface_hub appends, so its bytes are
+/// the file's prefix) becomes the parts file's written prefix.
+fn adopt_serial(parts: &Path, incomplete: &Path, size: u64) -> Option<Spans> {
+    let len = std::fs::metadata(incomplete)
+        .ok()
+        .filter(|m| m.is_file())?
+        .len();
+    if len == 0 || len > size || std::fs::rename(incomplete, parts).is_err() {
+        return None;
+    }
+    let mut done = Spans::default();
+    done.insert(0..len);
+    Some(done)
+}
+
+fn hash_loop(
+    mut hasher: OrderedHasher,
+    mut rx: mpsc::Receiver<(u64, Vec<bytes::Bytes>)>,
+) -> std::io::Result<String> {
+    while let Some((start, pieces)) = rx.blocking_recv() {
+        hasher.written(start, &pieces)?;
+    }
+    hasher.finish()
+}
+
+impl Shared<'_> {
+    /// The first connection alone until its answer says whether the server
+    /// serves ranges; then the others, while the supervisor watches them.
+    async fn run_all(&self) -> Result<Fetched> {
+        let (ranges_ok, decided) = oneshot::channel();
+        let first = self.worker(0, Some(ranges_ok));
+        let rest = async {
+            if decided.await != Ok(true) {
+                return Ok(());
+            }
+            let others: Vec<_> = (1..self.conns.len())
+                .map(|i| self.worker(i, None))
+                .collect();
+            futures_util::future::join_all(others)
+                .await
+                .into_iter()
+                .find(Result::is_err)
+                .unwrap_or(Ok(()))
+        };
+        let all = async { tokio::join!(first, rest) };
+        let (first, rest) = tokio::select! {
+            r = all => r,
+            () = self.supervise() => unreachable!("the supervisor never ends"),
+        };
+        match (first, rest) {
+            (Err(End::NoRanges), _) => Ok(Fetched::NoRanges),
+            (Err(End::Failed(e)), _) | (_, Err(End::Failed(e))) => Err(e),
+            (Err(End::Cancelled), _) | (_, Err(End::Cancelled)) | (_, Err(End::NoRanges)) => {
+                Err(Error::Cancelled {
+                    repo: self.t.repo.id(),
+                })
+            }
+            (Ok(()), Ok(())) => Ok(Fetched::Digest(String::new())),
+        }
+    }
+
+    /// Takes pieces from the queue until it is empty, one connection permit at a time.
+    async fn worker(&self, id: usize, mut first: Option<oneshot::Sender<bool>>) -> Result<(), End> {
+        loop {
+            let Some(piece) = self.queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+                if let Some(tx) = first.take() {
+                    let _ = tx.send(true);
+                }
+                return Ok(());
+            };
+            let permit = tokio::select! {
+                () = self.stop.cancelled() => return Err(End::Cancelled),
+                p = self.t.hub.connections.acquire() => p,
+            };
+            let Ok(_permit) = permit else {
+                return Err(End::Cancelled);
+            };
+            let result = self.piece(id, piece, &mut first).await;
+            if let Err(End::Failed(_)) = &result {
+                self.stop.cancel();
+            }
+            result?;
+        }
+    }
+
+    /// Replaces connections that run far slower than the others.
+    async fn supervise(&self) {
+        let n = self.conns.len();
+        let (mut last, mut slow) = (vec![0u64; n], vec![0u32; n]);
+        let mut median = 0;
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let mut deltas = Vec::new();
+            for (i, c) in self.conns.iter().enumerate() {
+                let bytes = c.bytes.load(Ordering::Relaxed);
+                let delta = bytes - last[i].min(bytes);
+                last[i] = bytes;
+                if c.active.load(Ordering::Relaxed) {
+                    deltas.push((i, delta));
+                } else {
+                    slow[i] = 0;
+                }
+            }
+            for i in slow_ones(&deltas, &mut slow, &mut median) {
+                if let Ok(token) = self.conns[i].replace.lock() {
+                    token.cancel();
+                }
+            }
+        }
+    }
+}
+
+/// The connections to replace: under a quarter of the median of those
+/// running, for [`SLOW_TICKS`] ticks in a row. `slow` counts the ticks.
+/// `median` is the last median of two or more: the last connection of a
+/// file, alone once the others are done, is held to what they ran at.
+fn slow_ones(deltas: &[(usize, u64)], slow: &mut [u32], median: &mut u64) -> Vec<usize> {
+    if deltas.len() >= 2 {
+        let mut sorted: Vec<u64> = deltas.iter().map(|d| d.1).collect();
+        sorted.sort_unstable();
+        *median = sorted[sorted.len() / 2];
+    }
+    let median = *median;
+    let mut out = Vec::new();
+    for &(i, delta) in deltas {
+        if median > 0 && delta.saturating_mul(4) < median {
+            slow[i] += 1;
+            if slow[i] >= SLOW_TICKS {
+                slow[i] = 0;
+                out.push(i);
+            }
+        } else {
+            slow[i] = 0;
+        }
+    }
+    out
+}
+
+/// Why a connection gave up.
+enum End {
+    /// The server refuses ranges (the first answer only).
+    NoRanges,
+    Cancelled,
+    Failed(Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_far_below_the_others_is_replaced_after_a_few_ticks() {
+        let (mut slow, mut median) = (vec![0; 4], 0);
+        let ticks = [(0, 1000), (1, 900), (2, 1100), (3, 100)];
+        for _ in 1..SLOW_TICKS {
+            assert!(slow_ones(&ticks, &mut slow, &mut median).is_empty());
+        }
+        assert_eq!(slow_ones(&ticks, &mut slow, &mut median), vec![3]);
+        // A stall is the slowest of all; one good tick forgives.
+        let stalled = [(0, 1000), (1, 0), (2, 1000)];
+        slow_ones(&stalled, &mut slow, &mut median);
+        slow_ones(&[(0, 1000), (1, 800), (2, 1000)], &mut slow, &mut median);
+        for _ in 1..SLOW_TICKS {
+            assert!(slow_ones(&stalled, &mut slow, &mut median).is_empty());
+        }
+        assert_eq!(slow_ones(&stalled, &mut slow, &mut median), vec![1]);
+        // Left alone, a stalled connection is held to what the others ran at.
+        for _ in 1..SLOW_TICKS {
+            assert!(slow_ones(&[(1, 0)], &mut slow, &mut median).is_empty());
+        }
+        assert_eq!(slow_ones(&[(1, 0)], &mut slow, &mut median), vec![1]);
+        // All stalled from the start (the network, not one connection): nobody.
+        let (mut slow, mut median) = (vec![0; 2], 0);
+        for _ in 0..10 {
+            assert!(slow_ones(&[(0, 0)], &mut slow, &mut median).is_empty());
+            assert!(slow_ones(&[(0, 0), (1, 0)], &mut slow, &mut median).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_serial_partial_is_taken_over_as_the_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        let (parts, ranges, inc) = (
+            dir.path().join("p"),
+            dir.path().join("r"),
+            dir.path().join("i"),
+        );
+        std::fs::write(&inc, b"abc").unwrap();
+        let (file, done) = open_parts(&parts, &ranges, &inc, 10).unwrap();
+        assert_eq!(done.iter().cloned().collect::<Vec<_>>(), vec![0..3]);
+        assert_eq!(file.metadata().unwrap().len(), 10);
+        assert!(!inc.exists());
+        // A record that does not vouch for the file: it starts over.
+        std::fs::write(&ranges, b"haid-ranges 1 10\n0 11\n").unwrap();
+        let (file, done) = open_parts(&parts, &ranges, &inc, 10).unwrap();
+        assert_eq!(done.total(), 0);
+        assert_eq!(std::fs::read(&parts).unwrap(), vec![0; 10]);
+        drop(file);
+    }
+}
