@@ -15,6 +15,10 @@ pub struct Faults {
     /// the next `stall_times` transfers (default: the next one): a stall.
     pub stall_after: Option<u64>,
     pub stall_times: Option<u32>,
+    /// Cut and stall only answers to a bounded `Range` (`bytes=A-B`, as the
+    /// connections of a parallel download ask): the one stream a big file
+    /// starts with passes untouched.
+    pub only_ranges: bool,
     /// Send each file body at this many bytes per second: a throttle per
     /// connection (each range of a parallel download has its own), as a CDN holds it.
     pub throttle_bps: Option<u64>,

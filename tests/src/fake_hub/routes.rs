@@ -367,8 +367,10 @@ async fn resolve(
         );
     }
     state.file_requests.fetch_add(1, Ordering::SeqCst);
-    let cut = cut_for_this_transfer(&state);
-    let stall = stall_for_this_transfer(&state);
+    let bounded = range.is_some_and(|(_, end)| end.is_some());
+    let faulty = bounded || !faults.only_ranges;
+    let cut = faulty.then(|| cut_for_this_transfer(&state)).flatten();
+    let stall = faulty.then(|| stall_for_this_transfer(&state)).flatten();
     let flip = faults.corrupt_path.as_deref() == Some(file.path.as_str());
     let shape = Shape {
         cut,

@@ -29,8 +29,14 @@
 //! asks for the rest of its range. The CDN may hold one connection to a
 //! crawl while a fresh one runs fast.
 //!
+//! **How many.** A big file starts as the one-stream transfer, and goes
+//! over to ranges (its `.incomplete` taken over as the prefix) only when
+//! that stream runs under [`ONE_IS_ENOUGH`] ([`SlowWatch`]): on a fast link
+//! one connection is enough, and more only compete for the CPU. A file
+//! resumed in ranges likewise runs its first connection alone for a moment.
+//!
 //! **Fallbacks.** The file's first request (one connection, alone) decides:
-//! a `206` for the range asked starts the others; a `200` (a server that
+//! a `206` for the range asked may start the others; a `200` (a server that
 //! ignores `Range`) is streamed whole as the one connection, into the same
 //! file; a `416` (a server that refuses ranges) hands the file to the
 //! one-stream transfer.
@@ -54,6 +60,51 @@ use crate::cache::blob_hash::BlobHashKind;
 use crate::error::{Error, Result};
 
 mod connection;
+mod writer;
+
+/// One connection faster than this is not held back by a CDN (they hold
+/// connections to some tens of MB/s): more would only share the same CPU,
+/// which hashes and writes at about 1 GB/s on 2 cores. Measured on loopback
+/// (BENCHMARKS.md, "Parallel ranges"): 8 connections where one would do
+/// took 1.7–3.0 s for 1 GiB instead of 1.2–2.0 s.
+pub const ONE_IS_ENOUGH: u64 = 200 << 20;
+/// How long the first connection runs alone before the others are opened,
+/// and how often it is measured after that while it stays alone.
+const PROBE: Duration = Duration::from_millis(300);
+
+/// Watches a big file's one stream (`transfer`): under [`ONE_IS_ENOUGH`]
+/// over a [`PROBE`], with at least two pieces left, it should go on in ranges.
+#[derive(Debug)]
+pub(crate) struct SlowWatch {
+    deadline: tokio::time::Instant,
+    from: u64,
+}
+
+impl SlowWatch {
+    /// Watching from `len` bytes on disk.
+    pub(crate) fn new(len: u64) -> Self {
+        Self {
+            deadline: tokio::time::Instant::now() + PROBE,
+            from: len,
+        }
+    }
+
+    /// Until the next measure (never, without a watch).
+    pub(crate) async fn wait(watch: Option<&Self>) {
+        match watch {
+            Some(w) => tokio::time::sleep_until(w.deadline).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// At the measure: whether the stream, now at `len` of `size`, is too slow.
+    pub(crate) fn is_slow(&mut self, len: u64, size: u64) -> bool {
+        let rate = len.saturating_sub(self.from) as f64 / PROBE.as_secs_f64();
+        self.from = len;
+        self.deadline += PROBE;
+        rate < ONE_IS_ENOUGH as f64 && size.saturating_sub(len) >= 2 * spans::MIN_PIECE
+    }
+}
 
 /// Seconds in a row under a quarter of the median that get a connection replaced.
 pub const SLOW_TICKS: u32 = 3;
@@ -107,9 +158,7 @@ struct Conn {
 struct Shared<'a> {
     t: &'a Transfer<'a>,
     parts: PathBuf,
-    file: Arc<File>,
-    record: Arc<Mutex<RangesFile>>,
-    hash_tx: mpsc::Sender<(u64, Vec<bytes::Bytes>)>,
+    writer: mpsc::Sender<writer::Batch>,
     queue: Mutex<VecDeque<Range<u64>>>,
     conns: Vec<Conn>,
     /// Cancelled when the user cancels or a connection fails for good.
@@ -120,7 +169,13 @@ struct Shared<'a> {
 
 /// Fetches the file in ranges into its parts file; the caller holds its
 /// lock, and commits (or discards) the file by the digest.
-pub(crate) async fn fetch(t: &Transfer<'_>, kind: BlobHashKind) -> Result<Fetched> {
+/// With `alone_first`, the first connection runs alone until it proves
+/// slow (the file is resumed in ranges); else the one stream already did.
+pub(crate) async fn fetch(
+    t: &Transfer<'_>,
+    kind: BlobHashKind,
+    alone_first: bool,
+) -> Result<Fetched> {
     let size = t.file.size;
     let (parts, ranges) = parts_paths(t.blobs_dir, t.file.etag());
     let incomplete = t.blobs_dir.join(t.file.etag().incomplete_name());
@@ -131,32 +186,43 @@ pub(crate) async fn fetch(t: &Transfer<'_>, kind: BlobHashKind) -> Result<Fetche
     let policy = t.hub.config.parallel;
     let pieces = spans::plan(size, &done, spans::piece_size(size, policy.per_file));
     let width = policy.per_file.min(pieces.len()).max(1);
-    let (hash_tx, hash_rx) = mpsc::channel(32);
     let follow = std::env::var_os("HAID_HASH_AT_END").is_none();
     let hasher = OrderedHasher::new(kind, file.clone(), size, &done, follow);
-    let hashing = tokio::task::spawn_blocking(move || hash_loop(hasher, hash_rx));
+    let (threads, writer) = writer::start(file, record, hasher, width);
     let shared = Shared {
         t,
         parts: parts.clone(),
-        file,
-        record: Arc::new(Mutex::new(record)),
-        hash_tx,
+        writer,
         queue: Mutex::new(pieces.into()),
         conns: (0..width).map(|_| Conn::default()).collect(),
         stop: t.cancel.child_token(),
         inconsistent: AtomicU64::new(0),
     };
-    let ended = shared.run_all().await;
-    drop(shared);
-    let digest = hashing
-        .await
-        .map_err(|e| Error::io("hash", &parts, std::io::Error::other(e)))?;
-    match ended? {
-        Fetched::NoRanges => Ok(Fetched::NoRanges),
-        Fetched::Digest(_) => Ok(Fetched::Digest(
-            digest.map_err(|e| Error::io("hash", &parts, e))?,
-        )),
+    let ended = shared.run_all(alone_first).await;
+    drop(shared); // the writer's queue closes
+    let (written, hashed) = threads.finish().await;
+    // A full disk first: it is why the connections stopped.
+    written.map_err(|e| write_error(&parts, e))?;
+    if let Fetched::NoRanges = ended? {
+        return Ok(Fetched::NoRanges);
     }
+    let hash_error = |e| Error::io("hash", &parts, e);
+    let hasher = hashed.map_err(hash_error)?;
+    // Only now the rest (all of it, hashed at the end): a failed or
+    // cancelled fetch does not wait for a hash it will never use.
+    let digest = tokio::task::spawn_blocking(move || hasher.finish())
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    Ok(Fetched::Digest(digest.map_err(hash_error)?))
+}
+
+fn write_error(parts: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        return Error::DiskFullMidway {
+            path: parts.to_owned(),
+        };
+    }
+    Error::io("write", parts, e)
 }
 
 /// The parts file at full size, and what of it is written: resumed from
@@ -199,24 +265,14 @@ fn adopt_serial(parts: &Path, incomplete: &Path, size: u64) -> Option<Spans> {
     Some(done)
 }
 
-fn hash_loop(
-    mut hasher: OrderedHasher,
-    mut rx: mpsc::Receiver<(u64, Vec<bytes::Bytes>)>,
-) -> std::io::Result<String> {
-    while let Some((start, pieces)) = rx.blocking_recv() {
-        hasher.written(start, &pieces)?;
-    }
-    hasher.finish()
-}
-
 impl Shared<'_> {
     /// The first connection alone until its answer says whether the server
     /// serves ranges; then the others, while the supervisor watches them.
-    async fn run_all(&self) -> Result<Fetched> {
+    async fn run_all(&self, alone_first: bool) -> Result<Fetched> {
         let (ranges_ok, decided) = oneshot::channel();
         let first = self.worker(0, Some(ranges_ok));
         let rest = async {
-            if decided.await != Ok(true) {
+            if decided.await != Ok(true) || (alone_first && !self.one_is_not_enough().await) {
                 return Ok(());
             }
             let others: Vec<_> = (1..self.conns.len())
@@ -242,6 +298,26 @@ impl Shared<'_> {
                 })
             }
             (Ok(()), Ok(())) => Ok(Fetched::Digest(String::new())),
+        }
+    }
+
+    /// Watches the first connection: true (open the others) once it runs
+    /// under [`ONE_IS_ENOUGH`] over a [`PROBE`], false if it takes the
+    /// last piece first.
+    async fn one_is_not_enough(&self) -> bool {
+        let first = &self.conns[0];
+        let mut before = first.bytes.load(Ordering::Relaxed);
+        loop {
+            tokio::time::sleep(PROBE).await;
+            let now = first.bytes.load(Ordering::Relaxed);
+            let rate = (now - before) as f64 / PROBE.as_secs_f64();
+            before = now;
+            if rate < ONE_IS_ENOUGH as f64 {
+                return true;
+            }
+            if self.queue.lock().map_or(true, |q| q.is_empty()) {
+                return false;
+            }
         }
     }
 

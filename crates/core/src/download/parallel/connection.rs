@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::super::api_retry::retry_after;
 use super::super::http::{describe, unfollowed_redirect};
-use super::super::positioned::write_all_at;
 use super::super::transfer::{parse_content_range, INCONSISTENT_ATTEMPTS};
 use super::{Conn, End, Shared};
 use crate::error::Error;
@@ -296,40 +295,22 @@ impl Shared<'_> {
         outcome
     }
 
-    /// Writes the pending batch at its offset, records it, and hands it to the hash.
+    /// Hands the pending batch to the writer (`writer`).
     async fn flush(&self, p: &mut Pending) -> crate::Result<()> {
         if p.pieces.is_empty() {
             return Ok(());
         }
         let pieces = std::mem::take(&mut p.pieces);
-        let (start, end) = (p.start, p.start + p.len as u64);
-        (p.start, p.len) = (end, 0);
-        let (file, record, batch) = (self.file.clone(), self.record.clone(), pieces.clone());
-        let written = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let mut offset = start;
-            for piece in &batch {
-                write_all_at(&file, piece, offset)?;
-                offset += piece.len() as u64;
-            }
-            let mut record = record
-                .lock()
-                .map_err(|_| std::io::Error::other("poisoned"))?;
-            record.record(start, end)
+        let start = p.start;
+        (p.start, p.len) = (p.start + p.len as u64, 0);
+        self.writer.send((start, pieces)).await.map_err(|_| {
+            // It stopped on an error, which `fetch` reports.
+            Error::io(
+                "write",
+                &self.parts,
+                std::io::Error::other("the writer stopped"),
+            )
         })
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        if let Err(e) = written {
-            if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
-                return Err(Error::DiskFullMidway {
-                    path: self.parts.clone(),
-                });
-            }
-            return Err(Error::io("write", &self.parts, e));
-        }
-        // The hash stops only once every sender is gone, so this fails only
-        // when it hit a read error, which its result reports.
-        let _ = self.hash_tx.send((start, pieces)).await;
-        Ok(())
     }
 
     fn network(&self, message: String) -> Error {
