@@ -40,6 +40,10 @@ pub struct ParallelPolicy {
     pub per_file: usize,
     /// Connections for every download of the process together (`HAID_CONNECTIONS`).
     pub total: usize,
+    /// Hash in one pass after the last range instead of following the
+    /// ranges (`HAID_HASH_AT_END=1`): the slower way, kept for the benchmark
+    /// that compares the two (BENCHMARKS.md, "Parallel ranges").
+    pub hash_at_end: bool,
 }
 
 impl Default for ParallelPolicy {
@@ -48,6 +52,7 @@ impl Default for ParallelPolicy {
             threshold: 64 << 20,
             per_file: 8,
             total: 16,
+            hash_at_end: false,
         }
     }
 }
@@ -67,6 +72,7 @@ impl ParallelPolicy {
             threshold: number("HAID_PARALLEL_THRESHOLD").map_or(d.threshold, |n| n.max(1)),
             per_file: count("HAID_CONNECTIONS_PER_FILE", d.per_file),
             total: count("HAID_CONNECTIONS", d.total),
+            hash_at_end: env.flag("HAID_HASH_AT_END"),
         }
     }
 

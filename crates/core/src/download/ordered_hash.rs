@@ -5,8 +5,9 @@
 //!
 //! Measured against one pass over the file after the last range
 //! (BENCHMARKS.md, "Parallel ranges"): on 2 cores following the prefix is
-//! faster, because the hash of most of the file overlaps the transfer
-//! instead of following it. The one-pass way stays as `follow: false`
+//! faster (1 GiB on 8 throttled connections: 14.05 s against 14.69 s),
+//! because the hash overlaps the transfer instead of coming after the last
+//! byte. The one-pass way stays as `follow: false` (`HAID_HASH_AT_END=1`)
 //! for that measurement.
 
 use std::fs::File;

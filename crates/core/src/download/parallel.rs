@@ -35,11 +35,11 @@
 //! one connection is enough, and more only compete for the CPU. A file
 //! resumed in ranges likewise runs its first connection alone for a moment.
 //!
-//! **Fallbacks.** The file's first request (one connection, alone) decides:
-//! a `206` for the range asked may start the others; a `200` (a server that
+//! **Fallbacks.** The first range request (one connection, alone) decides:
+//! a `206` for the range asked starts the others; a `200` (a server that
 //! ignores `Range`) is streamed whole as the one connection, into the same
-//! file; a `416` (a server that refuses ranges) hands the file to the
-//! one-stream transfer.
+//! file; a `416` (a server that refuses ranges) hands the file back to the
+//! one-stream transfer, from the start.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -65,8 +65,8 @@ mod writer;
 /// One connection faster than this is not held back by a CDN (they hold
 /// connections to some tens of MB/s): more would only share the same CPU,
 /// which hashes and writes at about 1 GB/s on 2 cores. Measured on loopback
-/// (BENCHMARKS.md, "Parallel ranges"): 8 connections where one would do
-/// took 1.7–3.0 s for 1 GiB instead of 1.2–2.0 s.
+/// (BENCHMARKS.md, "Parallel ranges"): 1 GiB in ranges took 1.7–3.0 s on 8
+/// connections, and 1.85–2.4 s even on one, against 1.3–2.0 s as one stream.
 pub const ONE_IS_ENOUGH: u64 = 200 << 20;
 /// How long the first connection runs alone before the others are opened,
 /// and how often it is measured after that while it stays alone.
@@ -186,8 +186,7 @@ pub(crate) async fn fetch(
     let policy = t.hub.config.parallel;
     let pieces = spans::plan(size, &done, spans::piece_size(size, policy.per_file));
     let width = policy.per_file.min(pieces.len()).max(1);
-    let follow = std::env::var_os("HAID_HASH_AT_END").is_none();
-    let hasher = OrderedHasher::new(kind, file.clone(), size, &done, follow);
+    let hasher = OrderedHasher::new(kind, file.clone(), size, &done, !policy.hash_at_end);
     let (threads, writer) = writer::start(file, record, hasher, width);
     let shared = Shared {
         t,
@@ -439,6 +438,20 @@ mod tests {
             assert!(slow_ones(&[(0, 0)], &mut slow, &mut median).is_empty());
             assert!(slow_ones(&[(0, 0), (1, 0)], &mut slow, &mut median).is_empty());
         }
+    }
+
+    #[test]
+    fn a_slow_stream_goes_over_to_ranges_a_fast_one_stays() {
+        const MIB: u64 = 1 << 20;
+        let size = 1 << 30;
+        let mut watch = SlowWatch::new(0);
+        // 100 MiB in a probe of 0.3 s: 333 MiB/s, one stream is enough.
+        assert!(!watch.is_slow(100 * MIB, size));
+        // 3 MiB more: 10 MiB/s, a connection a CDN holds back.
+        assert!(watch.is_slow(103 * MIB, size));
+        // Slow, but less than two pieces left: not worth it.
+        let mut near_end = SlowWatch::new(size - MIB - 1000);
+        assert!(!near_end.is_slow(size - MIB, size));
     }
 
     #[test]

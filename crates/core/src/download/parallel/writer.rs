@@ -1,8 +1,7 @@
 //! The writing side of a parallel download: one thread writes every
 //! connection's batches at their offsets and records each, another hashes
-//! them (`ordered_hash`), so the connections only receive. Awaiting each
-//! write on the connection instead left the network idle during every
-//! write: 1 GiB on loopback took 1.8–2.2 s against 1.3–1.6 s.
+//! them (`ordered_hash`), so the connections only receive and never wait
+//! for the disk (as `blob_writer` does for the one stream).
 
 use std::fs::File;
 use std::sync::Arc;
