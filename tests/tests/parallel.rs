@@ -1,6 +1,6 @@
 //! Big files in parallel ranges, against the fake hub: a kill and a resume
-//! send little more than the file, a range cut mid-way or a stalled
-//! connection still ends with the right file, a server that ignores or
+//! send little more than the file, a range cut mid-way or a stalled or
+//! crawling connection still ends with the right file, a server that ignores or
 //! refuses `Range` gets one stream, and the bandwidth limit holds over all
 //! the connections. After each, Python's `hf cache verify` passes.
 //!
@@ -320,6 +320,27 @@ fn a_stalled_connection_is_replaced() {
     // Well before the 30 s a read waits before it calls the link stalled.
     assert!(took < Duration::from_secs(20), "took {took:?}");
     // What the stalled connection had sent was kept.
+    assert!(w.hub.bytes_served() <= w.weights().size + (256 << 10));
+    w.assert_whole(&w.cache);
+}
+
+#[test]
+fn a_crawling_connection_is_replaced() {
+    let w = World::new(8, false);
+    w.hub.set_faults(Faults {
+        throttle_bps: Some(MB),
+        crawl_once_bps: Some(64 << 10),
+        only_ranges: true,
+        ..Faults::default()
+    });
+    let out = w.download(&[]);
+    assert_ok(&out);
+    let replaced = ndjson(&out)
+        .into_iter()
+        .filter(|e| e["event"] == "retrying")
+        .any(|e| e["message"].as_str().unwrap_or("").contains("replaced"));
+    assert!(replaced, "{}", stderr(&out));
+    // What the crawling connection had sent was kept.
     assert!(w.hub.bytes_served() <= w.weights().size + (256 << 10));
     w.assert_whole(&w.cache);
 }

@@ -15,6 +15,10 @@ pub struct Faults {
     /// the next `stall_times` transfers (default: the next one): a stall.
     pub stall_after: Option<u64>,
     pub stall_times: Option<u32>,
+    /// The next transfer (with `only_ranges`, the next answer to a bounded
+    /// range) crawls at this many bytes per second, whatever `throttle_bps`
+    /// says: one connection a CDN holds back while fresh ones run fast.
+    pub crawl_once_bps: Option<u64>,
     /// Cut and stall only answers to a bounded `Range` (`bytes=A-B`, as the
     /// connections of a parallel download ask): the one stream a big file
     /// starts with passes untouched.

@@ -375,7 +375,10 @@ async fn resolve(
     let shape = Shape {
         cut,
         stall,
-        throttle: faults.throttle_bps,
+        throttle: faulty
+            .then(|| crawl_for_this_transfer(&state))
+            .flatten()
+            .or(faults.throttle_bps),
         flip,
     };
     let body = body_stream(state.clone(), file, start, end, shape);
@@ -436,6 +439,10 @@ fn cut_for_this_transfer(state: &HubState) -> Option<u64> {
             Some(cut)
         }
     }
+}
+
+fn crawl_for_this_transfer(state: &HubState) -> Option<u64> {
+    state.faults.lock().unwrap().crawl_once_bps.take()
 }
 
 fn stall_for_this_transfer(state: &HubState) -> Option<u64> {
