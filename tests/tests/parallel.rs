@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use haid_models_tests::fake_hub::{FakeHub, Faults, HubRepo};
-use haid_models_tests::output::{assert_ok, ndjson, stderr};
+use haid_models_tests::output::{assert_ok, json_ok, ndjson, stderr};
 use haid_models_tests::{haid, python};
 use sha2::{Digest, Sha256};
 
@@ -176,6 +176,19 @@ fn a_killed_parallel_download_resumes_and_sends_at_most_a_tenth_more() {
     std::thread::sleep(Duration::from_millis(200)); // the hub notices the dead sockets
     let first_run = w.hub.bytes_served();
     w.hub.set_faults(Faults::default());
+
+    // Both scans count the parts file and its record as unfinished, alike;
+    // prune sees them as a partial download (its lock is free), not as orphans.
+    let ours = json_ok(&w.haid(&["scan", "--json"]).output().unwrap());
+    let theirs = python::run_json("hf_scan.py", &[w.cache.to_str().unwrap()]);
+    assert_eq!(
+        ours["incomplete_size_on_disk"],
+        theirs["incomplete_size_on_disk"]
+    );
+    assert!(ours["incomplete_size_on_disk"].as_u64().unwrap() >= w.weights().size);
+    let plan = json_ok(&w.haid(&["prune", "--dry-run", "--json"]).output().unwrap());
+    assert_eq!(plan["orphan_blobs"].as_array().unwrap().len(), 0, "{plan}");
+    assert_eq!(plan["incomplete"].as_array().unwrap().len(), 2, "{plan}");
 
     // Python on a copy of the killed cache: it ignores our parts file and
     // ends with the right blob.

@@ -326,6 +326,20 @@ mod tests {
     const SHA256: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
     #[test]
+    fn partial_files_name_their_etag() {
+        let etag = BlobName::parse(SHA256).unwrap();
+        for name in [
+            etag.incomplete_name(),
+            etag.parts_name(),
+            etag.ranges_name(),
+        ] {
+            assert_eq!(partial_etag(&name), Some(SHA256), "{name}");
+        }
+        assert_eq!(partial_etag(SHA256), None);
+        assert_eq!(partial_etag(&etag.lock_name()), None);
+    }
+
+    #[test]
     fn commits_are_40_lowercase_hex() {
         CommitHash::parse(SHA1).unwrap();
         for bad in [
