@@ -182,7 +182,12 @@ fn write_error(parts: &Path, e: std::io::Error) -> Error {
 /// The parts file at full size, and what of it is written: resumed from
 /// its record, or from a serial `.incomplete` (its prefix), or new.
 fn open_parts(parts: &Path, ranges: &Path, incomplete: &Path, size: u64) -> Result<(File, Spans)> {
-    let resumable = std::fs::metadata(parts).is_ok_and(|m| m.is_file() && m.len() == size);
+    // A symlink (or anything but a file) under our name is not ours: it is
+    // removed, never opened, so nothing outside the cache is written.
+    if std::fs::symlink_metadata(parts).is_ok_and(|m| !m.is_file()) {
+        let _ = std::fs::remove_file(parts);
+    }
+    let resumable = std::fs::symlink_metadata(parts).is_ok_and(|m| m.is_file() && m.len() == size);
     let mut done = resumable.then(|| ranges_file::load(ranges, size)).flatten();
     if done.is_none() {
         done = adopt_serial(parts, incomplete, size);
@@ -207,7 +212,7 @@ fn open_parts(parts: &Path, ranges: &Path, incomplete: &Path, size: u64) -> Resu
 /// A one-stream `.incomplete` (huggingface_hub appends, so its bytes are
 /// the file's prefix) becomes the parts file's written prefix.
 fn adopt_serial(parts: &Path, incomplete: &Path, size: u64) -> Option<Spans> {
-    let len = std::fs::metadata(incomplete)
+    let len = std::fs::symlink_metadata(incomplete)
         .ok()
         .filter(|m| m.is_file())?
         .len();
@@ -359,5 +364,24 @@ mod tests {
         assert_eq!(done.total(), 0);
         assert_eq!(std::fs::read(&parts).unwrap(), vec![0; 10]);
         drop(file);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_in_place_of_the_parts_file_is_removed_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let (parts, ranges, inc) = (
+            dir.path().join("p"),
+            dir.path().join("r"),
+            dir.path().join("i"),
+        );
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"keep me").unwrap();
+        std::os::unix::fs::symlink(&outside, &parts).unwrap();
+        std::os::unix::fs::symlink(&outside, &inc).unwrap();
+        let (_file, done) = open_parts(&parts, &ranges, &inc, 10).unwrap();
+        assert_eq!(done.total(), 0, "neither link is taken for a partial");
+        assert_eq!(std::fs::read(&outside).unwrap(), b"keep me");
+        assert!(std::fs::symlink_metadata(&parts).unwrap().is_file());
     }
 }

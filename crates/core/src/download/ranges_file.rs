@@ -35,7 +35,8 @@ const MAGIC: &str = "haid-ranges 1";
 /// The written ranges a record at `path` vouches for, for a file of `size`
 /// bytes; `None` when there is none or it is not to be trusted.
 pub fn load(path: &Path, size: u64) -> Option<Spans> {
-    let meta = std::fs::metadata(path).ok()?;
+    // Not followed: a symlink under our name is no record of ours.
+    let meta = std::fs::symlink_metadata(path).ok()?;
     if !meta.is_file() || meta.len() > MAX_BYTES {
         return None;
     }

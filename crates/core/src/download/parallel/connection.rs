@@ -187,7 +187,9 @@ impl Shared<'_> {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
                 let agrees = parse_content_range(range).is_some_and(|(start, end, total)| {
-                    start == ask.pos && end + 1 == ask.end && total.is_none_or(|t| t == size)
+                    start == ask.pos
+                        && end.checked_add(1) == Some(ask.end)
+                        && total.is_none_or(|t| t == size)
                 });
                 if !agrees || length.is_some_and(|l| l != ask.end - ask.pos) {
                     return Err(Stop::Inconsistent(format!(
