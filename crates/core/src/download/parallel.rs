@@ -162,8 +162,8 @@ pub(crate) async fn fetch(
     }
     let hash_error = |e| Error::io("hash", &parts, e);
     let hasher = hashed.map_err(hash_error)?;
-    // Only now the rest (all of it, hashed at the end): a failed or
-    // cancelled fetch does not wait for a hash it will never use.
+    // Only now what the hash has not read yet (with `hash_at_end`, all of
+    // it): a failed or cancelled fetch does not wait for a hash it drops.
     let digest = tokio::task::spawn_blocking(move || hasher.finish())
         .await
         .unwrap_or_else(|e| Err(std::io::Error::other(e)));
@@ -189,8 +189,10 @@ fn open_parts(parts: &Path, ranges: &Path, incomplete: &Path, size: u64) -> Resu
     }
     let resumable = std::fs::symlink_metadata(parts).is_ok_and(|m| m.is_file() && m.len() == size);
     let mut done = resumable.then(|| ranges_file::load(ranges, size)).flatten();
-    if done.is_none() {
-        done = adopt_serial(parts, incomplete, size);
+    // Ranges with nothing written yet (killed as they began) give way to
+    // the one stream's prefix.
+    if done.as_ref().is_none_or(|d| d.total() == 0) {
+        done = adopt_serial(parts, incomplete, size).or(done);
     }
     let file = File::options()
         .read(true)
