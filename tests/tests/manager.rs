@@ -5,7 +5,8 @@ use std::time::{Duration, Instant};
 
 use haid_models::cache::RepoId;
 use haid_models::download::{
-    DownloadEvent, DownloadManager, DownloadRequest, EventSink, Hub, HubConfig, RetryPolicy,
+    DownloadEvent, DownloadManager, DownloadRequest, EventSink, Hub, HubConfig, ParallelPolicy,
+    RetryPolicy,
 };
 use haid_models_tests::fake_hub::{FakeHub, Faults};
 use haid_models_tests::fixture::weights;
@@ -49,6 +50,7 @@ fn config(endpoint: &str) -> HubConfig {
         offline: false,
         allow_http_token: false,
         retry: RetryPolicy::default(),
+        parallel: ParallelPolicy::default(),
     }
 }
 

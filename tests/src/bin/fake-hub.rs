@@ -20,9 +20,13 @@ struct Args {
     root: PathBuf,
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Send file bodies at this many bytes per second.
-    #[arg(long)]
+    /// Send each file body at this many bytes per second (a throttle per
+    /// connection: each range of a parallel download has its own).
+    #[arg(long, alias = "throttle-per-connection")]
     throttle_bps: Option<u64>,
+    /// Stall one transfer (keep it open, send nothing) after this many bytes.
+    #[arg(long)]
+    stall_after: Option<u64>,
     /// Cut each transfer after this many bytes.
     #[arg(long)]
     cut_after: Option<u64>,
@@ -49,6 +53,7 @@ async fn main() -> std::io::Result<()> {
     let faults = Faults {
         throttle_bps: args.throttle_bps,
         cut_after: args.cut_after,
+        stall_after: args.stall_after,
         gated: args.gated,
         token: args.token,
         ignore_range: args.ignore_range,

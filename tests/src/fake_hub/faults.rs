@@ -15,7 +15,16 @@ pub struct Faults {
     /// the next `stall_times` transfers (default: the next one): a stall.
     pub stall_after: Option<u64>,
     pub stall_times: Option<u32>,
-    /// Send file bodies at this many bytes per second.
+    /// The next transfer (with `only_ranges`, the next answer to a bounded
+    /// range) crawls at this many bytes per second, whatever `throttle_bps`
+    /// says: one connection a CDN holds back while fresh ones run fast.
+    pub crawl_once_bps: Option<u64>,
+    /// Cut and stall only answers to a bounded `Range` (`bytes=A-B`, as the
+    /// connections of a parallel download ask): the one stream a big file
+    /// starts with passes untouched.
+    pub only_ranges: bool,
+    /// Send each file body at this many bytes per second: a throttle per
+    /// connection (each range of a parallel download has its own), as a CDN holds it.
     pub throttle_bps: Option<u64>,
     /// Repos (`org/name`) that answer 401 `GatedRepo` without this token.
     pub gated: Vec<String>,
@@ -30,6 +39,8 @@ pub struct Faults {
     pub fail_api_status: Option<u16>,
     /// Ignore `Range` and always send the whole file with 200 (as some proxies do).
     pub ignore_range: bool,
+    /// Answer every request with a `Range` with 416 (a server that refuses ranges).
+    pub refuse_range: bool,
     /// Serve these bytes instead of a file's real content (a corrupt mirror).
     pub corrupt_path: Option<String>,
     /// Lies instead of faults (see [`Hostile`]).

@@ -31,6 +31,10 @@ pub struct HubState {
     faults: Mutex<Faults>,
     bytes_served: AtomicU64,
     file_requests: AtomicU64,
+    /// File bodies being sent now, and the most at once (connections of a
+    /// parallel download).
+    transfers: AtomicU64,
+    max_transfers: AtomicU64,
     requests: AtomicU64,
     /// Every `Authorization` header value received, in order.
     authorizations: Mutex<Vec<String>>,
@@ -49,6 +53,8 @@ impl HubState {
             faults: Mutex::new(faults),
             bytes_served: AtomicU64::new(0),
             file_requests: AtomicU64::new(0),
+            transfers: AtomicU64::new(0),
+            max_transfers: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             authorizations: Mutex::new(Vec::new()),
             repos: Mutex::new(HashMap::new()),
@@ -121,6 +127,7 @@ impl HubState {
         serde_json::json!({
             "bytes_served": self.bytes_served.load(Ordering::SeqCst),
             "file_requests": self.file_requests.load(Ordering::SeqCst),
+            "max_transfers": self.max_transfers.load(Ordering::SeqCst),
             "requests": self.requests.load(Ordering::SeqCst),
         })
     }
@@ -185,6 +192,11 @@ impl FakeHub {
         self.state.file_requests.load(Ordering::SeqCst)
     }
 
+    /// The most file bodies that were being sent at once.
+    pub fn max_transfers(&self) -> u64 {
+        self.state.max_transfers.load(Ordering::SeqCst)
+    }
+
     /// Every request, of any kind (a client told to stay offline makes none).
     pub fn requests(&self) -> u64 {
         self.state.requests.load(Ordering::SeqCst)
@@ -194,6 +206,7 @@ impl FakeHub {
     pub fn reset_counts(&self) {
         self.state.bytes_served.store(0, Ordering::SeqCst);
         self.state.file_requests.store(0, Ordering::SeqCst);
+        self.state.max_transfers.store(0, Ordering::SeqCst);
         self.state.requests.store(0, Ordering::SeqCst);
         self.state.authorizations.lock().unwrap().clear();
     }

@@ -334,6 +334,12 @@ async fn resolve(
     }
     let (status, start, end) = match range {
         None => (StatusCode::OK, 0, file.size),
+        Some(_) if faults.refuse_range => {
+            return resp
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .body(Body::empty())
+                .unwrap();
+        }
         Some((start, _)) if start >= file.size && file.size > 0 => {
             return resp
                 .status(StatusCode::RANGE_NOT_SATISFIABLE)
@@ -361,13 +367,18 @@ async fn resolve(
         );
     }
     state.file_requests.fetch_add(1, Ordering::SeqCst);
-    let cut = cut_for_this_transfer(&state);
-    let stall = stall_for_this_transfer(&state);
+    let bounded = range.is_some_and(|(_, end)| end.is_some());
+    let faulty = bounded || !faults.only_ranges;
+    let cut = faulty.then(|| cut_for_this_transfer(&state)).flatten();
+    let stall = faulty.then(|| stall_for_this_transfer(&state)).flatten();
     let flip = faults.corrupt_path.as_deref() == Some(file.path.as_str());
     let shape = Shape {
         cut,
         stall,
-        throttle: faults.throttle_bps,
+        throttle: faulty
+            .then(|| crawl_for_this_transfer(&state))
+            .flatten()
+            .or(faults.throttle_bps),
         flip,
     };
     let body = body_stream(state.clone(), file, start, end, shape);
@@ -430,6 +441,10 @@ fn cut_for_this_transfer(state: &HubState) -> Option<u64> {
     }
 }
 
+fn crawl_for_this_transfer(state: &HubState) -> Option<u64> {
+    state.faults.lock().unwrap().crawl_once_bps.take()
+}
+
 fn stall_for_this_transfer(state: &HubState) -> Option<u64> {
     let mut faults = state.faults.lock().unwrap();
     let at = faults.stall_after?;
@@ -466,6 +481,24 @@ fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
     Some((start, end))
 }
 
+/// A body being sent, counted while it lives (dropped when the client
+/// goes away, too).
+struct Counted(Arc<HubState>);
+
+impl Counted {
+    fn new(state: Arc<HubState>) -> Self {
+        let now = state.transfers.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_transfers.fetch_max(now, Ordering::SeqCst);
+        Self(state)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.transfers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Reads `start..end` of the file, throttled, cut or corrupted as the faults
 /// say; counts what it sends. Unthrottled it reads 1 MiB at a time into
 /// uninitialised buffers: with 64 KiB zeroed chunks the hub itself took
@@ -490,12 +523,14 @@ fn body_stream(
         pos: u64,
         sent: u64,
         began: Instant,
+        _counted: Counted,
     }
     let init = Transfer {
         fd: None,
         pos: start,
         sent: 0,
         began: Instant::now(),
+        _counted: Counted::new(state.clone()),
     };
     futures_util::stream::unfold(init, move |mut t| {
         let (state, path) = (state.clone(), file.abs.clone());

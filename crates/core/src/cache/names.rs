@@ -97,6 +97,19 @@ impl CommitHash {
     }
 }
 
+/// The end of a parallel download's file (see [`BlobName::parts_name`]).
+pub const PARTS_SUFFIX: &str = ".parts.incomplete";
+/// The end of its record of written ranges (see [`BlobName::ranges_name`]).
+pub const RANGES_SUFFIX: &str = ".ranges.incomplete";
+
+/// The etag of a partial download's file name: `<etag>.incomplete`, or a
+/// parallel download's `<etag>.parts.incomplete` and `<etag>.ranges.incomplete`.
+pub fn partial_etag(file_name: &str) -> Option<&str> {
+    [PARTS_SUFFIX, RANGES_SUFFIX, ".incomplete"]
+        .iter()
+        .find_map(|suffix| file_name.strip_suffix(suffix))
+}
+
 /// A blob's name: the etag, sha256 (64 hex) for LFS files or git sha1 (40
 /// hex) for small ones. It names `blobs/<etag>`, its `.incomplete` and its lock.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,6 +128,19 @@ impl BlobName {
     /// `<etag>.incomplete`: a download in progress.
     pub fn incomplete_name(&self) -> String {
         format!("{}.incomplete", self.0)
+    }
+
+    /// `<etag>.parts.incomplete`: a download in parallel ranges, preallocated
+    /// to the full size. Not `<etag>.incomplete`, which huggingface_hub
+    /// resumes from its length: a full-length file with holes would pass
+    /// for finished there (`download::parallel` says more).
+    pub fn parts_name(&self) -> String {
+        format!("{}{PARTS_SUFFIX}", self.0)
+    }
+
+    /// `<etag>.ranges.incomplete`: which bytes of the parts file are written.
+    pub fn ranges_name(&self) -> String {
+        format!("{}{RANGES_SUFFIX}", self.0)
     }
 
     /// `<etag>.lock`: the lock huggingface_hub takes too.
@@ -298,6 +324,20 @@ mod tests {
 
     const SHA1: &str = "0123456789abcdef0123456789abcdef01234567";
     const SHA256: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn partial_files_name_their_etag() {
+        let etag = BlobName::parse(SHA256).unwrap();
+        for name in [
+            etag.incomplete_name(),
+            etag.parts_name(),
+            etag.ranges_name(),
+        ] {
+            assert_eq!(partial_etag(&name), Some(SHA256), "{name}");
+        }
+        assert_eq!(partial_etag(SHA256), None);
+        assert_eq!(partial_etag(&etag.lock_name()), None);
+    }
 
     #[test]
     fn commits_are_40_lowercase_hex() {

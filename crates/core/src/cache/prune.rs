@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::delete::{execute_delete, finish_trash_or_fail, plan_delete, DeletePlan};
-use super::names::BlobName;
+use super::names::{partial_etag, BlobName};
 use super::repo::RepoId;
-use super::repo_scan::INCOMPLETE_SUFFIX;
 use super::report::{CachedRepo, ScanWarning};
 use super::safe_fs::remove_inside;
 use super::scan::{canonical_root, scan_cache};
@@ -185,7 +184,7 @@ fn plan_repo(root: &Path, repo: &CachedRepo, plan: &mut PrunePlan) -> Result<()>
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(etag) = name.strip_suffix(INCOMPLETE_SUFFIX) {
+        if let Some(etag) = partial_etag(&name) {
             if lock_is_free(root, repo, etag) {
                 plan.freed_bytes += meta.len();
                 plan.incomplete.push(path);
@@ -277,11 +276,8 @@ pub fn execute_prune(cache_dir: &Path, plan: &PrunePlan) -> Result<()> {
 
 /// The lock of `<repo>/blobs/<etag>.incomplete`, if nobody holds it.
 fn try_lock_partial(root: &Path, partial: &Path) -> Option<Option<fs::File>> {
-    let etag = partial
-        .file_name()?
-        .to_string_lossy()
-        .strip_suffix(INCOMPLETE_SUFFIX)?
-        .to_owned();
+    let name = partial.file_name()?.to_string_lossy();
+    let etag = partial_etag(&name)?.to_owned();
     let Ok(etag) = BlobName::parse(&etag) else {
         // Not named by a hash: no download of ours or huggingface_hub's writes it.
         return Some(None);

@@ -24,6 +24,62 @@ pub struct HubConfig {
     pub allow_http_token: bool,
     /// How transfers cope with a bad network.
     pub retry: RetryPolicy,
+    /// When and how wide a file is fetched in parallel ranges.
+    pub parallel: ParallelPolicy,
+}
+
+/// Big files are fetched as several ranges at once: the hub's CDN holds
+/// each connection to some tens of MB/s, and 8 connections have been
+/// measured at about 10× one (docs/FIELD-NOTES). Small files gain nothing
+/// from it and stay one stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParallelPolicy {
+    /// Files of at least this many bytes go in ranges (`HAID_PARALLEL_THRESHOLD`).
+    pub threshold: u64,
+    /// Connections for one file (`HAID_CONNECTIONS_PER_FILE`; 1: one stream).
+    pub per_file: usize,
+    /// Connections for every download of the process together (`HAID_CONNECTIONS`).
+    pub total: usize,
+    /// Hash in one pass after the last range instead of following the
+    /// ranges (`HAID_HASH_AT_END=1`): the slower way, kept for the benchmark
+    /// that compares the two (BENCHMARKS.md, "Parallel ranges").
+    pub hash_at_end: bool,
+}
+
+impl Default for ParallelPolicy {
+    fn default() -> Self {
+        Self {
+            threshold: 64 << 20,
+            per_file: 8,
+            total: 16,
+            hash_at_end: false,
+        }
+    }
+}
+
+impl ParallelPolicy {
+    /// The defaults, with what the environment sets (sizes as curl writes
+    /// them: `64M`, or bytes). A value that does not parse is ignored.
+    pub fn from_env(env: &Env) -> Self {
+        let d = Self::default();
+        let number = |key: &str| env.get(key).and_then(|v| super::rate::parse_rate(v).ok());
+        let count = |key: &str, default: usize| {
+            number(key).map_or(default, |n| {
+                usize::try_from(n).unwrap_or(default).clamp(1, 64)
+            })
+        };
+        Self {
+            threshold: number("HAID_PARALLEL_THRESHOLD").map_or(d.threshold, |n| n.max(1)),
+            per_file: count("HAID_CONNECTIONS_PER_FILE", d.per_file),
+            total: count("HAID_CONNECTIONS", d.total),
+            hash_at_end: env.flag("HAID_HASH_AT_END"),
+        }
+    }
+
+    /// Whether a file of `size` bytes is fetched in ranges.
+    pub fn splits(&self, size: u64) -> bool {
+        self.per_file > 1 && size >= self.threshold
+    }
 }
 
 /// How a transfer copes with a bad network: a stall (no byte for
@@ -93,6 +149,7 @@ impl HubConfig {
             offline: env.flag("HF_HUB_OFFLINE"),
             allow_http_token: env.flag("HAID_ALLOW_HTTP_TOKEN"),
             retry: RetryPolicy::default(),
+            parallel: ParallelPolicy::from_env(env),
         }
     }
 }
@@ -149,6 +206,23 @@ mod tests {
             HubConfig::from_env_and_settings(&env, home.path(), &saved).endpoint,
             "http://local:1"
         );
+    }
+
+    #[test]
+    fn parallel_ranges_follow_the_environment() {
+        let home = tempfile::tempdir().unwrap();
+        let c = HubConfig::from_env(&Env::default(), home.path());
+        assert_eq!(c.parallel, ParallelPolicy::default());
+        assert!(c.parallel.splits(64 << 20) && !c.parallel.splits((64 << 20) - 1));
+        let env = Env::from_pairs([
+            ("HAID_PARALLEL_THRESHOLD", "1M"),
+            ("HAID_CONNECTIONS_PER_FILE", "4"),
+            ("HAID_CONNECTIONS", "lots"),
+        ]);
+        let p = HubConfig::from_env(&env, home.path()).parallel;
+        assert_eq!((p.threshold, p.per_file, p.total), (1 << 20, 4, 16));
+        let one = Env::from_pairs([("HAID_CONNECTIONS_PER_FILE", "1")]);
+        assert!(!ParallelPolicy::from_env(&one).splits(1 << 40));
     }
 
     #[test]

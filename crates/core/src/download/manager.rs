@@ -114,10 +114,11 @@ impl DownloadManager {
     }
 
     /// The hub for downloads started from now on (a new endpoint or token).
-    /// The bandwidth limit stays the one all downloads share.
+    /// The bandwidth limit and the connection permits stay the ones all downloads share.
     pub fn set_hub(&self, mut hub: Hub) {
         if let Ok(mut current) = self.hub.write() {
             hub.rate = current.rate.clone();
+            hub.connections = current.connections.clone();
             *current = hub;
         }
     }

@@ -17,9 +17,14 @@ pub mod layout;
 pub mod listing;
 pub mod lock;
 pub mod manager;
+mod ordered_hash;
+mod parallel;
+mod positioned;
 pub mod progress;
+mod ranges_file;
 pub mod rate;
 pub mod remote;
+mod spans;
 mod transfer;
 
 use std::path::{Path, PathBuf};
@@ -29,7 +34,7 @@ use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{HubConfig, RetryPolicy};
+pub use config::{HubConfig, ParallelPolicy, RetryPolicy};
 pub use manager::DownloadManager;
 pub use progress::{no_events, DownloadEvent, EventSink, ModelProgress};
 pub use rate::RateLimit;
@@ -272,9 +277,10 @@ impl Plan {
                 plan.finished += f.size;
                 continue;
             }
-            let part = std::fs::metadata(blobs_dir.join(f.etag().incomplete_name()))
+            let serial = std::fs::metadata(blobs_dir.join(f.etag().incomplete_name()))
                 .map_or(0, |m| m.len())
                 .min(f.size);
+            let part = serial.max(parallel::present(blobs_dir, f.etag(), f.size));
             plan.partial += part;
             plan.to_fetch += f.size - part;
         }

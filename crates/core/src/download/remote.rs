@@ -83,6 +83,9 @@ pub struct Hub {
     pub(super) token: Option<String>,
     /// The bandwidth limit; clones of this hub share it.
     pub rate: super::RateLimit,
+    /// Permits for connections that fetch files, for every download at once
+    /// (`ParallelPolicy::total`); clones of this hub share them.
+    pub connections: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Hub {
@@ -96,11 +99,13 @@ impl Hub {
             .token
             .clone()
             .filter(|_| config.allow_http_token || safe_for_token);
+        let connections = std::sync::Arc::new(tokio::sync::Semaphore::new(config.parallel.total));
         Ok(Self {
             config,
             http,
             token,
             rate: super::RateLimit::default(),
+            connections,
         })
     }
 
