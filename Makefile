@@ -6,7 +6,7 @@ CARGO ?= cargo
 VENV := target/venv
 BIN := target/debug/haid-models
 
-.PHONY: help run test test-deps ui test-ui test-e2e test-bundle bundle lint test-rust bench bench-scan bench-download bench-watch bench-app bench-manifest bench-archive clean
+.PHONY: help run test test-deps ui test-ui test-e2e test-bundle bundle lint test-rust bench bench-scan bench-download bench-watch bench-app bench-manifest bench-archive bench-serve clean
 
 help:
 	@echo "make run     build and start the desktop app (or say how, without a display)"
@@ -60,7 +60,7 @@ lint:
 test-rust:
 	HAID_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace
 
-bench: bench-scan bench-download bench-watch bench-app bench-manifest bench-archive
+bench: bench-scan bench-download bench-watch bench-app bench-manifest bench-archive bench-serve
 
 bench-scan: test-deps
 	bench/scan.sh
@@ -79,6 +79,9 @@ bench-manifest: test-deps
 
 bench-archive: test-deps
 	bench/archive.sh
+
+bench-serve: test-deps
+	bench/serve.sh
 
 clean:
 	$(CARGO) clean

@@ -21,33 +21,7 @@ cargo build --release -q -p haid-models --bin haid-models
 if [ ! -f "$WORK/.done-$BIG_MB" ]; then
   echo "==> generating the cache: ${BIG_MB} MiB + 20 small files" >&2
   rm -rf "$SRC" && mkdir -p "$SRC"
-  "$PY" - "$SRC" "$BIG_MB" <<'PYEOF'
-import hashlib, os, sys
-cache, mb = sys.argv[1], int(sys.argv[2])
-repo = os.path.join(cache, "models--bench--big")
-commit = "b" * 40
-for d in ("blobs", "refs", f"snapshots/{commit}/configs"):
-    os.makedirs(os.path.join(repo, d), exist_ok=True)
-def put(rel, data):
-    etag = hashlib.sha256(data).hexdigest()
-    with open(os.path.join(repo, "blobs", etag), "wb") as f:
-        f.write(data)
-    depth = rel.count("/")
-    os.symlink("../" * (depth + 2) + "blobs/" + etag, os.path.join(repo, "snapshots", commit, rel))
-chunk = os.urandom(1 << 20)
-h = hashlib.sha256()
-big = os.path.join(repo, "blobs", "big.tmp")
-with open(big, "wb") as f:
-    for i in range(mb):
-        block = hashlib.sha256(chunk + i.to_bytes(4, "little")).digest() * (1 << 15)
-        f.write(block); h.update(block)
-etag = h.hexdigest()
-os.rename(big, os.path.join(repo, "blobs", etag))
-os.symlink("../../blobs/" + etag, os.path.join(repo, "snapshots", commit, "model.safetensors"))
-for i in range(20):
-    put(f"configs/file-{i}.json", os.urandom(2000 + i * 37))
-open(os.path.join(repo, "refs", "main"), "w").write(commit)
-PYEOF
+  "$PY" bench/make_cache.py "$SRC" "$BIG_MB"
   touch "$WORK/.done-$BIG_MB"
 fi
 cat "$SRC"/models--bench--big/blobs/* > /dev/null # page cache warm for every contender

@@ -59,6 +59,23 @@ list=$(/usr/bin/haid-models list --json)
 python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["groups"], "no groups"' <<<"$list" \
   || fail "list --json gave no groups"
 
+log "the serve unit: shipped, disabled, and the installed serve answers as a hub"
+unit=/lib/systemd/system/haid-models-serve.service
+grep -qx "$unit" <<<"$files" || fail "no $unit in the package"
+grep -q '^ExecStart=/usr/bin/haid-models serve ' "$unit" || fail "the unit does not run haid-models serve"
+[ ! -e /etc/systemd/system/multi-user.target.wants/haid-models-serve.service ] || fail "the serve unit is enabled by the install"
+if command -v systemd-analyze >/dev/null; then systemd-analyze verify "$unit" 2>&1 | grep -v "^$" >&2 || true; fi
+/usr/bin/haid-models serve --bind 127.0.0.1:0 >"$home/serve.out" 2>"$home/serve.log" &
+serve=$!
+for _ in $(seq 50); do [ -s "$home/serve.out" ] && break; sleep 0.1; done
+url=$(head -1 "$home/serve.out")
+code=$(python3 -c 'import sys, urllib.request, urllib.error
+try: urllib.request.urlopen(sys.argv[1] + "/api/models/acme/none")
+except urllib.error.HTTPError as e: print(e.code, e.headers.get("x-error-code"))' "$url")
+kill $serve; wait $serve 2>/dev/null || true
+[ "$code" = "404 RepoNotFound" ] || fail "the installed serve answered $code for a missing model"
+grep -q "GET /api/models/acme/none 404" "$home/serve.log" || fail "serve did not log the request"
+
 log "starting the installed app under Xvfb"
 HAID_STARTUP_TIMING=1 xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c '
   /usr/bin/haid-models-desktop 2>"$0/app.log" &
