@@ -5,7 +5,8 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use serde_json::{json, Value};
+use haid_models::serve::protocol::{directories, FileInfo};
+use serde_json::Value;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
@@ -29,13 +30,18 @@ impl HubFile {
         self.lfs_sha256.as_deref().unwrap_or(&self.oid)
     }
 
-    pub fn tree_entry(&self) -> Value {
-        let mut entry =
-            json!({"type": "file", "oid": self.oid, "size": self.size, "path": self.path});
-        if let Some(sha) = &self.lfs_sha256 {
-            entry["lfs"] = json!({"oid": sha, "size": self.size, "pointerSize": 134});
+    /// The file as the hub protocol (core's, shared with `serve`) describes it.
+    pub fn info(&self) -> FileInfo {
+        FileInfo {
+            path: self.path.clone(),
+            size: self.size,
+            blob_id: self.oid.clone(),
+            lfs_sha256: self.lfs_sha256.clone(),
         }
-        entry
+    }
+
+    pub fn tree_entry(&self) -> Value {
+        self.info().tree_entry()
     }
 }
 
@@ -87,19 +93,14 @@ impl HubRepo {
         self.files.iter().find(|f| f.path == path)
     }
 
+    /// Its files as the hub protocol describes them.
+    pub fn infos(&self) -> Vec<FileInfo> {
+        self.files.iter().map(HubFile::info).collect()
+    }
+
     /// The folders of the tree listing (the hub lists them too).
     pub fn directories(&self) -> Vec<String> {
-        let mut dirs: Vec<String> = self
-            .files
-            .iter()
-            .flat_map(|f| {
-                let parts: Vec<&str> = f.path.split('/').collect();
-                (1..parts.len()).map(move |i| parts[..i].join("/"))
-            })
-            .collect();
-        dirs.sort();
-        dirs.dedup();
-        dirs
+        directories(&self.infos())
     }
 
     pub fn total_size(&self) -> u64 {

@@ -15,6 +15,10 @@ use futures_util::StreamExt;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+// The hub's answers themselves are core's, which `haid-models serve` sends
+// too: the fake hub only adds its faults around them.
+use haid_models::serve::protocol::{file_headers, hub_error, info_json, parse_range, tree_json};
+
 use super::{Faults, HubFile, HubRepo, HubState};
 
 type S = State<Arc<HubState>>;
@@ -104,17 +108,6 @@ async fn advance(State(state): S, Path((org, name)): Path<(String, String)>) -> 
     }
 }
 
-/// An error as the hub sends it: status, `X-Error-Code`, `X-Error-Message`, JSON body.
-fn hub_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let mut resp = (status, Json(json!({ "error": message }))).into_response();
-    let h = resp.headers_mut();
-    if !code.is_empty() {
-        h.insert("x-error-code", code.parse().unwrap());
-    }
-    h.insert("x-error-message", message.parse().unwrap());
-    resp
-}
-
 /// Finds the repo and checks access and revision: what every endpoint does
 /// first. The commit asked for is `main`'s (by `main`, by its sha, or by the
 /// sha `hostile.commit` claims), or an older one kept in the history.
@@ -179,22 +172,9 @@ fn info(state: &HubState, headers: &HeaderMap, id: &str, rev: &str) -> Response 
     }
     match open(state, headers, id, rev) {
         Err(resp) => resp,
-        Ok(repo) => Json(json!({
-            "_id": repo.sha,
-            "id": repo.id,
-            "modelId": repo.id,
-            "sha": commit_of(state, &repo),
-            "private": false,
-            "gated": false,
-            "disabled": false,
-            "downloads": 0,
-            "likes": 0,
-            "tags": [],
-            "lastModified": "2026-01-01T00:00:00.000Z",
-            "createdAt": "2026-01-01T00:00:00.000Z",
-            "siblings": repo.files.iter().map(|f| json!({"rfilename": f.path})).collect::<Vec<_>>(),
-        }))
-        .into_response(),
+        Ok(repo) => {
+            Json(info_json(&repo.id, &commit_of(state, &repo), &repo.infos())).into_response()
+        }
     }
 }
 
@@ -230,13 +210,7 @@ fn listing(state: &HubState, headers: &HeaderMap, id: &str, rev: &str, under: &s
             .into_iter()
             .filter(|e| e["path"].as_str().map_or(under.is_empty(), inside))
             .collect(),
-        None => {
-            let dirs = repo.directories().into_iter().filter(|d| inside(d)).map(|d| {
-                json!({"type": "directory", "oid": "0000000000000000000000000000000000000000", "size": 0, "path": d})
-            });
-            let files = repo.files.iter().filter(|f| inside(&f.path));
-            dirs.chain(files.map(HubFile::tree_entry)).collect()
-        }
+        None => tree_json(&repo.infos(), under),
     };
     let mut resp = Json(entries).into_response();
     if let Some(next) = hostile.next_page {
@@ -313,16 +287,7 @@ async fn resolve(
                 .and_then(parse_range)
         })
         .flatten();
-    let mut resp = Response::builder()
-        .header(header::ETAG, format!("\"{}\"", file.etag()))
-        .header("x-repo-commit", commit_of(&state, &repo))
-        .header(header::ACCEPT_RANGES, "bytes")
-        .header(header::CONTENT_TYPE, "application/octet-stream");
-    if file.lfs_sha256.is_some() {
-        resp = resp
-            .header("x-linked-etag", format!("\"{}\"", file.etag()))
-            .header("x-linked-size", file.size);
-    }
+    let mut resp = file_headers(&file.info(), &commit_of(&state, &repo));
     // What the headers claim beyond the real size (a lie), and the garbage sent after it.
     let over = faults.hostile.overstate_length;
     let garbage = over + faults.hostile.extra_body_bytes;
@@ -467,18 +432,6 @@ struct Shape {
     stall: Option<u64>,
     throttle: Option<u64>,
     flip: bool,
-}
-
-/// `bytes=START-` or `bytes=START-END`.
-fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
-    let spec = value.strip_prefix("bytes=")?;
-    let (start, end) = spec.split_once('-')?;
-    let start = start.trim().parse().ok()?;
-    let end = match end.trim() {
-        "" => None,
-        e => Some(e.parse().ok()?),
-    };
-    Some((start, end))
 }
 
 /// A body being sent, counted while it lives (dropped when the client
