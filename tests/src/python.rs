@@ -1,8 +1,12 @@
 //! Runs the reference client, Python `huggingface_hub`, from the venv that
 //! `make test` creates under `target/venv`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::fake_hub::HubRepo;
 
 /// The workspace root (this crate lives in `<root>/tests`).
 pub fn workspace_root() -> PathBuf {
@@ -74,4 +78,19 @@ pub fn hf_ok(args: &[&str], cache: &std::path::Path, endpoint: &str) -> std::pro
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Python, offline, resolves every file of `repo` (`id`, whose files are
+/// under `hub_root`) from `cache`, with the hub's bytes.
+pub fn assert_reads_offline(cache: &Path, hub_root: &Path, id: &str, repo: &HubRepo) {
+    let files: Vec<&str> = repo.files.iter().map(|f| f.path.as_str()).collect();
+    let mut args = vec![cache.to_str().unwrap(), id];
+    args.extend(&files);
+    let got = run_json("read_offline.py", &args);
+    for f in &repo.files {
+        let want = hex::encode(Sha256::digest(
+            std::fs::read(hub_root.join(id).join(&f.path)).unwrap(),
+        ));
+        assert_eq!(got["files"][&f.path], want, "{id}/{}", f.path);
+    }
 }

@@ -10,7 +10,6 @@ use haid_models_tests::fake_hub::{FakeHub, HubRepo};
 use haid_models_tests::fixture::weights;
 use haid_models_tests::{haid, python};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 const EMBED: &str = "acme/embed";
 const CAPTION: &str = "Salesforce/blip-test";
@@ -118,26 +117,12 @@ impl World {
 
     /// Python, offline, resolves every file of `repo` from our cache with the right bytes.
     fn assert_python_reads(&self, repo: &HubRepo, id: &str) {
-        let files: Vec<&str> = repo.files.iter().map(|f| f.path.as_str()).collect();
-        let mut args = vec![self.cache.to_str().unwrap(), id];
-        args.extend(&files);
-        let got = python::run_json("read_offline.py", &args);
-        for f in &repo.files {
-            let want = hex::encode(Sha256::digest(
-                std::fs::read(self.hub.root.join(id).join(&f.path)).unwrap(),
-            ));
-            assert_eq!(got["files"][&f.path], want, "{id}/{}", f.path);
-        }
+        python::assert_reads_offline(&self.cache, &self.hub.root, id, repo);
     }
 }
 
 fn publish(hub: &FakeHub, id: &str, files: &[(&str, Vec<u8>)]) -> HubRepo {
-    for (path, content) in files {
-        let p = hub.root.join(id).join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, content).unwrap();
-    }
-    hub.repo(id)
+    hub.publish(id, files)
 }
 
 fn copy_tree(from: &Path, to: &Path) {

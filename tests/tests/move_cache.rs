@@ -14,7 +14,6 @@ use haid_models_tests::output::{assert_ok, json_ok, ndjson, stderr};
 use haid_models_tests::tree_walk::tree_state;
 use haid_models_tests::{haid, python};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 const EMBED: &str = "acme/embed";
 const CAPTION: &str = "acme/caption";
@@ -76,12 +75,8 @@ impl World {
             ("model.safetensors", weights(seed, 300_000)),
             ("onnx/model.onnx", weights(seed + 10, 5_000)),
         ];
-        for (path, content) in &files {
-            let p = self.hub.root.join(id).join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, content).unwrap();
-        }
-        self.models.push((id, self.hub.repo(id)));
+        let repo = self.hub.publish(id, &files);
+        self.models.push((id, repo));
     }
 
     /// The cache the rules give with no variable set: rule 6.
@@ -167,16 +162,7 @@ impl World {
     /// `hf cache verify` passes.
     fn assert_python_reads(&self, cache: &Path) {
         for (id, repo) in &self.models {
-            let files: Vec<&str> = repo.files.iter().map(|f| f.path.as_str()).collect();
-            let mut args = vec![cache.to_str().unwrap(), id];
-            args.extend(&files);
-            let got = python::run_json("read_offline.py", &args);
-            for f in &repo.files {
-                let want = hex::encode(Sha256::digest(
-                    std::fs::read(self.hub.root.join(id).join(&f.path)).unwrap(),
-                ));
-                assert_eq!(got["files"][&f.path], want, "{id}/{}", f.path);
-            }
+            python::assert_reads_offline(cache, &self.hub.root, id, repo);
             python::hf_ok(&["cache", "verify", id], cache, &self.hub.url);
         }
     }

@@ -10,7 +10,6 @@ use haid_models_tests::fake_hub::{FakeHub, HubRepo};
 use haid_models_tests::fixture::weights;
 use haid_models_tests::output::{assert_ok, stderr};
 use haid_models_tests::{haid, python};
-use sha2::{Digest, Sha256};
 
 const EMBED: &str = "acme/embed";
 const CAPTION: &str = "acme/caption";
@@ -57,12 +56,8 @@ impl World {
             ("model.safetensors", weights(seed, big)),
             ("onnx/model.onnx", weights(seed + 10, 5_000)),
         ];
-        for (path, content) in &files {
-            let p = self.hub.root.join(id).join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, content).unwrap();
-        }
-        self.models.push((id, self.hub.repo(id)));
+        let repo = self.hub.publish(id, &files);
+        self.models.push((id, repo));
     }
 
     fn src(&self) -> PathBuf {
@@ -106,16 +101,7 @@ impl World {
     /// Every file of `ids` in `cache` has the hub's bytes (read by Python, offline).
     fn assert_python_reads(&self, cache: &Path, ids: &[&str]) {
         for (id, repo) in self.models.iter().filter(|(id, _)| ids.contains(id)) {
-            let files: Vec<&str> = repo.files.iter().map(|f| f.path.as_str()).collect();
-            let mut args = vec![cache.to_str().unwrap(), id];
-            args.extend(&files);
-            let got = python::run_json("read_offline.py", &args);
-            for f in &repo.files {
-                let want = hex::encode(Sha256::digest(
-                    std::fs::read(self.hub.root.join(id).join(&f.path)).unwrap(),
-                ));
-                assert_eq!(got["files"][&f.path], want, "{id}/{}", f.path);
-            }
+            python::assert_reads_offline(cache, &self.hub.root, id, repo);
         }
     }
 }

@@ -56,6 +56,7 @@
 
 pub mod archive;
 mod atomic_file;
+mod byte_progress;
 pub mod cache;
 pub mod download;
 pub mod env;

@@ -236,6 +236,16 @@ impl FakeHub {
         self.state.commits(id)
     }
 
+    /// Puts `files` (path, content) under `id` on the hub; the repo as served then.
+    pub fn publish(&self, id: &str, files: &[(&str, Vec<u8>)]) -> HubRepo {
+        for (path, content) in files {
+            let p = self.root.join(id).join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        self.repo(id)
+    }
+
     /// The repo as served at `main` (files, etags, commit).
     pub fn repo(&self, id: &str) -> HubRepo {
         (*self

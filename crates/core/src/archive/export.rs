@@ -13,6 +13,7 @@ use ts_rs::TS;
 
 use super::INDEX_PATH;
 use super::{ArchiveEvent, ArchiveSink, ExportReport, Index, IndexFile, IndexModel, Progress};
+
 use crate::cache::blob_hash::{BlobHashKind, BlobHasher};
 use crate::cache::scan::{canonical_root, scan_repo};
 use crate::cache::snapshot::snapshot_files;
@@ -316,7 +317,7 @@ fn write_archive(plan: &ExportPlan, partial: &Path, sink: ArchiveSink<'_>) -> Re
         0,
         &index[..],
     )?;
-    let mut progress = Progress::new(plan.bytes, sink);
+    let mut progress = super::progress(plan.bytes, sink);
     let mut current = String::new();
     for item in &plan.items {
         let folder = item_path(item).split('/').next().unwrap_or_default();

@@ -92,7 +92,7 @@ pub fn import(
         refs: Vec::new(),
         links: Vec::new(),
         repos: BTreeSet::new(),
-        progress: Progress::new(0, sink),
+        progress: super::progress(0, sink),
         sink,
     };
     let mut tar = tar::Archive::new(archive);

@@ -103,36 +103,17 @@ pub struct ExportReport {
     pub archive_bytes: u64,
 }
 
-/// Progress, at most one event per 1/200th of the total (and 4 MiB).
-struct Progress<'a> {
-    done: u64,
-    total: u64,
-    said: u64,
-    sink: ArchiveSink<'a>,
-}
+/// The progress of an export or an import, as [`ArchiveEvent::Progress`].
+type Progress<'a> = crate::byte_progress::ByteProgress<Box<dyn FnMut(u64, u64) + 'a>>;
 
-impl<'a> Progress<'a> {
-    fn new(total: u64, sink: ArchiveSink<'a>) -> Self {
-        Self {
-            done: 0,
-            total,
-            said: 0,
-            sink,
-        }
-    }
-
-    fn add(&mut self, n: u64) {
-        self.done += n;
-        if self.done - self.said >= (self.total / 200).max(4 << 20) {
-            self.say();
-        }
-    }
-
-    fn say(&mut self) {
-        self.said = self.done;
-        (self.sink)(&ArchiveEvent::Progress {
-            bytes_done: self.done,
-            bytes_total: self.total.max(self.done),
-        });
-    }
+fn progress<'a>(total: u64, sink: ArchiveSink<'a>) -> Progress<'a> {
+    Progress::new(
+        total,
+        Box::new(move |done, total| {
+            sink(&ArchiveEvent::Progress {
+                bytes_done: done,
+                bytes_total: total.max(done),
+            })
+        }),
+    )
 }

@@ -14,6 +14,7 @@ use super::entries::{self, LOCKS};
 use super::journal::{self, Journal};
 use super::transfer::Placer;
 use super::{crash, MoveEvent, MoveMethod, MovePlan, MoveReport, MoveSink};
+use crate::byte_progress::ByteProgress;
 use crate::cache::safe_fs::{remove_inside, trash_dirs};
 use crate::download::lock::{downloading_repos, open_lock_file};
 use crate::error::{Error, Result};
@@ -108,7 +109,12 @@ fn place_all(plan: &MovePlan, sink: MoveSink<'_>) -> Result<u64> {
         });
         return Ok(0);
     }
-    let mut progress = Progress::new(plan.bytes, sink);
+    let mut progress = ByteProgress::new(plan.bytes, |done: u64, total: u64| {
+        sink(&MoveEvent::Progress {
+            bytes_done: done.min(total),
+            bytes_total: total,
+        })
+    });
     let mut on_bytes = |n| progress.add(n);
     let mut placer = Placer {
         from: &plan.from,
@@ -140,7 +146,8 @@ fn place_all(plan: &MovePlan, sink: MoveSink<'_>) -> Result<u64> {
         }
     }
     let copied = placer.copied;
-    progress.finish();
+    progress.done = progress.done.max(progress.total);
+    progress.say();
     Ok(copied)
 }
 
@@ -227,45 +234,4 @@ fn leave_link(plan: &MovePlan) -> Result<bool> {
     made.map_err(|e| Error::io("link", path, e))?;
     crash::step();
     Ok(true)
-}
-
-/// Progress events, at most one per 1/200th of the cache (and 4 MiB).
-struct Progress<'a> {
-    done: u64,
-    total: u64,
-    said: u64,
-    step: u64,
-    sink: MoveSink<'a>,
-}
-
-impl<'a> Progress<'a> {
-    fn new(total: u64, sink: MoveSink<'a>) -> Self {
-        Self {
-            done: 0,
-            total,
-            said: 0,
-            step: (total / 200).max(4 << 20),
-            sink,
-        }
-    }
-
-    fn add(&mut self, n: u64) {
-        self.done += n;
-        if self.done - self.said >= self.step {
-            self.say();
-        }
-    }
-
-    fn say(&mut self) {
-        self.said = self.done;
-        (self.sink)(&MoveEvent::Progress {
-            bytes_done: self.done.min(self.total),
-            bytes_total: self.total,
-        });
-    }
-
-    fn finish(mut self) {
-        self.done = self.done.max(self.total);
-        self.say();
-    }
 }
