@@ -10,6 +10,7 @@
 pub mod fake_hub;
 pub mod fixture;
 pub mod output;
+pub mod published;
 pub mod python;
 pub mod tree_walk;
 

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use haid_models_tests::fake_hub::{FakeHub, HubRepo};
 use haid_models_tests::fixture::weights;
 use haid_models_tests::output::{assert_ok, ndjson, stderr};
+use haid_models_tests::published::Published;
 use haid_models_tests::tree_walk::tree_state;
 use haid_models_tests::{haid, python};
 use serde_json::Value;
@@ -18,24 +18,32 @@ const EMBED: &str = "acme/embed";
 const CAPTION: &str = "acme/caption";
 const FLAT: &str = "acme/flat";
 
+/// The hub and its models (`Published`), with this file's commands.
 struct World {
-    tmp: tempfile::TempDir,
-    hub: FakeHub,
-    models: Vec<(&'static str, HubRepo)>,
+    base: Published,
+}
+
+impl std::ops::Deref for World {
+    type Target = Published;
+    fn deref(&self) -> &Published {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Published {
+        &mut self.base
+    }
 }
 
 impl World {
     /// Three models in `<tmp>/src`: ours, Python's, and Python's without symlinks.
     fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let hub = FakeHub::start(tmp.path().join("hub-root"));
         let mut w = Self {
-            tmp,
-            hub,
-            models: Vec::new(),
+            base: Published::new(),
         };
         for (id, seed) in [(EMBED, 1), (CAPTION, 2), (FLAT, 3)] {
-            w.publish(id, seed);
+            w.publish(id, seed, 400_000);
         }
         assert_ok(&w.haid(&w.src(), &["download", EMBED]));
         python::hf_ok(&["download", CAPTION], &w.src(), &w.hub.url);
@@ -48,16 +56,6 @@ impl World {
             .unwrap();
         assert_ok(&flat);
         w
-    }
-
-    fn publish(&mut self, id: &'static str, seed: u8) {
-        let files = [
-            ("config.json", format!("{{\"seed\": {seed}}}").into_bytes()),
-            ("model.safetensors", weights(seed, 400_000)),
-            ("onnx/model.onnx", weights(seed + 10, 5_000)),
-        ];
-        let repo = self.hub.publish(id, &files);
-        self.models.push((id, repo));
     }
 
     fn src(&self) -> PathBuf {
@@ -80,14 +78,6 @@ impl World {
         let mut args = vec!["export", EMBED, CAPTION, FLAT, "-o"];
         args.push(out.to_str().unwrap());
         self.haid(&self.src(), &args)
-    }
-
-    /// Python finds every file offline with the hub's bytes, and `hf cache verify` passes.
-    fn assert_python_reads(&self, cache: &Path, ids: &[&str]) {
-        for (id, repo) in self.models.iter().filter(|(id, _)| ids.contains(id)) {
-            python::assert_reads_offline(cache, &self.hub.root, id, repo);
-            python::hf_ok(&["cache", "verify", id], cache, &self.hub.url);
-        }
     }
 
     /// Our scan of `cache`: (id, state, size) of each repo.

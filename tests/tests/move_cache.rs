@@ -8,9 +8,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use haid_models_tests::fake_hub::{FakeHub, HubRepo};
-use haid_models_tests::fixture::weights;
 use haid_models_tests::output::{assert_ok, json_ok, ndjson, stderr};
+use haid_models_tests::published::Published;
 use haid_models_tests::tree_walk::tree_state;
 use haid_models_tests::{haid, python};
 use serde_json::Value;
@@ -21,26 +20,34 @@ const CAPTION: &str = "acme/caption";
 /// snapshot, no links (the layout huggingface_hub writes on Windows).
 const FLAT: &str = "acme/flat";
 
+/// The hub and its models (`Published`), with this file's commands.
 struct World {
-    tmp: tempfile::TempDir,
-    hub: FakeHub,
-    models: Vec<(&'static str, HubRepo)>,
+    base: Published,
+}
+
+impl std::ops::Deref for World {
+    type Target = Published;
+    fn deref(&self) -> &Published {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Published {
+        &mut self.base
+    }
 }
 
 impl World {
     /// Three models in the default cache: one downloaded by us, one by
     /// Python, one by Python without symlinks.
     fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let hub = FakeHub::start(tmp.path().join("hub-root"));
         let mut w = Self {
-            tmp,
-            hub,
-            models: Vec::new(),
+            base: Published::new(),
         };
-        w.publish(EMBED, 1);
-        w.publish(CAPTION, 2);
-        w.publish(FLAT, 4);
+        w.publish(EMBED, 1, 300_000);
+        w.publish(CAPTION, 2, 300_000);
+        w.publish(FLAT, 4, 300_000);
         assert_ok(&w.haid().args(["download", EMBED]).output().unwrap());
         python::hf_ok(&["download", CAPTION], &w.default_cache(), &w.hub.url);
         let flat = python::venv_command("hf")
@@ -67,16 +74,6 @@ impl World {
             "Python wrote the no-symlink layout"
         );
         w
-    }
-
-    fn publish(&mut self, id: &'static str, seed: u8) {
-        let files = [
-            ("config.json", format!("{{\"seed\": {seed}}}").into_bytes()),
-            ("model.safetensors", weights(seed, 300_000)),
-            ("onnx/model.onnx", weights(seed + 10, 5_000)),
-        ];
-        let repo = self.hub.publish(id, &files);
-        self.models.push((id, repo));
     }
 
     /// The cache the rules give with no variable set: rule 6.
@@ -158,15 +155,6 @@ impl World {
         );
     }
 
-    /// Python finds every file offline, with the hub's bytes, and
-    /// `hf cache verify` passes.
-    fn assert_python_reads(&self, cache: &Path) {
-        for (id, repo) in &self.models {
-            python::assert_reads_offline(cache, &self.hub.root, id, repo);
-            python::hf_ok(&["cache", "verify", id], cache, &self.hub.url);
-        }
-    }
-
     fn settings_cache_dir(&self) -> Option<PathBuf> {
         let text = std::fs::read_to_string(self.settings_file()).ok()?;
         let v: Value = serde_json::from_str(&text).unwrap();
@@ -224,7 +212,7 @@ fn a_move_to_another_disk_copies_checks_and_python_finds_every_model_there() {
         "the journal is gone"
     );
     w.assert_whole_by_our_scan(&dest, "after the move");
-    w.assert_python_reads(&dest);
+    w.assert_python_reads_all(&dest);
 }
 
 #[test]
@@ -254,7 +242,7 @@ fn a_move_on_one_disk_is_one_rename_and_a_dry_run_changes_nothing() {
     assert_eq!(blob_inode(&dest, EMBED), inode, "the same file, not a copy");
     assert!(!old.exists());
     assert_eq!(w.current_cache(), dest);
-    w.assert_python_reads(&dest);
+    w.assert_python_reads_all(&dest);
 }
 
 /// Kills the move after each step in turn; after every kill each model is
@@ -293,7 +281,7 @@ fn kill_at_every_step(w: &World, dest: &Path, copies: bool) {
         assert_ok(&w.move_to(&old, &[]));
     }
     assert!(killed >= 3, "the kill hook stopped the move {killed} times");
-    w.assert_python_reads(dest);
+    w.assert_python_reads_all(dest);
 }
 
 #[test]
@@ -345,7 +333,7 @@ fn a_variable_that_chose_the_cache_refuses_unless_the_old_path_becomes_a_link() 
         "HF_HOME still chooses: no settings written"
     );
     // Every tool that reads HF_HOME keeps working through the link.
-    w.assert_python_reads(&link);
+    w.assert_python_reads_all(&link);
     w.assert_whole_by_our_scan(&dest, "at the new place");
 }
 
@@ -400,7 +388,7 @@ fn refusals_say_why_and_change_nothing() {
 #[test]
 fn a_move_into_an_existing_cache_merges_and_keeps_each_blob_once() {
     let mut w = World::new();
-    w.publish("acme/other", 3);
+    w.publish("acme/other", 3, 300_000);
     let dest = w.tmp.path().join("team/hub");
     // DEST holds the embedder already, and one model of its own.
     for id in [EMBED, "acme/other"] {
@@ -431,7 +419,7 @@ fn a_move_into_an_existing_cache_merges_and_keeps_each_blob_once() {
         ["acme/caption", "acme/embed", "acme/flat", "acme/other"]
     );
     assert!(!w.default_cache().exists());
-    w.assert_python_reads(&dest);
+    w.assert_python_reads_all(&dest);
 }
 
 #[test]

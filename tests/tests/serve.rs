@@ -6,18 +6,29 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use haid_models_tests::fake_hub::{FakeHub, HubRepo};
-use haid_models_tests::fixture::weights;
 use haid_models_tests::output::{assert_ok, stderr};
+use haid_models_tests::published::Published;
 use haid_models_tests::{haid, python};
 
 const EMBED: &str = "acme/embed";
 const CAPTION: &str = "acme/caption";
 
+/// The hub and its models (`Published`), with this file's commands.
 struct World {
-    tmp: tempfile::TempDir,
-    hub: FakeHub,
-    models: Vec<(&'static str, HubRepo)>,
+    base: Published,
+}
+
+impl std::ops::Deref for World {
+    type Target = Published;
+    fn deref(&self) -> &Published {
+        &self.base
+    }
+}
+
+impl std::ops::DerefMut for World {
+    fn deref_mut(&mut self) -> &mut Published {
+        &mut self.base
+    }
 }
 
 /// A running `serve`, stopped when dropped.
@@ -36,28 +47,14 @@ impl Drop for Server {
 impl World {
     /// Two models in `<tmp>/src`: ours and Python's.
     fn new() -> Self {
-        let tmp = tempfile::tempdir().unwrap();
-        let hub = FakeHub::start(tmp.path().join("hub-root"));
         let mut w = Self {
-            tmp,
-            hub,
-            models: Vec::new(),
+            base: Published::new(),
         };
         w.publish(EMBED, 1, 3_000_000);
         w.publish(CAPTION, 2, 200_000);
         assert_ok(&w.haid(&w.src(), None, &["download", EMBED]));
         python::hf_ok(&["download", CAPTION], &w.src(), &w.hub.url);
         w
-    }
-
-    fn publish(&mut self, id: &'static str, seed: u8, big: usize) {
-        let files = [
-            ("config.json", format!("{{\"seed\": {seed}}}").into_bytes()),
-            ("model.safetensors", weights(seed, big)),
-            ("onnx/model.onnx", weights(seed + 10, 5_000)),
-        ];
-        let repo = self.hub.publish(id, &files);
-        self.models.push((id, repo));
     }
 
     fn src(&self) -> PathBuf {
@@ -95,13 +92,6 @@ impl World {
         Server {
             child,
             url: line.trim().to_owned(),
-        }
-    }
-
-    /// Every file of `ids` in `cache` has the hub's bytes (read by Python, offline).
-    fn assert_python_reads(&self, cache: &Path, ids: &[&str]) {
-        for (id, repo) in self.models.iter().filter(|(id, _)| ids.contains(id)) {
-            python::assert_reads_offline(cache, &self.hub.root, id, repo);
         }
     }
 }
