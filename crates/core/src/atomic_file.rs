@@ -34,7 +34,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(temp_name(&name));
     let written = std::fs::write(&tmp, bytes)
         .map_err(|e| Error::io("write", &tmp, e))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e)));
+        .and_then(|()| crate::fs_retry::rename(&tmp, path));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -62,6 +62,7 @@ pub mod env;
 pub mod error;
 mod error_kind;
 pub mod file_set;
+mod fs_retry;
 pub mod location;
 pub mod manifest;
 pub mod migrate;

@@ -191,7 +191,7 @@ pub fn save_token(hf_home: &Path, token: &str) -> Result<PathBuf> {
     let path = hf_home.join("token");
     let tmp = hf_home.join("token.tmp");
     write_private(&tmp, token).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("write", &path, e))?;
+    crate::fs_retry::rename(&tmp, &path)?;
     Ok(path)
 }
 

@@ -79,10 +79,10 @@ pub fn link_snapshot(
     let tmp = parent.join(format!(".{etag}.{}.tmp", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
     symlink(&target, &tmp).map_err(|e| Error::io("link", &tmp, e))?;
-    if let Err(e) = std::fs::rename(&tmp, &link) {
+    if let Err(e) = crate::fs_retry::rename(&tmp, &link) {
         // Not left behind: a stray temp link would read as damage.
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io("link", &link, e));
+        return Err(e);
     }
     crash::reached(Step::Link);
     Ok(link)
@@ -115,12 +115,12 @@ pub(crate) fn real_folders(snapshot: &Path, path: &RepoFilePath) -> Result<()> {
 }
 
 #[cfg(unix)]
-fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink(target, link)
 }
 
 #[cfg(windows)]
-fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::windows::fs::symlink_file(target, link)
 }
 
