@@ -269,3 +269,43 @@ fn a_download_killed_at_every_step_resumes_without_symlinks() {
         w.assert_verified();
     }
 }
+
+#[test]
+fn export_and_move_carry_a_cache_without_symlinks() {
+    let w = World::new();
+    assert_ok(&w.run(&[], &["download", ID]));
+    let repo = w.hub.repo(ID);
+    let tar = w.tmp.path().join("plain.tar");
+    let out = w.run(&[], &["--json", "export", ID, "-o", tar.to_str().unwrap()]);
+    assert_ok(&out);
+
+    // Imported into a second cache that has no symlinks either.
+    let other = w.tmp.path().join("other");
+    let out = haid(w.tmp.path())
+        .env(OFF.0, OFF.1)
+        .arg("--cache-dir")
+        .arg(&other)
+        .args(["--json", "import"])
+        .arg(&tar)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let imported = other.join("models--acme--plain/snapshots").join(&repo.sha);
+    for f in &repo.files {
+        let meta = std::fs::symlink_metadata(imported.join(&f.path)).unwrap();
+        assert!(meta.is_file(), "{} imported as a plain file", f.path);
+    }
+    assert_no_symlink(&other);
+    python::hf_ok(&["cache", "verify", ID], &other, &w.hub.url);
+
+    // Moved: the plain files go along, still plain.
+    let dest = w.tmp.path().join("moved");
+    assert_ok(&w.run(&[], &["move", dest.to_str().unwrap()]));
+    let moved = dest.join("models--acme--plain/snapshots").join(&repo.sha);
+    for f in &repo.files {
+        let same = std::fs::read(moved.join(&f.path)).unwrap() == std::fs::read(&f.abs).unwrap();
+        assert!(same, "{} moved", f.path);
+    }
+    assert_no_symlink(&dest);
+    python::hf_ok(&["cache", "verify", ID], &dest, &w.hub.url);
+}
