@@ -72,6 +72,8 @@ pub mod settings;
 pub mod status;
 pub mod sync;
 #[cfg(test)]
+mod test_fs;
+#[cfg(test)]
 mod ui_types;
 pub mod watch;
 

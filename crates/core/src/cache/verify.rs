@@ -93,8 +93,12 @@ impl VerifyReport {
 
     /// Compares with a listing (path → etag): the hub's, or the local one.
     pub fn compare_with_listing(&mut self, listing: &BTreeMap<String, String>, extras_count: bool) {
+        let snapshot = self.snapshot_path.clone();
         for (path, etag) in listing {
             match self.files.iter_mut().find(|f| &f.path == path) {
+                Some(f) if f.verdict == FileVerdict::NotVerifiable => {
+                    check_plain(f, &snapshot, etag);
+                }
                 None => self.files.push(FileCheck {
                     path: path.clone(),
                     verdict: FileVerdict::Missing,
@@ -318,6 +322,30 @@ fn not_cached_revision(repo: &CachedRepo, want: &str) -> Error {
     }
 }
 
+/// A plain snapshot file, checked against the etag a listing gives it.
+fn check_plain(check: &mut FileCheck, snapshot: &Path, etag: &str) {
+    let Some(kind) = BlobHashKind::of_etag(etag) else {
+        return;
+    };
+    let Ok(path) = super::RepoFilePath::parse(&check.path) else {
+        return;
+    };
+    let file = path.join_to(snapshot);
+    let Ok(meta) = std::fs::metadata(&file) else {
+        return;
+    };
+    check.expected = Some(etag.to_owned());
+    check.verdict = FileVerdict::Unreadable;
+    if let Ok(actual) = hash_file(&file, kind, meta.len()) {
+        check.verdict = if actual == etag {
+            FileVerdict::Ok
+        } else {
+            FileVerdict::Mismatch
+        };
+        check.actual = Some(actual);
+    }
+}
+
 /// A plain snapshot file (a cache written without symlinks) has no blob
 /// name: its etag is the one the commit's listing gives its path.
 fn check_file(file: &SnapshotFile, listing: Option<&BTreeMap<String, String>>) -> FileCheck {
@@ -394,7 +422,7 @@ mod tests {
         for (path, content) in files {
             let etag = git_sha1(content);
             fs::write(dir.join("blobs").join(&etag), content).unwrap();
-            std::os::unix::fs::symlink(format!("../../blobs/{etag}"), snapshot.join(path)).unwrap();
+            crate::test_fs::symlink(format!("../../blobs/{etag}"), snapshot.join(path)).unwrap();
         }
         RepoId::model("org/m").unwrap()
     }

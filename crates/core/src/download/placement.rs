@@ -139,10 +139,11 @@ fn copy_in(from: &Path, to: &Path, etag: &BlobName) -> Result<()> {
 }
 
 /// Whether a relative symlink can be made in `cache_dir`, probed once per
-/// folder (a temp folder with a file and a link to it, then removed).
+/// folder as huggingface_hub's `are_symlinks_supported` does (a temp folder
+/// with a file and a link to it, then removed), and read back.
 pub fn symlinks_supported(cache_dir: &Path) -> bool {
     static ANSWERS: OnceLock<Mutex<HashMap<PathBuf, bool>>> = OnceLock::new();
-    let key = std::fs::canonicalize(cache_dir).unwrap_or_else(|_| cache_dir.to_owned());
+    let key = dunce::canonicalize(cache_dir).unwrap_or_else(|_| cache_dir.to_owned());
     let answers = ANSWERS.get_or_init(Default::default);
     if let Some(known) = answers.lock().ok().and_then(|a| a.get(&key).copied()) {
         return known;
@@ -160,8 +161,12 @@ fn probe(cache_dir: &Path) -> bool {
         // A folder we cannot write: nothing will be linked in it anyway.
         return true;
     }
-    let made = std::fs::write(dir.join("src"), b"").is_ok()
-        && super::layout::symlink(Path::new("src"), &dir.join("dst")).is_ok();
+    // Made *and* read back through: Wine 8 answers CreateSymbolicLinkW
+    // with success and makes nothing, and some network mounts do the same.
+    let made = std::fs::write(dir.join("src"), b"probe").is_ok()
+        && super::layout::symlink(Path::new("src"), &dir.join("dst")).is_ok()
+        && std::fs::symlink_metadata(dir.join("dst")).is_ok_and(|m| m.is_symlink())
+        && std::fs::read(dir.join("dst")).is_ok_and(|b| b == b"probe");
     let _ = std::fs::remove_dir_all(&dir);
     made
 }
@@ -197,6 +202,31 @@ mod tests {
         // Placed again (the download's last pass): kept as it is.
         place(SnapshotStyle::Files, &dir, &c0, &b, &etag, false).unwrap();
         assert!(is_placed(&dir, &c0, &b, 1));
+    }
+
+    /// Past Windows' 260-character MAX_PATH: std adds the `\\?\` prefix
+    /// itself to long absolute paths, so both layouts work there (under Wine
+    /// too) without a manifest.
+    #[test]
+    fn paths_longer_than_max_path_are_placed() {
+        let (_cache, dir, c0) = setup();
+        let deep = format!(
+            "{}/model.onnx",
+            ["folder-of-forty-characters-in-its-name!"; 8].join("/")
+        );
+        let path = RepoFilePath::parse(&deep).unwrap();
+        for (style, n) in [(SnapshotStyle::Files, '1'), (SnapshotStyle::Symlinks, '2')] {
+            let etag = BlobName::parse(&n.to_string().repeat(40)).unwrap();
+            std::fs::write(dir.join("blobs").join(etag.as_str()), "x").unwrap();
+            let commit = CommitHash::parse(&n.to_string().repeat(40)).unwrap();
+            if style == SnapshotStyle::Symlinks && !symlinks_supported(&dir) {
+                continue;
+            }
+            let placed = place(style, &dir, &commit, &path, &etag, false).unwrap();
+            assert!(placed.as_os_str().len() > 300, "{}", placed.display());
+            assert_eq!(std::fs::read_to_string(&placed).unwrap(), "x");
+        }
+        let _ = c0;
     }
 
     #[test]
