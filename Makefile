@@ -6,11 +6,12 @@ CARGO ?= cargo
 VENV := target/venv
 BIN := target/debug/haid-models
 
-.PHONY: help run test test-deps ui test-ui test-e2e test-bundle bundle lint test-rust bench bench-scan bench-download bench-watch bench-app bench-manifest bench-archive bench-serve clean
+.PHONY: help run test test-windows test-deps ui test-ui test-e2e test-bundle bundle lint test-rust bench bench-scan bench-download bench-watch bench-app bench-manifest bench-archive bench-serve clean
 
 help:
 	@echo "make run     build and start the desktop app (or say how, without a display)"
 	@echo "make test    install what is missing, then format check, clippy and every test"
+	@echo "make test-windows  the core and the CLI built for Windows, tested under Wine"
 	@echo "make bench   benchmarks against huggingface_hub and du (see BENCHMARKS.md)"
 	@echo "make bundle  the .deb and .rpm installers, in target/release/bundle/"
 
@@ -25,6 +26,11 @@ run: test-deps ui
 ## test: what CI runs (.ci/run) on a fresh Debian machine. The UI is built
 ## first: the desktop crate embeds ui/dist when it compiles.
 test: test-deps ui lint test-ui test-rust test-e2e test-bundle
+
+## test-windows: the core and the CLI built for Windows and tested under
+## Wine (scripts/test-windows.sh; README, "Windows").
+test-windows:
+	scripts/test-windows.sh
 
 ## ui: the web UI, built into ui/dist.
 ui:

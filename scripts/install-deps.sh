@@ -14,6 +14,8 @@ APT_PACKAGES=(
   x11-utils
   # a FUSE mount for the test of the watcher on network-like file systems
   bindfs
+  # make test-windows: the linker for x86_64-pc-windows-gnu, and Wine to run what it builds
+  gcc-mingw-w64-x86-64 wine wine64
 )
 VENV=target/venv
 
@@ -40,6 +42,11 @@ check_rust() {
       rustup component add "$comp"
     fi
   done
+  # make test-windows builds the core and the CLI for Windows.
+  if ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
+    log "adding Rust target x86_64-pc-windows-gnu"
+    rustup target add x86_64-pc-windows-gnu
+  fi
 }
 
 install_venv() {

@@ -24,6 +24,7 @@ mod local_input;
 mod manager;
 mod migrate;
 mod move_cache;
+mod no_symlinks;
 mod parallel;
 mod pipeline;
 mod scan;

@@ -49,6 +49,7 @@ fn config(endpoint: &str) -> HubConfig {
         token: None,
         offline: false,
         allow_http_token: false,
+        disable_symlinks: false,
         retry: RetryPolicy::default(),
         parallel: ParallelPolicy::default(),
     }

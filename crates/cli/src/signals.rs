@@ -3,7 +3,7 @@
 //! cancel a download cleanly: what was downloaded is kept, and the next run
 //! resumes it.
 
-use haid_models::{Error, Result};
+use haid_models::Result;
 use tokio_util::sync::CancellationToken;
 
 /// Cancels `cancel` on the first SIGINT, SIGTERM or SIGHUP. Call inside the runtime,
@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 pub fn cancel_on_signals(cancel: &CancellationToken) -> Result<()> {
     #[cfg(unix)]
     {
+        use haid_models::Error;
         use tokio::signal::unix::{signal, SignalKind};
         for kind in [
             SignalKind::interrupt(),

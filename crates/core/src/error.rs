@@ -243,6 +243,17 @@ pub enum Error {
         damaged: usize,
     },
 
+    /// A rename that Windows kept refusing because another program holds
+    /// the file open (it was retried a few times first).
+    #[error("cannot replace {}: another program holds it open ({source}). Windows refuses to replace a file in use: close the program that uses it (a loaded model, an antivirus scan), then run the same command again", path.display())]
+    InUse {
+        /// The file that could not be replaced (or moved).
+        path: PathBuf,
+        /// What the system said the last time.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// A file system error, with what we were doing and where.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -275,7 +286,7 @@ impl Error {
             Error::Checksum { .. } => ErrorKind::Checksum,
             Error::DiskFull { .. } | Error::DiskFullMidway { .. } => ErrorKind::DiskFull,
             Error::Cancelled { .. } => ErrorKind::Cancelled,
-            Error::Busy { .. } => ErrorKind::Busy,
+            Error::Busy { .. } | Error::InUse { .. } => ErrorKind::Busy,
             Error::DeleteUnfinished { .. } => ErrorKind::DeleteUnfinished,
             Error::Damaged { .. } => ErrorKind::DamagedFiles,
             Error::MigrationIncomplete { .. } => ErrorKind::IncompleteMigration,

@@ -63,6 +63,7 @@ pub mod env;
 pub mod error;
 mod error_kind;
 pub mod file_set;
+mod fs_retry;
 pub mod location;
 pub mod manifest;
 pub mod migrate;
@@ -71,6 +72,8 @@ pub mod serve;
 pub mod settings;
 pub mod status;
 pub mod sync;
+#[cfg(test)]
+mod test_fs;
 #[cfg(test)]
 mod ui_types;
 pub mod watch;

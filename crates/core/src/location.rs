@@ -233,6 +233,12 @@ mod tests {
         }
     }
 
+    /// `/a/hub` as the resolver makes it absolute: itself on Unix, on the
+    /// current drive on Windows (`Z:\\a\\hub` under Wine).
+    fn abs(path: &str) -> PathBuf {
+        std::path::absolute(path).unwrap()
+    }
+
     fn resolve_with(cli: Option<&str>, pairs: &[(&str, &str)]) -> CacheLocation {
         resolve(
             cli.map(Path::new),
@@ -271,29 +277,31 @@ mod tests {
     #[test]
     fn rule1_cli_flag_beats_everything() {
         let loc = resolve_with(Some("/flag/hub"), ALL);
-        assert_eq!(loc.cache_dir, PathBuf::from("/flag/hub"));
+        assert_eq!(loc.cache_dir, abs("/flag/hub"));
         assert_eq!(loc.source, LocationSource::CliFlag);
-        assert_eq!(loc.hf_home, PathBuf::from("/c"));
+        assert_eq!(loc.hf_home, abs("/c"));
     }
 
     #[test]
     fn rule2_hf_hub_cache_then_legacy_name() {
         let loc = resolve_with(None, ALL);
-        assert_eq!(loc.cache_dir, PathBuf::from("/a/hub"));
+        assert_eq!(loc.cache_dir, abs("/a/hub"));
         assert_eq!(loc.source, LocationSource::HfHubCache);
         let loc = resolve_with(None, &ALL[1..]);
-        assert_eq!(loc.cache_dir, PathBuf::from("/b/hub"));
+        assert_eq!(loc.cache_dir, abs("/b/hub"));
         assert_eq!(loc.source, LocationSource::HuggingfaceHubCache);
     }
 
     #[test]
     fn rule3_hf_home() {
         let loc = resolve_with(None, &ALL[2..]);
-        assert_eq!(loc.cache_dir, PathBuf::from("/c/hub"));
+        assert_eq!(loc.cache_dir, abs("/c/hub"));
         assert_eq!(loc.source, LocationSource::HfHome);
-        assert_eq!(loc.hf_home, PathBuf::from("/c"));
+        assert_eq!(loc.hf_home, abs("/c"));
     }
 
+    // XDG_CONFIG_HOME names the settings folder on Linux only.
+    #[cfg(target_os = "linux")]
     #[test]
     fn rule4_settings_file() {
         let tmp = tempfile::tempdir().unwrap();
@@ -303,10 +311,11 @@ mod tests {
         let xdg = tmp.path().to_string_lossy().into_owned();
         let loc = resolve_with(None, &[("XDG_CONFIG_HOME", &xdg), ("HAID_DATA_DIR", "/d")]);
         assert_eq!(loc.source, LocationSource::Settings);
-        assert_eq!(loc.cache_dir, PathBuf::from("/home/ann/models/hub"));
+        assert_eq!(loc.cache_dir, abs("/home/ann/models/hub"));
         assert_eq!(loc.settings_file, cfg.join("settings.json"));
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn rule4_broken_settings_is_an_error_only_when_reached() {
         let tmp = tempfile::tempdir().unwrap();
@@ -329,19 +338,16 @@ mod tests {
     #[test]
     fn rule5_haid_data_dir() {
         let loc = resolve_with(None, &ALL[3..]);
-        assert_eq!(loc.cache_dir, PathBuf::from("/d/models/hub"));
+        assert_eq!(loc.cache_dir, abs("/d/models/hub"));
         assert_eq!(loc.source, LocationSource::HaidDataDir);
-        assert_eq!(loc.data_dir, PathBuf::from("/d"));
-        assert_eq!(loc.hf_home, PathBuf::from("/d/models"));
+        assert_eq!(loc.data_dir, abs("/d"));
+        assert_eq!(loc.hf_home, abs("/d/models"));
     }
 
     #[test]
     fn rule6_default_under_platform_data_dir() {
         let loc = resolve_with(None, &[]);
-        assert_eq!(
-            loc.cache_dir,
-            PathBuf::from("/home/ann/.local/share/haid/models/hub")
-        );
+        assert_eq!(loc.cache_dir, abs("/home/ann/.local/share/haid/models/hub"));
         assert_eq!(loc.source, LocationSource::Default);
         assert_eq!(
             loc.settings_file,
@@ -365,10 +371,10 @@ mod tests {
     #[test]
     fn values_are_expanded_like_huggingface_hub() {
         let loc = resolve_with(None, &[("HOME", "/home/ann"), ("HF_HOME", "~/hf")]);
-        assert_eq!(loc.cache_dir, PathBuf::from("/home/ann/hf/hub"));
+        assert_eq!(loc.cache_dir, abs("/home/ann/hf/hub"));
         let loc = resolve_with(None, &[("BASE", "/srv"), ("HF_HUB_CACHE", "$BASE/hub")]);
-        assert_eq!(loc.cache_dir, PathBuf::from("/srv/hub"));
-        assert_eq!(loc.hf_home, PathBuf::from("/srv"));
+        assert_eq!(loc.cache_dir, abs("/srv/hub"));
+        assert_eq!(loc.hf_home, abs("/srv"));
     }
 
     #[test]

@@ -191,7 +191,7 @@ pub fn save_token(hf_home: &Path, token: &str) -> Result<PathBuf> {
     let path = hf_home.join("token");
     let tmp = hf_home.join("token.tmp");
     write_private(&tmp, token).map_err(|e| Error::io("write", &tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io("write", &path, e))?;
+    crate::fs_retry::rename(&tmp, &path)?;
     Ok(path)
 }
 
@@ -217,6 +217,13 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// An absolute folder on this system (a path without a drive is not one on Windows).
+    pub(crate) const DATA_HUB: &str = if cfg!(windows) {
+        "C:/data/hub"
+    } else {
+        "/data/hub"
+    };
+
     #[test]
     fn missing_file_is_defaults() {
         let dir = tempfile::tempdir().unwrap();
@@ -228,9 +235,13 @@ mod tests {
     fn reads_cache_dir_and_ignores_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("settings.json");
-        std::fs::write(&file, r#"{"cache_dir": "/data/hub", "theme": "dark"}"#).unwrap();
+        std::fs::write(
+            &file,
+            format!(r#"{{"cache_dir": "{DATA_HUB}", "theme": "dark"}}"#),
+        )
+        .unwrap();
         let s = Settings::load(&file).unwrap();
-        assert_eq!(s.cache_dir, Some(PathBuf::from("/data/hub")));
+        assert_eq!(s.cache_dir, Some(PathBuf::from(DATA_HUB)));
     }
 
     #[test]
@@ -238,7 +249,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("deep/settings.json");
         let s = Settings {
-            cache_dir: Some("/data/hub".into()),
+            cache_dir: Some(DATA_HUB.into()),
             endpoint: Some("https://hf-mirror.com".into()),
             concurrency: Some(3),
             check_updates: Some(false),
@@ -330,11 +341,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("settings.json");
         for json in [
-            r#"{"concurrency": 1, "endpoint": "http://127.0.0.1:8088/", "cache_dir": "/data/hub"}"#,
-            r#"{"concurrency": 8, "cache_dir": "~/hf/hub"}"#,
-            r#"{"cache_dir": "~"}"#,
+            format!(
+                r#"{{"concurrency": 1, "endpoint": "http://127.0.0.1:8088/", "cache_dir": "{DATA_HUB}"}}"#
+            ),
+            r#"{"concurrency": 8, "cache_dir": "~/hf/hub"}"#.to_owned(),
+            r#"{"cache_dir": "~"}"#.to_owned(),
         ] {
-            std::fs::write(&file, json).unwrap();
+            std::fs::write(&file, &json).unwrap();
             Settings::load(&file).unwrap_or_else(|e| panic!("{json}: {e}"));
         }
     }

@@ -382,8 +382,7 @@ mod tests {
         std::fs::create_dir_all(dir.join("snapshots").join(&commit)).unwrap();
         std::fs::write(dir.join("blobs").join(&blob), "x").unwrap();
         std::fs::write(dir.join("refs/main"), &commit).unwrap();
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(
+        crate::test_fs::symlink(
             format!("../../blobs/{blob}"),
             dir.join("snapshots").join(&commit).join("f.txt"),
         )

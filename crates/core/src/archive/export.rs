@@ -140,10 +140,8 @@ fn plan_model(
     if repo.state == RepoState::Corrupt {
         return Err(damaged(id, "the scan finds it corrupt".into()));
     }
-    let dir = repo
-        .repo_path
-        .canonicalize()
-        .map_err(|e| Error::io("read", &repo.repo_path, e))?;
+    let dir =
+        dunce::canonicalize(&repo.repo_path).map_err(|e| Error::io("read", &repo.repo_path, e))?;
     let folder = id.folder_name();
     let snapshot = dir.join("snapshots").join(commit);
     let files = snapshot_files(root, &snapshot);

@@ -138,7 +138,7 @@ mod tests {
         fs::create_dir_all(dir.join("snapshots").join(&commit)).expect("snapshot");
         fs::write(dir.join("refs/main"), &commit).expect("ref");
         fs::write(dir.join("blobs/b1"), bytes).expect("blob");
-        std::os::unix::fs::symlink(
+        crate::test_fs::symlink(
             "../../blobs/b1",
             dir.join("snapshots").join(&commit).join("f.bin"),
         )
@@ -197,6 +197,7 @@ mod tests {
     /// Makes `file` undeletable, or deletable again: `chattr +i` (root
     /// ignores permissions), else a read-only folder, which stops only
     /// others than root. `false` when neither works here.
+    #[cfg(unix)]
     fn pin(file: &Path, on: bool) -> bool {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let chattr = std::process::Command::new("chattr")
@@ -213,10 +214,11 @@ mod tests {
         !is_root && fs::set_permissions(parent, fs::Permissions::from_mode(mode)).is_ok()
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_delete_that_cannot_finish_stays_in_the_live_report() {
         let tmp = tempfile::tempdir().expect("tmp");
-        let root = fs::canonicalize(tmp.path()).expect("root");
+        let root = dunce::canonicalize(tmp.path()).expect("root");
         let a = repo(&root, "org/a", b"12345");
         let live = LiveCache::new(&root);
         assert_eq!(live.report().expect("report").size_on_disk, 5);

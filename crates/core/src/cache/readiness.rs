@@ -67,10 +67,7 @@ pub fn readiness(repo: Option<&CachedRepo>, revision: &RefName, files: &FileSet)
         return Readiness::missing(None).or_unfinished(repo);
     };
     // Canonical, as `snapshot_files` checks that links stay under the cache.
-    let repo_path = repo
-        .repo_path
-        .canonicalize()
-        .unwrap_or_else(|_| repo.repo_path.clone());
+    let repo_path = dunce::canonicalize(&repo.repo_path).unwrap_or_else(|_| repo.repo_path.clone());
     let root = repo_path.parent().unwrap_or(&repo_path);
     let present: BTreeMap<String, (String, Option<u64>)> =
         snapshot_files(root, &repo_path.join("snapshots").join(&commit))

@@ -149,16 +149,21 @@ mod tests {
         fs::write(refs.join("v1"), [0xff, 0xfe, 0x00]).unwrap();
         fs::write(refs.join("v2"), "").unwrap();
         fs::write(refs.join("v3"), "A".repeat(40)).unwrap();
-        std::os::unix::fs::symlink(refs.join("main"), refs.join("link")).unwrap();
+        let linked = crate::test_fs::links_work(refs);
+        if linked {
+            crate::test_fs::symlink(refs.join("main"), refs.join("link")).unwrap();
+        }
         fs::write(refs.join(".DS_Store"), "").unwrap();
         let got = read(refs);
         assert_eq!(got.refs, BTreeMap::from([("main".into(), c)]));
         let names: Vec<&str> = got.broken.iter().map(|b| b.name.as_str()).collect();
-        assert_eq!(names, ["link", "refs/pr/1", "v1", "v2", "v3"]);
-        let pr = &got.broken[1];
+        let expected = ["link", "refs/pr/1", "v1", "v2", "v3"];
+        assert_eq!(names, expected[usize::from(!linked)..]);
+        let pr = &got.broken[usize::from(linked)];
         assert!(pr.problem.contains("not a commit hash"), "{}", pr.problem);
         assert!(!pr.problem.contains('\u{1b}'), "escaped: {}", pr.problem);
-        assert!(got.broken[3].problem.contains("empty"));
+        let v2 = got.broken.iter().find(|b| b.name == "v2").unwrap();
+        assert!(v2.problem.contains("empty"));
     }
 
     #[test]
@@ -172,7 +177,13 @@ mod tests {
         let got = read(refs);
         assert!(got.broken.is_empty(), "{:?}", got.broken);
         assert_eq!(got.refs.len(), 1);
-        assert_eq!(got.stale_temps, [dead]);
+        // A dead pid is known only on Linux; elsewhere the temp's age decides.
+        let expected = if cfg!(target_os = "linux") {
+            vec![dead]
+        } else {
+            vec![]
+        };
+        assert_eq!(got.stale_temps, expected);
     }
 
     #[test]

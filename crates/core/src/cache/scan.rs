@@ -187,7 +187,7 @@ fn shared_store_blobs(store: &Path) -> Vec<(FileIdentity, u64)> {
 
 /// The cache dir with symlinks resolved, or `None` if it does not exist yet.
 pub(crate) fn canonical_root(cache_dir: &Path) -> Result<Option<PathBuf>> {
-    match fs::canonicalize(cache_dir) {
+    match dunce::canonicalize(cache_dir) {
         Ok(root) if root.is_dir() => Ok(Some(root)),
         Ok(root) => Err(Error::CacheDir {
             path: root,

@@ -137,7 +137,7 @@ fn home_folders(hf_home: &Path, cache_dir: &Path) -> Vec<HomeFolder> {
 /// target never touched). Returns the bytes freed.
 pub fn clear_xet(hf_home: &Path) -> Result<u64> {
     // Canonical, as the containment check compares resolved paths.
-    let Ok(home) = hf_home.canonicalize() else {
+    let Ok(home) = dunce::canonicalize(hf_home) else {
         return Ok(0); // no HF home: nothing to clear
     };
     let xet = home.join(XET);

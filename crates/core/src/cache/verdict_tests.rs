@@ -28,7 +28,7 @@ fn repo(root: &Path, commits: &[&str]) -> PathBuf {
         fs::write(dir.join("blobs").join(&etag), &content).unwrap();
         let snapshot = dir.join("snapshots").join(commit);
         fs::create_dir_all(&snapshot).unwrap();
-        std::os::unix::fs::symlink(format!("../../blobs/{etag}"), snapshot.join("w.bin")).unwrap();
+        crate::test_fs::symlink(format!("../../blobs/{etag}"), snapshot.join("w.bin")).unwrap();
     }
     dir
 }
@@ -186,9 +186,14 @@ fn a_stale_ref_temp_is_litter_that_prune_removes() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = repo(tmp.path(), &[A]);
     fs::write(dir.join("refs/main"), A).unwrap();
-    // Left by a writer that died (a pid no process has) on a full disk.
+    // Left by a writer that died (a pid no process has) on a full disk, an
+    // hour ago: stale by its age too, where the pid cannot tell (Windows).
     let temp = dir.join("refs/.main.4194999.tmp");
-    fs::write(&temp, "").unwrap();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    fs::File::create(&temp)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
     let report = scan_cache(tmp.path()).unwrap();
     assert_eq!(report.repos[0].state, RepoState::Complete);
     assert!(report.repos[0].broken_refs.is_empty());

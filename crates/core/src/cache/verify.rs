@@ -93,8 +93,12 @@ impl VerifyReport {
 
     /// Compares with a listing (path → etag): the hub's, or the local one.
     pub fn compare_with_listing(&mut self, listing: &BTreeMap<String, String>, extras_count: bool) {
+        let snapshot = self.snapshot_path.clone();
         for (path, etag) in listing {
             match self.files.iter_mut().find(|f| &f.path == path) {
+                Some(f) if f.verdict == FileVerdict::NotVerifiable => {
+                    check_plain(f, &snapshot, etag);
+                }
                 None => self.files.push(FileCheck {
                     path: path.clone(),
                     verdict: FileVerdict::Missing,
@@ -199,9 +203,10 @@ pub fn verify_local(
     let scan = scan_repo(&root, repo)?.ok_or_else(not_cached)?;
     let commit = pick_revision(&scan.repo, revision)?;
     let snapshot_path = scan.repo.repo_path.join("snapshots").join(&commit);
+    let listing = local_listing(&scan.repo.repo_path, &commit);
     let files: Vec<FileCheck> = snapshot_files(&root, &snapshot_path)
         .par_iter()
-        .map(check_file)
+        .map(|f| check_file(f, listing.as_ref()))
         .collect();
     let problems = problems(&scan.repo, &commit, &snapshot_path, files.len());
     let mut report = VerifyReport {
@@ -215,7 +220,7 @@ pub fn verify_local(
         files,
     };
     report.settle();
-    if let Some(listing) = local_listing(&scan.repo.repo_path, &commit) {
+    if let Some(listing) = listing {
         report.compare_with_listing(&listing, false);
     }
     Ok(report)
@@ -317,8 +322,38 @@ fn not_cached_revision(repo: &CachedRepo, want: &str) -> Error {
     }
 }
 
-fn check_file(file: &SnapshotFile) -> FileCheck {
-    let etag = file.etag();
+/// A plain snapshot file, checked against the etag a listing gives it.
+fn check_plain(check: &mut FileCheck, snapshot: &Path, etag: &str) {
+    let Some(kind) = BlobHashKind::of_etag(etag) else {
+        return;
+    };
+    let Ok(path) = super::RepoFilePath::parse(&check.path) else {
+        return;
+    };
+    let file = path.join_to(snapshot);
+    let Ok(meta) = std::fs::metadata(&file) else {
+        return;
+    };
+    check.expected = Some(etag.to_owned());
+    check.verdict = FileVerdict::Unreadable;
+    if let Ok(actual) = hash_file(&file, kind, meta.len()) {
+        check.verdict = if actual == etag {
+            FileVerdict::Ok
+        } else {
+            FileVerdict::Mismatch
+        };
+        check.actual = Some(actual);
+    }
+}
+
+/// A plain snapshot file (a cache written without symlinks) has no blob
+/// name: its etag is the one the commit's listing gives its path.
+fn check_file(file: &SnapshotFile, listing: Option<&BTreeMap<String, String>>) -> FileCheck {
+    let plain = file.entry == file.blob;
+    let etag = match listing.and_then(|l| l.get(&file.path)) {
+        Some(listed) if plain => listed.clone(),
+        _ => file.etag(),
+    };
     let mut check = FileCheck {
         path: file.path.clone(),
         verdict: FileVerdict::Unreadable,
@@ -342,6 +377,12 @@ fn check_file(file: &SnapshotFile) -> FileCheck {
         check.actual = Some(actual);
     }
     check
+}
+
+/// `path` holds `size` bytes that hash to `etag` (an etag that is no hash never matches).
+pub(crate) fn hash_matches(path: &Path, etag: &str, size: u64) -> bool {
+    BlobHashKind::of_etag(etag)
+        .is_some_and(|kind| hash_file(path, kind, size).is_ok_and(|h| h == etag))
 }
 
 fn hash_file(path: &Path, kind: BlobHashKind, size: u64) -> std::io::Result<String> {
@@ -381,7 +422,7 @@ mod tests {
         for (path, content) in files {
             let etag = git_sha1(content);
             fs::write(dir.join("blobs").join(&etag), content).unwrap();
-            std::os::unix::fs::symlink(format!("../../blobs/{etag}"), snapshot.join(path)).unwrap();
+            crate::test_fs::symlink(format!("../../blobs/{etag}"), snapshot.join(path)).unwrap();
         }
         RepoId::model("org/m").unwrap()
     }

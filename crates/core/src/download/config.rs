@@ -22,6 +22,9 @@ pub struct HubConfig {
     /// `HAID_ALLOW_HTTP_TOKEN=1`: send the token over plain http to another
     /// machine too (otherwise it is kept back; see `Hub::token_withheld`).
     pub allow_http_token: bool,
+    /// `HF_HUB_DISABLE_SYMLINKS`: snapshot files are the blobs themselves,
+    /// as huggingface_hub writes them (see `download::placement`).
+    pub disable_symlinks: bool,
     /// How transfers cope with a bad network.
     pub retry: RetryPolicy,
     /// When and how wide a file is fetched in parallel ranges.
@@ -148,6 +151,7 @@ impl HubConfig {
             token: token(env, hf_home),
             offline: env.flag("HF_HUB_OFFLINE"),
             allow_http_token: env.flag("HAID_ALLOW_HTTP_TOKEN"),
+            disable_symlinks: env.flag("HF_HUB_DISABLE_SYMLINKS"),
             retry: RetryPolicy::default(),
             parallel: ParallelPolicy::from_env(env),
         }
@@ -185,6 +189,9 @@ mod tests {
         assert_eq!(c.endpoint, "http://mirror:8080");
         assert_eq!(c.token.as_deref(), Some("hf_file"));
         assert!(c.offline);
+        assert!(!c.disable_symlinks);
+        let env = Env::from_pairs([("HF_HUB_DISABLE_SYMLINKS", "1")]);
+        assert!(HubConfig::from_env(&env, home.path()).disable_symlinks);
         let env = Env::from_pairs([("HF_TOKEN", "hf_env")]);
         let c = HubConfig::from_env(&env, home.path());
         assert_eq!(c.token.as_deref(), Some("hf_env"));

@@ -5,7 +5,7 @@
 //! checked, before the download creates anything (DESIGN, "Everything from
 //! outside is untrusted").
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Deserialize;
 
@@ -123,6 +123,15 @@ pub(crate) fn check_whole(files: &[RemoteFile], refuse: Refuse<'_>) -> Result<()
             return Err(refuse.err("file path", f.path.as_str(), "it is listed twice"));
         }
     }
+    if cfg!(windows) {
+        if let Some((first, second)) = case_collision(files) {
+            return Err(refuse.err(
+                "file path",
+                second,
+                format!("it and {first:?} differ only in case, and Windows, whose file names ignore case, would keep one file for both"),
+            ));
+        }
+    }
     for f in files {
         if let Some(dir) = f.path.parents().find(|d| seen.contains(d)) {
             return Err(refuse.err(
@@ -133,6 +142,18 @@ pub(crate) fn check_whole(files: &[RemoteFile], refuse: Refuse<'_>) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Two paths that name one file where names ignore case (`README.md` and
+/// `readme.md`): the second would overwrite the first, and the snapshot
+/// would never be whole. Lower case by Unicode's rules, close to NTFS's.
+fn case_collision(files: &[RemoteFile]) -> Option<(&str, &str)> {
+    let mut seen: HashMap<String, &str> = HashMap::with_capacity(files.len());
+    files.iter().find_map(|f| {
+        let path = f.path.as_str();
+        seen.insert(path.to_lowercase(), path)
+            .map(|first| (first, path))
+    })
 }
 
 pub(crate) fn too_many(count: usize, refuse: Refuse<'_>) -> Error {
@@ -149,6 +170,28 @@ mod tests {
 
     const SHA1: &str = "0123456789abcdef0123456789abcdef01234567";
     const SHA256: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn paths_that_differ_only_in_case_collide() {
+        let file = |p: &str| RemoteFile {
+            path: RepoFilePath::parse(p).unwrap(),
+            size: 1,
+            blob_id: BlobName::parse(SHA1).unwrap(),
+            lfs_sha256: None,
+            xet_hash: None,
+        };
+        let files = [file("README.md"), file("a/x.txt"), file("readme.md")];
+        assert_eq!(case_collision(&files), Some(("README.md", "readme.md")));
+        assert_eq!(case_collision(&files[..2]), None);
+        let repo = RepoId::model("o/m").unwrap();
+        let checked = check_whole(&files, refuse_for(&repo));
+        if cfg!(windows) {
+            let err = checked.unwrap_err().to_string();
+            assert!(err.contains("differ only in case"), "{err}");
+        } else {
+            checked.unwrap();
+        }
+    }
 
     fn refuse_for(repo: &RepoId) -> Refuse<'_> {
         Refuse {

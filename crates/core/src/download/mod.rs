@@ -19,6 +19,7 @@ pub mod lock;
 pub mod manager;
 mod ordered_hash;
 mod parallel;
+pub mod placement;
 mod positioned;
 pub mod progress;
 mod ranges_file;
@@ -27,6 +28,7 @@ pub mod remote;
 mod spans;
 mod transfer;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -40,9 +42,10 @@ pub use progress::{no_events, DownloadEvent, EventSink, ModelProgress};
 pub use rate::RateLimit;
 pub use remote::{Hub, RemoteFile, RemoteSnapshot};
 
-use crate::cache::{scan_repo, CommitHash, RefName, RepoId};
+use crate::cache::{scan_repo, BlobName, CommitHash, RefName, RepoId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::file_set::FileSet;
+use placement::SnapshotStyle;
 
 /// Files fetched at once within one model.
 pub const DEFAULT_FILE_CONCURRENCY: usize = 8;
@@ -131,8 +134,14 @@ pub async fn download(
     }
     // Space is checked before anything is written: a refusal leaves no ref
     // to a commit that has no snapshot.
-    let blobs_dir = req.repo.repo_dir(cache_dir).join("blobs");
-    let plan = Plan::of(&blobs_dir, &files);
+    let style = SnapshotStyle::for_cache(cache_dir, hub.config.disable_symlinks);
+    let repo_dir = req.repo.repo_dir(cache_dir);
+    let blobs_dir = repo_dir.join("blobs");
+    let placed = |f: &RemoteFile| {
+        style == SnapshotStyle::Files
+            && placement::is_placed(&repo_dir, &snapshot.commit, &f.path, f.size)
+    };
+    let plan = Plan::of(&blobs_dir, &files, placed);
     check_space(cache_dir, plan.to_fetch)?;
     let repo_dir = layout::prepare_repo(cache_dir, &req.repo)?;
     // The listing before the ref: a ref is only ever written to a commit
@@ -160,6 +169,8 @@ pub async fn download(
         blobs_dir: &blobs_dir,
         cancel,
         progress: &progress,
+        style,
+        shared: shared_etags(&files),
     };
     // Futures collected first: a closure inside the stream type makes the
     // whole download future fail the `Send` check (rust-lang/rust#102211).
@@ -172,9 +183,7 @@ pub async fn download(
     if let Some(err) = first_error(results) {
         return Err(err);
     }
-    for file in &files {
-        layout::link_snapshot(&repo_dir, &snapshot.commit, &file.path, file.etag())?;
-    }
+    place_all(style, &repo_dir, &snapshot.commit, &files)?;
     if moves_ref && req.ref_last {
         layout::write_ref(&repo_dir, &req.revision, &snapshot.commit)?;
     }
@@ -192,6 +201,35 @@ pub async fn download(
         size_on_disk,
     });
     Ok(outcome)
+}
+
+/// Every file in its snapshot. Without symlinks, a blob two paths share
+/// is copied for each but the last still to place, which gets the blob.
+fn place_all(
+    style: SnapshotStyle,
+    repo_dir: &Path,
+    commit: &CommitHash,
+    files: &[&RemoteFile],
+) -> Result<()> {
+    for (i, file) in files.iter().enumerate() {
+        let keep_blob = style == SnapshotStyle::Files
+            && files[i + 1..].iter().any(|later| {
+                later.etag() == file.etag()
+                    && !placement::is_placed(repo_dir, commit, &later.path, later.size)
+            });
+        placement::place(style, repo_dir, commit, &file.path, file.etag(), keep_blob)?;
+    }
+    Ok(())
+}
+
+/// Etags that more than one of `files` has (identical files at two paths).
+fn shared_etags(files: &[&RemoteFile]) -> HashSet<BlobName> {
+    let mut seen = HashSet::new();
+    files
+        .iter()
+        .filter(|f| !seen.insert(f.etag().clone()))
+        .map(|f| f.etag().clone())
+        .collect()
 }
 
 /// The most telling error: a cancel or full disk says more than the
@@ -217,12 +255,19 @@ struct Job<'a> {
     blobs_dir: &'a Path,
     cancel: &'a CancellationToken,
     progress: &'a Arc<ModelProgress>,
+    style: SnapshotStyle,
+    /// Placed only once all are fetched (see [`place_all`]): moving the
+    /// blob for one path would make the other fetch it again.
+    shared: HashSet<BlobName>,
 }
 
 impl Job<'_> {
     async fn fetch(&self, file: &RemoteFile) -> Result<()> {
         let blob = self.blobs_dir.join(file.etag().as_str());
-        if blob_is_there(&blob, file.size) {
+        let files = self.style == SnapshotStyle::Files;
+        if blob_is_there(&blob, file.size)
+            || (files && placement::is_placed(self.repo_dir, self.commit, &file.path, file.size))
+        {
             return Ok(());
         }
         let fp = self.progress.file(file.path.as_str(), file.size);
@@ -230,8 +275,10 @@ impl Job<'_> {
             fp.waiting("another download (this app or another program) is writing this file; waiting for it")
         })
         .await?;
-        // Whoever held the lock may have finished the blob.
-        if !blob_is_there(&blob, file.size) {
+        // Whoever held the lock may have finished the blob; without
+        // symlinks, another revision's snapshot may hold a copy.
+        let restored = || files && placement::restore_blob(self.repo_dir, file.etag(), file.size);
+        if !blob_is_there(&blob, file.size) && !restored() {
             let transfer = transfer::Transfer {
                 hub: self.hub,
                 repo: self.repo,
@@ -245,7 +292,16 @@ impl Job<'_> {
         }
         // Linked at once (as huggingface_hub does): a download stopped later
         // leaves a usable, partial snapshot, not unreferenced blobs.
-        layout::link_snapshot(self.repo_dir, self.commit, &file.path, file.etag())?;
+        if !(files && self.shared.contains(file.etag())) {
+            placement::place(
+                self.style,
+                self.repo_dir,
+                self.commit,
+                &file.path,
+                file.etag(),
+                false,
+            )?;
+        }
         fp.done();
         Ok(())
     }
@@ -264,7 +320,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn of(blobs_dir: &Path, files: &[&RemoteFile]) -> Self {
+    fn of(blobs_dir: &Path, files: &[&RemoteFile], placed: impl Fn(&RemoteFile) -> bool) -> Self {
         let mut plan = Plan {
             total: 0,
             finished: 0,
@@ -273,7 +329,7 @@ impl Plan {
         };
         for f in files {
             plan.total += f.size;
-            if blob_is_there(&blobs_dir.join(f.etag().as_str()), f.size) {
+            if blob_is_there(&blobs_dir.join(f.etag().as_str()), f.size) || placed(f) {
                 plan.finished += f.size;
                 continue;
             }

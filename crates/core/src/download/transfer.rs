@@ -83,7 +83,7 @@ impl Transfer<'_> {
             let (digest, from) = self.fetch_somehow(kind).await?;
             if digest == etag {
                 let to = self.blob();
-                std::fs::rename(&from, &to).map_err(|e| Error::io("move into place", to, e))?;
+                crate::fs_retry::rename(&from, &to)?;
                 // Whichever way it came, the other way's leftovers go.
                 parallel::discard(self.blobs_dir, self.file.etag());
                 let _ = std::fs::remove_file(self.incomplete());

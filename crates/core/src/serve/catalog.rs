@@ -128,7 +128,7 @@ impl Catalog {
         if !report.ok {
             return Err("damaged or missing files".into());
         }
-        let dir = repo_path.canonicalize().map_err(|e| e.to_string())?;
+        let dir = dunce::canonicalize(repo_path).map_err(|e| e.to_string())?;
         let listing = TreeListing::entries(&TreeListing::dir(&dir), commit);
         let present = snapshot_files(root, &dir.join("snapshots").join(commit));
         if let Some(listing) = &listing {

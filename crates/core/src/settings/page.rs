@@ -151,6 +151,7 @@ impl SettingsView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::tests::DATA_HUB;
     use crate::ErrorKind;
 
     fn location(dir: &std::path::Path, source: LocationSource) -> CacheLocation {
@@ -178,12 +179,14 @@ mod tests {
         .save(&loc.settings_file)
         .unwrap();
         let saved = Settings::apply(
-            update(r#"{"cacheDir": "  /data/hub ", "endpoint": " https://hf-mirror.com// "}"#),
+            update(&format!(
+                r#"{{"cacheDir": "  {DATA_HUB} ", "endpoint": " https://hf-mirror.com// "}}"#
+            )),
             &loc,
         )
         .unwrap();
         let want = Settings {
-            cache_dir: Some("/data/hub".into()),
+            cache_dir: Some(DATA_HUB.into()),
             endpoint: Some("https://hf-mirror.com".into()),
             concurrency: Some(4),
             check_updates: None,

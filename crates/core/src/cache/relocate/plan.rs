@@ -102,7 +102,7 @@ fn check_allowed(
 /// existing ancestor resolved, the rest appended.
 fn real(path: &Path) -> PathBuf {
     for base in path.ancestors() {
-        if let Ok(real) = std::fs::canonicalize(base) {
+        if let Ok(real) = dunce::canonicalize(base) {
             let rest = path.strip_prefix(base).unwrap_or(Path::new(""));
             return real.join(rest);
         }

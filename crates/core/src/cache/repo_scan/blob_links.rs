@@ -91,7 +91,7 @@ impl RepoScanner<'_> {
     /// A blob that is itself a symlink (huggingface_hub's shared store): follow
     /// it only if its final target is still inside the cache.
     fn follow_inside(&mut self, file: &Path, blob: &Path) -> Option<FileStat> {
-        match fs::canonicalize(blob) {
+        match dunce::canonicalize(blob) {
             Ok(real) if real.starts_with(self.cache_root) => fs::metadata(&real)
                 .ok()
                 .map(|m| FileStat::from_metadata(&real, &m)),

@@ -1,0 +1,253 @@
+//! How a snapshot file reaches its blob: a relative symlink where the
+//! cache folder allows one, else the blob itself, as huggingface_hub writes
+//! it on Windows without developer mode or with `HF_HUB_DISABLE_SYMLINKS=1`
+//! (`_create_symlink` in its `file_download.py`): a new blob is *moved* into
+//! the snapshot, and a path that shares it gets a *copy*, so `blobs/` ends
+//! up empty and every snapshot file is a plain file.
+//!
+//! Whether symlinks can be made is asked of the cache folder itself, once
+//! per folder and process (as `are_symlinks_supported` does): a FAT or SMB
+//! drive refuses them on Linux too, and Windows grants them per account.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use super::layout::{link_snapshot, real_folders};
+use crate::cache::tree::TreeListing;
+use crate::cache::{BlobName, CommitHash, RepoFilePath};
+use crate::error::{Error, Result};
+use crate::fs_retry::rename;
+
+/// How snapshot files are written in a cache folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotStyle {
+    /// `snapshots/<commit>/<path>` → `../../blobs/<etag>` (the standard layout).
+    Symlinks,
+    /// The snapshot file is the blob's bytes (no symlink anywhere).
+    Files,
+}
+
+impl SnapshotStyle {
+    /// `Files` when the user disabled symlinks (`HF_HUB_DISABLE_SYMLINKS`)
+    /// or the folder refuses them; the probe's answer is kept per folder.
+    pub fn for_cache(cache_dir: &Path, symlinks_disabled: bool) -> Self {
+        if symlinks_disabled || !symlinks_supported(cache_dir) {
+            Self::Files
+        } else {
+            Self::Symlinks
+        }
+    }
+}
+
+/// Puts `path` of `commit` in place from `blobs/<etag>`. With `Files`,
+/// the blob is moved there unless `keep_blob` (another path still needs
+/// it: that one gets it later, and this one a copy). A plain file already
+/// there is kept: it is what an earlier run of the same placement left.
+pub fn place(
+    style: SnapshotStyle,
+    repo_dir: &Path,
+    commit: &CommitHash,
+    path: &RepoFilePath,
+    etag: &BlobName,
+    keep_blob: bool,
+) -> Result<PathBuf> {
+    if style == SnapshotStyle::Symlinks {
+        return link_snapshot(repo_dir, commit, path, etag);
+    }
+    let snapshot = repo_dir.join("snapshots").join(commit.as_str());
+    let dest = path.join_to(&snapshot);
+    if std::fs::symlink_metadata(&dest).is_ok_and(|m| m.is_file() || m.is_symlink()) {
+        return Ok(dest);
+    }
+    real_folders(&snapshot, path)?;
+    let blob = repo_dir.join("blobs").join(etag.as_str());
+    if keep_blob {
+        copy_in(&blob, &dest, etag)?;
+    } else {
+        rename(&blob, &dest)?;
+    }
+    super::crash::reached(super::crash::Step::Link);
+    Ok(dest)
+}
+
+/// The snapshot file of `path` is there as a plain file of `size` bytes.
+pub fn is_placed(repo_dir: &Path, commit: &CommitHash, path: &RepoFilePath, size: u64) -> bool {
+    let dest = path.join_to(&repo_dir.join("snapshots").join(commit.as_str()));
+    std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_file() && m.len() == size)
+}
+
+/// Brings `etag` back into `blobs/` from a plain snapshot file of another
+/// revision that holds it (its listing says so, and the copy hashes to the
+/// etag), so a second revision gets a copy instead of a download. `false`
+/// when no snapshot has it.
+pub fn restore_blob(repo_dir: &Path, etag: &BlobName, size: u64) -> bool {
+    let blob = repo_dir.join("blobs").join(etag.as_str());
+    for donor in donors(repo_dir, etag, size) {
+        if copy_in(&donor, &blob, etag).is_ok()
+            && crate::cache::verify::hash_matches(&blob, etag.as_str(), size)
+        {
+            return true;
+        }
+        let _ = std::fs::remove_file(&blob);
+    }
+    false
+}
+
+/// Plain snapshot files whose listing names `etag`, of `size` bytes.
+fn donors(repo_dir: &Path, etag: &BlobName, size: u64) -> Vec<PathBuf> {
+    let trees = TreeListing::dir(repo_dir);
+    let Ok(entries) = std::fs::read_dir(&trees) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(commit) = name
+            .strip_suffix(".json")
+            .and_then(|c| CommitHash::parse(c).ok())
+        else {
+            continue;
+        };
+        let Some(listing) = TreeListing::entries(&trees, commit.as_str()) else {
+            continue;
+        };
+        for (file, entry) in &listing {
+            let Ok(file) = RepoFilePath::parse(file) else {
+                continue;
+            };
+            if entry.etag() == etag.as_str() && is_placed(repo_dir, &commit, &file, size) {
+                out.push(file.join_to(&repo_dir.join("snapshots").join(commit.as_str())));
+            }
+        }
+    }
+    out
+}
+
+/// Copies `from` to `to` through a temp beside `to`, so a kill leaves
+/// no half file under the final name.
+fn copy_in(from: &Path, to: &Path, etag: &BlobName) -> Result<()> {
+    let parent = to.parent().unwrap_or(Path::new("."));
+    let tmp = parent.join(format!(".{etag}.{}.tmp", std::process::id()));
+    let copied = std::fs::copy(from, &tmp)
+        .map_err(|e| Error::io("copy", from, e))
+        .and_then(|_| rename(&tmp, to));
+    if copied.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    copied
+}
+
+/// Whether a relative symlink can be made in `cache_dir`, probed once per
+/// folder as huggingface_hub's `are_symlinks_supported` does (a temp folder
+/// with a file and a link to it, then removed), and read back.
+pub fn symlinks_supported(cache_dir: &Path) -> bool {
+    static ANSWERS: OnceLock<Mutex<HashMap<PathBuf, bool>>> = OnceLock::new();
+    let key = dunce::canonicalize(cache_dir).unwrap_or_else(|_| cache_dir.to_owned());
+    let answers = ANSWERS.get_or_init(Default::default);
+    if let Some(known) = answers.lock().ok().and_then(|a| a.get(&key).copied()) {
+        return known;
+    }
+    let answer = probe(cache_dir);
+    if let Ok(mut a) = answers.lock() {
+        a.insert(key, answer);
+    }
+    answer
+}
+
+fn probe(cache_dir: &Path) -> bool {
+    let dir = cache_dir.join(format!(".symlink-probe.{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_err() {
+        // A folder we cannot write: nothing will be linked in it anyway.
+        return true;
+    }
+    // Made *and* read back through: Wine 8 answers CreateSymbolicLinkW
+    // with success and makes nothing, and some network mounts do the same.
+    let made = std::fs::write(dir.join("src"), b"probe").is_ok()
+        && super::layout::symlink(Path::new("src"), &dir.join("dst")).is_ok()
+        && std::fs::symlink_metadata(dir.join("dst")).is_ok_and(|m| m.is_symlink())
+        && std::fs::read(dir.join("dst")).is_ok_and(|b| b == b"probe");
+    let _ = std::fs::remove_dir_all(&dir);
+    made
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::RepoId;
+    use crate::download::layout::prepare_repo;
+
+    fn setup() -> (tempfile::TempDir, PathBuf, CommitHash) {
+        let cache = tempfile::tempdir().unwrap();
+        let dir = prepare_repo(cache.path(), &RepoId::model("o/m").unwrap()).unwrap();
+        (cache, dir, CommitHash::parse(&"c".repeat(40)).unwrap())
+    }
+
+    #[test]
+    fn files_move_the_blob_or_copy_it_when_kept() {
+        let (_cache, dir, c0) = setup();
+        let etag = BlobName::parse(&"1".repeat(40)).unwrap();
+        let blob = dir.join("blobs").join(etag.as_str());
+        std::fs::write(&blob, "x").unwrap();
+        let a = RepoFilePath::parse("a/one.txt").unwrap();
+        let b = RepoFilePath::parse("two.txt").unwrap();
+        let copy = place(SnapshotStyle::Files, &dir, &c0, &a, &etag, true).unwrap();
+        assert!(blob.is_file(), "kept for the next path");
+        let moved = place(SnapshotStyle::Files, &dir, &c0, &b, &etag, false).unwrap();
+        assert!(!blob.exists(), "moved into the snapshot");
+        for f in [&copy, &moved] {
+            assert!(!std::fs::symlink_metadata(f).unwrap().is_symlink());
+            assert_eq!(std::fs::read_to_string(f).unwrap(), "x");
+        }
+        // Placed again (the download's last pass): kept as it is.
+        place(SnapshotStyle::Files, &dir, &c0, &b, &etag, false).unwrap();
+        assert!(is_placed(&dir, &c0, &b, 1));
+    }
+
+    /// Past Windows' 260-character MAX_PATH: std adds the `\\?\` prefix
+    /// itself to long absolute paths, so both layouts work there (under Wine
+    /// too) without a manifest.
+    #[test]
+    fn paths_longer_than_max_path_are_placed() {
+        let (_cache, dir, c0) = setup();
+        let deep = format!(
+            "{}/model.onnx",
+            ["folder-of-forty-characters-in-its-name!"; 8].join("/")
+        );
+        let path = RepoFilePath::parse(&deep).unwrap();
+        for (style, n) in [(SnapshotStyle::Files, '1'), (SnapshotStyle::Symlinks, '2')] {
+            let etag = BlobName::parse(&n.to_string().repeat(40)).unwrap();
+            std::fs::write(dir.join("blobs").join(etag.as_str()), "x").unwrap();
+            let commit = CommitHash::parse(&n.to_string().repeat(40)).unwrap();
+            if style == SnapshotStyle::Symlinks && !symlinks_supported(&dir) {
+                continue;
+            }
+            let placed = place(style, &dir, &commit, &path, &etag, false).unwrap();
+            assert!(placed.as_os_str().len() > 300, "{}", placed.display());
+            assert_eq!(std::fs::read_to_string(&placed).unwrap(), "x");
+        }
+        let _ = c0;
+    }
+
+    #[test]
+    fn the_disabled_flag_wins_over_the_probe() {
+        let cache = tempfile::tempdir().unwrap();
+        assert_eq!(
+            SnapshotStyle::for_cache(cache.path(), true),
+            SnapshotStyle::Files
+        );
+        // The probe leaves nothing behind.
+        let _ = symlinks_supported(cache.path());
+        assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_with_symlinks_says_so() {
+        let cache = tempfile::tempdir().unwrap();
+        assert_eq!(
+            SnapshotStyle::for_cache(cache.path(), false),
+            SnapshotStyle::Symlinks
+        );
+    }
+}
