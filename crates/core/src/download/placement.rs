@@ -144,15 +144,14 @@ fn copy_in(from: &Path, to: &Path, etag: &BlobName) -> Result<()> {
 pub fn symlinks_supported(cache_dir: &Path) -> bool {
     static ANSWERS: OnceLock<Mutex<HashMap<PathBuf, bool>>> = OnceLock::new();
     let key = dunce::canonicalize(cache_dir).unwrap_or_else(|_| cache_dir.to_owned());
-    let answers = ANSWERS.get_or_init(Default::default);
-    if let Some(known) = answers.lock().ok().and_then(|a| a.get(&key).copied()) {
-        return known;
-    }
-    let answer = probe(cache_dir);
-    if let Ok(mut a) = answers.lock() {
-        a.insert(key, answer);
-    }
-    answer
+    // Held across the probe: two downloads of one process probing at once
+    // would share its folder, and one's clean-up would fail the other's
+    // probe (a cache then taken for one without symlinks).
+    let mut answers = match ANSWERS.get_or_init(Default::default).lock() {
+        Ok(a) => a,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    *answers.entry(key).or_insert_with(|| probe(cache_dir))
 }
 
 fn probe(cache_dir: &Path) -> bool {
@@ -176,6 +175,25 @@ mod tests {
     use super::*;
     use crate::cache::RepoId;
     use crate::download::layout::prepare_repo;
+
+    #[cfg(unix)]
+    #[test]
+    fn downloads_that_probe_one_folder_at_once_all_find_symlinks() {
+        // A sync downloads several models at once, each asking first.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_owned();
+        let answers: Vec<bool> = (0..8)
+            .map(|_| {
+                let dir = dir.clone();
+                std::thread::spawn(move || symlinks_supported(&dir))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        assert!(answers.iter().all(|a| *a), "{answers:?}");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no probe left");
+    }
 
     fn setup() -> (tempfile::TempDir, PathBuf, CommitHash) {
         let cache = tempfile::tempdir().unwrap();
