@@ -174,6 +174,24 @@ fn a_download_writes_plain_files_that_scan_verify_and_python_accept() {
     assert_eq!(ours["nb_files"], theirs["nb_files"]);
     assert_eq!(ours["size_on_disk"], repo.total_size());
     w.assert_verified();
+
+    let manifest = w.tmp.path().join("manifest.json");
+    let entry = format!(r#"{{"embedding": [{{"id": "{ID}", "name": "Plain", "team": "acme"}}]}}"#);
+    std::fs::write(&manifest, entry).unwrap();
+    let list = json_ok(&w.run(
+        &[],
+        &["--json", "list", "--manifest", manifest.to_str().unwrap()],
+    ));
+    // Merged over the bundled manifest: found by its id.
+    let model = list["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["models"].as_array().unwrap())
+        .find(|m| m["id"] == ID)
+        .unwrap();
+    assert_eq!(model["state"], "downloaded", "{list}");
+    assert_eq!(model["size_on_disk"], repo.total_size());
 }
 
 #[test]

@@ -265,9 +265,9 @@ impl Job<'_> {
     async fn fetch(&self, file: &RemoteFile) -> Result<()> {
         let blob = self.blobs_dir.join(file.etag().as_str());
         let files = self.style == SnapshotStyle::Files;
-        if blob_is_there(&blob, file.size)
-            || (files && placement::is_placed(self.repo_dir, self.commit, &file.path, file.size))
-        {
+        let placed =
+            || files && placement::is_placed(self.repo_dir, self.commit, &file.path, file.size);
+        if blob_is_there(&blob, file.size) || placed() {
             return Ok(());
         }
         let fp = self.progress.file(file.path.as_str(), file.size);
@@ -275,8 +275,13 @@ impl Job<'_> {
             fp.waiting("another download (this app or another program) is writing this file; waiting for it")
         })
         .await?;
-        // Whoever held the lock may have finished the blob; without
-        // symlinks, another revision's snapshot may hold a copy.
+        // Whoever held the lock may have finished the blob (and, without
+        // symlinks, moved it into this very snapshot); another revision's
+        // snapshot may hold a copy.
+        if placed() {
+            fp.done();
+            return Ok(());
+        }
         let restored = || files && placement::restore_blob(self.repo_dir, file.etag(), file.size);
         if !blob_is_there(&blob, file.size) && !restored() {
             let transfer = transfer::Transfer {
