@@ -8,7 +8,6 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use ts_rs::TS;
 
 use super::INDEX_PATH;
@@ -21,6 +20,7 @@ use crate::cache::tree::TreeListing;
 use crate::cache::verify::pick_revision;
 use crate::cache::{RepoId, RepoState};
 use crate::error::{Error, Result};
+use crate::migrate::files::hash_file;
 
 /// What an export will write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -204,7 +204,7 @@ fn plan_model(
         } else if !is_link {
             // The no-symlink layout: the file is in the snapshot itself.
             snaps.push(Item::File {
-                hash: sha256_of(&f.entry)?,
+                hash: hash_file(&f.entry, BlobHashKind::Sha256)?,
                 source: f.entry.clone(),
                 mtime: mtime(&f.entry),
                 size,
@@ -247,26 +247,11 @@ fn small_file(path: &str, source: &Path) -> Result<Item> {
         .len();
     Ok(Item::File {
         path: path.to_owned(),
-        hash: sha256_of(source)?,
+        hash: hash_file(source, BlobHashKind::Sha256)?,
         source: source.to_owned(),
         mtime: mtime(source),
         size,
     })
-}
-
-fn sha256_of(path: &Path) -> Result<String> {
-    let mut file = File::open(path).map_err(|e| Error::io("read", path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = file
-            .read(&mut buf)
-            .map_err(|e| Error::io("read", path, e))?;
-        if n == 0 {
-            return Ok(hex::encode(hasher.finalize()));
-        }
-        hasher.update(&buf[..n]);
-    }
 }
 
 fn mtime(path: &Path) -> u64 {

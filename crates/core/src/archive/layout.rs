@@ -67,8 +67,7 @@ pub(crate) fn parse(path: &str) -> Result<Place, String> {
     }
     let repo = RepoId::from_folder_name(parts[0])
         .map_err(|_| "not in a repo folder of the cache (models--org--name, …)".to_owned())?;
-    let in_repo = |rest: &[&str]| -> Result<Place, String> { in_repo(repo.clone(), rest) };
-    in_repo(&parts[1..])
+    in_repo(repo, &parts[1..])
 }
 
 fn in_repo(repo: RepoId, rest: &[&str]) -> Result<Place, String> {

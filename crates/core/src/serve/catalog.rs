@@ -19,6 +19,7 @@ use crate::cache::snapshot::snapshot_files;
 use crate::cache::tree::TreeListing;
 use crate::cache::verify::verify_local;
 use crate::cache::{CommitHash, RefName, RepoId};
+use crate::migrate::files::hash_file;
 
 /// One commit of a repo, ready to serve.
 #[derive(Debug)]
@@ -151,7 +152,10 @@ impl Catalog {
                 (None, true, Some(BlobHashKind::Sha256)) => (pointer_id(&etag, size), Some(etag)),
                 (None, true, _) => (etag, None),
                 // A plain file (the no-symlink layout) with no listing: its git id.
-                (None, false, _) => (git_id(&f.blob).map_err(|e| e.to_string())?, None),
+                (None, false, _) => (
+                    hash_file(&f.blob, BlobHashKind::GitSha1).map_err(|e| e.to_string())?,
+                    None,
+                ),
             };
             sources.insert(f.path.clone(), f.blob.clone());
             files.push(FileInfo {
@@ -181,19 +185,4 @@ fn pointer_id(oid: &str, size: u64) -> String {
     let mut h = BlobHasher::new(BlobHashKind::GitSha1, pointer.len() as u64);
     h.update(pointer.as_bytes());
     h.finish_hex()
-}
-
-fn git_id(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let size = file.metadata()?.len();
-    let mut h = BlobHasher::new(BlobHashKind::GitSha1, size);
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok(h.finish_hex());
-        }
-        h.update(&buf[..n]);
-    }
 }

@@ -65,11 +65,13 @@ fn check_allowed(
     dest: &Path,
     leave_symlink: bool,
 ) -> std::result::Result<(), String> {
-    if let (Some(var), false, true) = (
-        location.source.variable(),
-        leave_symlink,
-        location.source != LocationSource::HaidDataDir,
-    ) {
+    // HAID_DATA_DIR comes after the settings in the rules: remembering the
+    // new place there is enough, so only the variables before them refuse.
+    let forced_by = location
+        .source
+        .variable()
+        .filter(|_| location.source != LocationSource::HaidDataDir);
+    if let (Some(var), false) = (forced_by, leave_symlink) {
         return Err(format!(
             "{var} chooses the cache's place ({}), and it would still name the old one. Either move with --leave-symlink, so the old path becomes a link to the new place and every tool that reads {var} keeps working, or move the folder yourself and change {var}",
             location.cache_dir.display()
