@@ -42,7 +42,7 @@ web_anon() { local kb=0; for c in \$(pgrep -P "\$1" WebKitWebProces); do kb=\$((
 for i in \$(seq $RUNS); do
   $PWD/target/release/haid-models-desktop 2> $PWD/$WORK/app-\$i.log &
   pid=\$!
-  for _ in \$(seq 200); do grep -q "startup:" $PWD/$WORK/app-\$i.log 2>/dev/null && break; sleep 0.05; done
+  for _ in \$(seq 200); do grep -q "model list shown" $PWD/$WORK/app-\$i.log 2>/dev/null && break; sleep 0.05; done
   if [ \$i -eq $RUNS ]; then
     sleep $IDLE
     echo "rss_kb \$(awk '/VmRSS/ {print \$2}' /proc/\$pid/status) anon_kb \$(awk '/RssAnon/ {print \$2}' /proc/\$pid/status) pss_kb \$(awk '/^Pss:/ {print \$2}' /proc/\$pid/smaps_rollup) web_kb \$(web_rss \$pid) web_pss_kb \$(web_pss \$pid) web_anon_kb \$(web_anon \$pid)"

@@ -1,5 +1,8 @@
 //! The commands the page calls: one-line wrappers over `haid_models`.
 //! Every argument is validated in core (a `RepoId` is parsed before use).
+//! Tauri runs a plain command on the UI thread, where a scan of a big cache
+//! froze the window (frames of a second, measured): whatever reads the disk
+//! is `command(async)`, which runs it on Tauri's async runtime instead.
 
 use std::path::Path;
 
@@ -21,15 +24,17 @@ use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::window::PageGeneration;
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn list_models(state: State<'_, AppState>) -> AppResult<ModelList> {
+    crate::startup_mark("list asked");
     let report = state.place().live.report()?;
+    crate::startup_mark("cache read");
     let mut downloading = lock::downloading_repos(&state.cache_dir());
     downloading.extend(state.place().manager.active());
     Ok(model_list(&state.manifest()?, &report, &downloading))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn cache_info(state: State<'_, AppState>) -> CacheInfo {
     CacheInfo::of(&state.place().location)
 }
@@ -58,12 +63,12 @@ pub fn cancel_download(state: State<'_, AppState>, id: String) -> AppResult<bool
     Ok(state.place().manager.cancel(&RepoId::model(&id)?))
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn delete_plan(state: State<'_, AppState>, id: String) -> AppResult<DeletePlan> {
     Ok(plan_delete(&state.cache_dir(), &RepoId::model(&id)?, &[])?)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn delete_model(state: State<'_, AppState>, id: String) -> AppResult<DeletePlan> {
     let repo = RepoId::model(&id)?;
     state.place_to_write()?;
@@ -74,12 +79,12 @@ pub fn delete_model(state: State<'_, AppState>, id: String) -> AppResult<DeleteP
     Ok(plan)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn prune_plan(state: State<'_, AppState>) -> AppResult<PrunePlan> {
     Ok(plan_prune(&state.cache_dir())?)
 }
 
-#[tauri::command]
+#[tauri::command(async)]
 pub fn prune(state: State<'_, AppState>) -> AppResult<PrunePlan> {
     state.place_to_write()?;
     let plan = plan_prune(&state.cache_dir())?;
@@ -111,7 +116,7 @@ pub fn open_folder<R: tauri::Runtime>(
 }
 
 /// The settings as the page shows them (the token never: only whether one is set).
-#[tauri::command]
+#[tauri::command(async)]
 pub fn get_settings(state: State<'_, AppState>) -> AppResult<SettingsView> {
     Ok(SettingsView::read(&state.place().location, &state.env)?)
 }
@@ -134,7 +139,7 @@ pub async fn set_settings(
 
 /// The tray's menu as it is now: proof that the tray exists, for the
 /// end-to-end test (Xvfb has no tray host to look at).
-#[tauri::command]
+#[tauri::command(async)]
 pub fn tray_status<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> AppResult<Vec<String>> {
     if app.tray_by_id(crate::tray::TRAY_ID).is_none() {
         return Err(AppError::internal("there is no tray icon"));
@@ -143,7 +148,7 @@ pub fn tray_status<R: tauri::Runtime>(app: tauri::AppHandle<R>) -> AppResult<Vec
 }
 
 /// "Add a model by id": validated in core, written to the user manifest.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn add_model(state: State<'_, AppState>, id: String, model_type: String) -> AppResult<String> {
     let model = haid_models::manifest::user_file::add_model(
         &state.user_manifest,
@@ -159,9 +164,7 @@ pub fn add_model(state: State<'_, AppState>, id: String, model_type: String) -> 
 /// (what `bench/app.sh` measures).
 #[tauri::command]
 pub fn ui_ready() {
+    crate::live::page_shown();
     crate::memory::trim_soon();
-    if std::env::var_os("HAID_STARTUP_TIMING").is_some() {
-        let ms = crate::started().elapsed().as_millis();
-        eprintln!("startup: model list shown {ms} ms after launch");
-    }
+    crate::startup_mark("model list shown");
 }

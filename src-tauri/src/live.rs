@@ -3,7 +3,8 @@
 //! `cache-changed` event for the page and an update of the tray. After a
 //! move of the cache, a new watcher follows the new place.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use haid_models::watch::{choose_mode, WatchEvent, Watcher};
 use tauri::{AppHandle, Emitter, Manager, Runtime};
@@ -14,6 +15,38 @@ use crate::tray;
 /// The running watcher, swapped when the cache moves.
 #[derive(Default)]
 pub struct WatcherSlot(Mutex<Option<Watcher>>);
+
+/// Longest wait for the page before watching anyway (a start to the tray
+/// shows no page).
+const WAIT_FOR_PAGE: Duration = Duration::from_secs(3);
+
+/// Whether the page has shown its first list, and who waits for it.
+static SHOWN: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+/// Starts watching once the page shows its first list. The watcher's first
+/// scan and its thousands of watches took a core for a second of the start
+/// on two cores, and the list waited for it (bench/app.sh). Nothing is
+/// missed meanwhile: the watcher's start rescans and tells of any change.
+pub fn start_when_shown<R: Runtime>(app: &AppHandle<R>) {
+    let app = app.clone();
+    let _ = std::thread::Builder::new()
+        .name("watch-start".into())
+        .spawn(move || {
+            let (shown, page) = &SHOWN;
+            let guard = shown.lock().unwrap_or_else(|p| p.into_inner());
+            drop(page.wait_timeout_while(guard, WAIT_FOR_PAGE, |shown| !*shown));
+            if let Err(e) = start(&app) {
+                eprintln!("warning: the cache is not watched ({e}); the list refreshes on its own actions only");
+            }
+        });
+}
+
+/// The page shows its first list: the watcher may start.
+pub fn page_shown() {
+    let (shown, page) = &SHOWN;
+    *shown.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    page.notify_all();
+}
 
 /// Watches the app's cache now, replacing the watcher of an old place.
 pub fn start<R: Runtime>(app: &AppHandle<R>) -> haid_models::Result<()> {
@@ -33,9 +66,17 @@ pub fn start<R: Runtime>(app: &AppHandle<R>) -> haid_models::Result<()> {
                     place.live.apply(change);
                     handle.emit("cache-changed", change)
                 }
-                // Watching (re)started or events were lost: trust nothing kept.
+                // Watching (re)started or events were lost: trust nothing
+                // kept, but tell only of a change. At start-up this is a
+                // second after the page listed the cache, which it would
+                // list again for nothing, with the disk picture, the tray
+                // and the budget.
                 WatchEvent::Ready { .. } | WatchEvent::Notice { .. } => {
-                    place.live.invalidate();
+                    match place.live.rescan() {
+                        Ok(false) => return,
+                        Ok(true) => {}
+                        Err(_) => place.live.invalidate(),
+                    }
                     handle.emit("cache-changed", ())
                 }
             };

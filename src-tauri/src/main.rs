@@ -76,6 +76,24 @@ pub(crate) fn started() -> std::time::Instant {
     *STARTED.get_or_init(std::time::Instant::now)
 }
 
+/// With `HAID_STARTUP_TIMING=1`, prints how long after the start `what`
+/// happened (the steps of the start, for `bench/app.sh`'s measure).
+/// Marks after "model list shown" are not the start's and are not printed.
+pub(crate) fn startup_mark(what: &str) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static OVER: AtomicBool = AtomicBool::new(false);
+    if std::env::var_os("HAID_STARTUP_TIMING").is_none() || OVER.load(Ordering::Relaxed) {
+        return;
+    }
+    eprintln!(
+        "startup: {what} {} ms after launch",
+        started().elapsed().as_millis()
+    );
+    if what == "model list shown" {
+        OVER.store(true, Ordering::Relaxed);
+    }
+}
+
 fn main() {
     started();
     // Answered before any window or display is touched.
@@ -110,11 +128,13 @@ fn main() {
         .manage(live::WatcherSlot::default())
         .invoke_handler(handlers!())
         .setup(move |app| {
+            startup_mark("setup");
             tray::create(app.handle())?;
             let handle = app.handle().clone();
             std::thread::spawn(move || tray::refresh(&handle));
-            live::start(app.handle())?;
+            live::start_when_shown(app.handle());
             updates::start_background(app.handle());
+            startup_mark("set up");
             Ok(())
         })
         .on_window_event(window::on_event)

@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 /// What the old data folder (`HAID_DATA_DIR`, else the platform's) holds to
 /// migrate; empty when there is nothing (or no such folder).
-#[tauri::command]
+#[tauri::command(async)]
 pub fn migration_plan(state: State<'_, AppState>) -> AppResult<MigrationPlan> {
     plan(&state)
 }

@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 /// What moving the cache to `dest` would do; refusals come as errors that
 /// say why (a variable chose the place, DEST is not empty, …).
-#[tauri::command]
+#[tauri::command(async)]
 pub fn move_plan<R: Runtime>(
     app: AppHandle<R>,
     dest: String,

@@ -4,7 +4,7 @@
 //! the cache changes and is over (never a manifest model, never a download).
 
 use haid_models::cache::budget::{execute_budget, plan_budget, BudgetPlan};
-use haid_models::cache::space::{clear_xet as clear, space, SpaceReport};
+use haid_models::cache::space::{clear_xet as clear, space_from, SpaceReport};
 use haid_models::settings::SettingsView;
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 
@@ -14,11 +14,15 @@ use crate::state::AppState;
 /// Where the space goes: the page's disk picture.
 #[tauri::command]
 pub async fn space_report(state: State<'_, AppState>) -> AppResult<SpaceReport> {
-    Ok(space(&state.place().location, &state.manifest()?)?)
+    // From the live report: the page asks with every list, and a fresh
+    // scan (two, with the prune's) of a big cache each time cost seconds.
+    let place = state.place();
+    let report = place.live.report()?;
+    Ok(space_from(&place.location, &state.manifest()?, &report)?)
 }
 
 /// Empties `$HF_HOME/xet`; the bytes freed.
-#[tauri::command]
+#[tauri::command(async)]
 pub fn clear_xet(state: State<'_, AppState>) -> AppResult<u64> {
     Ok(clear(&state.place().location.hf_home)?)
 }

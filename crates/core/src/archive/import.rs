@@ -18,7 +18,8 @@ use ts_rs::TS;
 use super::layout::{self, Place};
 use super::{ArchiveEvent, ArchiveSink, Index, Progress, INDEX_LIMIT};
 use crate::atomic_file::write_atomically;
-use crate::cache::blob_hash::{BlobHashKind, BlobHasher};
+use crate::cache::blob_hash::BlobHashKind;
+use crate::cache::hashing_copy::copy_hashed;
 use crate::cache::paths::resolve_link;
 use crate::cache::{BlobName, CommitHash, RefName, RepoFilePath, RepoId};
 use crate::download::layout::{link_snapshot, prepare_repo, real_folders};
@@ -539,7 +540,7 @@ fn real_dirs(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Copies exactly `size` bytes of `from` to `to`, hashing them.
+/// Copies the entry (`size` bytes) to `to`, hashing it on the way.
 fn hash_stream(
     from: &mut impl Read,
     kind: BlobHashKind,
@@ -547,17 +548,7 @@ fn hash_stream(
     to: &mut dyn Write,
     progress: &mut Progress<'_>,
 ) -> std::io::Result<String> {
-    let mut hasher = BlobHasher::new(kind, size);
-    let mut buf = vec![0; 1 << 20];
-    loop {
-        let n = from.read(&mut buf)?;
-        if n == 0 {
-            return Ok(hasher.finish_hex());
-        }
-        hasher.update(&buf[..n]);
-        to.write_all(&buf[..n])?;
-        progress.add(n as u64);
-    }
+    copy_hashed(from, to, kind, size, &mut |n| progress.add(n))
 }
 
 /// The entry's bytes when there are at most `limit`.

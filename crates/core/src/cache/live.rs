@@ -57,10 +57,7 @@ impl LiveCache {
         if known.is_none() {
             *known = self.full_scan()?;
         }
-        Ok(match known.as_ref() {
-            Some(k) => assemble(&k.root, k.repos.values(), &k.others),
-            None => assemble(&self.cache_dir, std::iter::empty(), &[]), // no cache folder yet
-        })
+        Ok(self.shown(&known))
     }
 
     /// Scans one repo again (the watcher saw it change). A repo that is gone
@@ -98,6 +95,29 @@ impl LiveCache {
     /// folder itself came or went, or the watcher lost events).
     pub fn invalidate(&self) {
         *self.lock() = None;
+    }
+
+    /// Scans the whole cache again and keeps that, and says whether the
+    /// report changed. For the watcher's (re)start or lost events, after
+    /// which anything may have changed but most often nothing did: then no
+    /// one needs to hear of it (telling the page made it list 2,000 repos
+    /// again a second after it had, on the UI's thread).
+    pub fn rescan(&self) -> Result<bool> {
+        let before = self.shown(&self.lock());
+        // Scanned without the lock: reports asked for meanwhile are served
+        // from the state kept (the caller is the watcher, whose events wait).
+        let fresh = self.full_scan()?;
+        let mut known = self.lock();
+        *known = fresh;
+        Ok(self.shown(&known) != before)
+    }
+
+    /// What [`LiveCache::report`] gives for this state.
+    fn shown(&self, known: &Option<Known>) -> CacheReport {
+        match known {
+            Some(k) => assemble(&k.root, k.repos.values(), &k.others),
+            None => assemble(&self.cache_dir, std::iter::empty(), &[]), // no cache folder yet
+        }
     }
 
     fn full_scan(&self) -> Result<Option<Known>> {
@@ -192,6 +212,36 @@ mod tests {
         let now = live.report().expect("report");
         assert!(now.repos.is_empty());
         assert_eq!(now, scan_cache(root).expect("scan"));
+    }
+
+    #[test]
+    fn a_rescan_says_whether_the_report_changed_and_keeps_what_it_found() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        repo(root, "org/a", b"12345");
+        let live = LiveCache::new(root);
+        live.report().expect("report");
+        assert!(!live.rescan().expect("rescan"), "nothing changed on disk");
+
+        // Changed behind its back (events lost): the rescan sees and keeps it.
+        repo(root, "org/b", b"1234567");
+        assert!(live.rescan().expect("rescan"));
+        let now = live.report().expect("report");
+        assert_eq!(now.size_on_disk, 12);
+        assert_eq!(now, scan_cache(root).expect("scan"));
+        assert!(!live.rescan().expect("rescan"));
+    }
+
+    #[test]
+    fn a_rescan_before_any_report_counts_repos_found_as_a_change() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let root = tmp.path();
+        let missing = root.join("hub");
+        let live = LiveCache::new(&missing);
+        assert!(!live.rescan().expect("rescan"), "still no cache folder");
+        repo(&missing, "org/a", b"12345");
+        assert!(live.rescan().expect("rescan"), "a cache appeared");
+        assert_eq!(live.report().expect("report").size_on_disk, 5);
     }
 
     /// Makes `file` undeletable, or deletable again: `chattr +i` (root

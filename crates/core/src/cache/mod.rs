@@ -4,6 +4,7 @@ pub mod blob_hash;
 pub mod budget;
 pub mod delete;
 mod dir_handle;
+pub(crate) mod hashing_copy;
 pub mod live;
 pub mod names;
 pub(crate) mod paths;

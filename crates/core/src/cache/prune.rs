@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::delete::{execute_delete, finish_trash_or_fail, plan_delete, DeletePlan};
 use super::names::{partial_etag, BlobName};
 use super::repo::RepoId;
-use super::report::{CachedRepo, ScanWarning};
+use super::report::{CacheReport, CachedRepo, ScanWarning};
 use super::safe_fs::remove_inside;
 use super::scan::{canonical_root, scan_cache};
 use super::snapshot::snapshot_files;
@@ -47,6 +47,12 @@ pub struct PrunePlan {
 
 /// What a prune would remove, found without removing anything (`prune --dry-run`).
 pub fn plan_prune(cache_dir: &Path) -> Result<PrunePlan> {
+    plan_prune_from(&scan_cache(cache_dir)?)
+}
+
+/// The same, from a scan already made (the app keeps one: a second scan of
+/// a big cache would cost as much again).
+pub fn plan_prune_from(report: &CacheReport) -> Result<PrunePlan> {
     let mut plan = PrunePlan {
         revisions: Vec::new(),
         orphan_blobs: Vec::new(),
@@ -57,18 +63,15 @@ pub fn plan_prune(cache_dir: &Path) -> Result<PrunePlan> {
         freed_bytes: 0,
         skipped: Vec::new(),
     };
-    let Some(root) = canonical_root(cache_dir)? else {
-        return Ok(plan);
-    };
-    let report = scan_cache(&root)?;
+    let root = report.cache_dir.as_path();
     for left in &report.trash {
         plan.freed_bytes += left.size_on_disk;
         plan.trash.push(left.path.clone());
     }
     for repo in &report.repos {
         // Temps of dead writers are litter whatever the state of the repo.
-        plan.temp_files.extend(repo_temps(&root, repo));
-        if lock::is_downloading(&root, &repo.repo) {
+        plan.temp_files.extend(repo_temps(root, repo));
+        if lock::is_downloading(root, &repo.repo) {
             plan.skipped.push(ScanWarning {
                 path: repo.repo_path.clone(),
                 message: "a download is running into it; left alone".into(),
@@ -78,7 +81,7 @@ pub fn plan_prune(cache_dir: &Path) -> Result<PrunePlan> {
         } else if !repo.refs_resolve() {
             plan.skipped.extend(unfinished_warnings(repo));
         } else {
-            plan_repo(&root, repo, &mut plan)?;
+            plan_repo(root, repo, &mut plan)?;
         }
     }
     plan.deleted = plan

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::prune::plan_prune;
+use super::prune::plan_prune_from;
+use super::report::CacheReport;
 use super::safe_fs::{remove_inside, size_of};
 use super::scan::scan_cache;
 use crate::error::Result;
@@ -70,8 +71,17 @@ pub const XET: &str = "xet";
 
 /// Reads where the space goes. Reads only.
 pub fn space(location: &CacheLocation, manifest: &Manifest) -> Result<SpaceReport> {
-    let report = scan_cache(&location.cache_dir)?;
-    let prune = plan_prune(&location.cache_dir)?;
+    space_from(location, manifest, &scan_cache(&location.cache_dir)?)
+}
+
+/// The same, from a scan already made (the app's live one): the picture
+/// then costs no scan of the cache, which the page asks for with every list.
+pub fn space_from(
+    location: &CacheLocation,
+    manifest: &Manifest,
+    report: &CacheReport,
+) -> Result<SpaceReport> {
+    let prune = plan_prune_from(report)?;
     let types: std::collections::HashMap<RepoKey, &str> = manifest
         .groups
         .iter()
