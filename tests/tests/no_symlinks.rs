@@ -5,7 +5,6 @@
 //! verify all work on that layout, no symlink is ever made, and Python's
 //! `hf cache verify` passes on what we wrote.
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -66,6 +65,7 @@ impl World {
 
     /// The bytes a rerun still has to fetch: files neither in the snapshot
     /// nor in `blobs/`, less what their `.incomplete` holds.
+    #[cfg(unix)]
     fn missing_bytes(&self, repo: &HubRepo) -> u64 {
         let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
         let blobs = self.repo_dir().join("blobs");
@@ -262,8 +262,10 @@ fn a_damaged_plain_file_fails_verify() {
     assert_eq!(bad[0]["verdict"], "mismatch");
 }
 
+#[cfg(unix)] // a kill is a signal
 #[test]
 fn a_download_killed_at_every_step_resumes_without_symlinks() {
+    use std::os::unix::process::ExitStatusExt;
     let files = 5;
     let blobs = 4; // two paths share one blob
     let mut steps = vec![("ref", 1)];
