@@ -26,6 +26,7 @@ mod manager;
 mod migrate;
 mod move_cache;
 mod no_symlinks;
+mod no_symlinks_writers;
 mod parallel;
 mod pipeline;
 mod scan;

@@ -326,6 +326,59 @@ mod tests {
         assert!(is_placed(&dir, &c0, &b, 1));
     }
 
+    #[test]
+    fn a_blob_a_symlink_needs_is_copied_and_one_left_over_by_a_rerun_goes() {
+        let (_cache, dir, c0) = setup();
+        let old = CommitHash::parse(&"0".repeat(40)).unwrap();
+        let (e1, e2) = (
+            BlobName::parse(&"1".repeat(40)).unwrap(),
+            BlobName::parse(&"2".repeat(40)).unwrap(),
+        );
+        std::fs::write(dir.join("blobs").join(e1.as_str()), "x").unwrap();
+        std::fs::write(dir.join("blobs").join(e2.as_str()), "y").unwrap();
+        let links = crate::test_fs::links_work(&dir);
+        let file = |p: &str| RepoFilePath::parse(p).unwrap();
+        if links {
+            // An older revision, written with symlinks, links to e1.
+            link_snapshot(&dir, &old, &file("old.txt"), &e1).unwrap();
+        }
+        // b.txt is in place already: a rerun brought e2 back for nothing.
+        let snapshot = dir.join("snapshots").join(c0.as_str());
+        std::fs::create_dir_all(&snapshot).unwrap();
+        std::fs::write(snapshot.join("b.txt"), "y").unwrap();
+        let entry = |p: &str, e: &BlobName| SnapshotEntry {
+            commit: c0.clone(),
+            path: file(p),
+            etag: e.clone(),
+        };
+        let files = [entry("a.txt", &e1), entry("b.txt", &e2)];
+        let brought = HashSet::from([e1.clone(), e2.clone()]);
+        Placer::new(SnapshotStyle::Files, &dir)
+            .place_each(&files, &brought)
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(snapshot.join("a.txt")).unwrap(),
+            "x"
+        );
+        assert!(!std::fs::symlink_metadata(snapshot.join("a.txt"))
+            .unwrap()
+            .is_symlink());
+        assert!(
+            !dir.join("blobs").join(e2.as_str()).exists(),
+            "left over: removed"
+        );
+        if links {
+            assert!(
+                dir.join("blobs").join(e1.as_str()).is_file(),
+                "copied, not moved"
+            );
+            let old_file = dir.join("snapshots").join(old.as_str()).join("old.txt");
+            assert_eq!(std::fs::read_to_string(old_file).unwrap(), "x");
+        } else {
+            assert!(!dir.join("blobs").join(e1.as_str()).exists(), "moved");
+        }
+    }
+
     /// Past Windows' 260-character MAX_PATH: std adds the `\\?\` prefix
     /// itself to long absolute paths, so both layouts work there (under Wine
     /// too) without a manifest.
