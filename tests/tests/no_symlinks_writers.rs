@@ -5,7 +5,8 @@
 //! `blobs/` ends empty, no symlink is made; a killed run finishes on the
 //! next; Python's `hf cache verify` passes and its scan agrees with ours.
 //! An export of such a cache is the standard layout, and imports into a
-//! cache with symlinks and into one without.
+//! cache with symlinks and into one without; a move to another disk keeps
+//! it as it is.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -443,4 +444,26 @@ fn an_export_of_a_cache_without_symlinks_is_the_standard_layout_and_imports_both
     assert_ok(&w.import(&plain, true, &tar));
     w.assert_plain(&plain, EMBED);
     w.assert_plain(&plain, CAPTION);
+}
+
+#[cfg(unix)] // /dev/shm: another file system
+#[test]
+fn a_move_to_another_disk_keeps_a_cache_without_symlinks_plain() {
+    let w = World::new();
+    let src = w.tmp.path().join("src");
+    for id in [EMBED, CAPTION] {
+        assert_ok(&w.haid(&src, true, &["download", id]));
+    }
+    let shm = tempfile::tempdir_in("/dev/shm").unwrap();
+    let dest = shm.path().join("hub");
+    let out = w.haid(&src, true, &["--json", "move", dest.to_str().unwrap()]);
+    assert_ok(&out);
+    assert_eq!(
+        done(&out)["method"],
+        "copy",
+        "across disks: copied and checked"
+    );
+    assert!(!src.exists(), "the old copy is gone");
+    w.assert_plain(&dest, EMBED);
+    w.assert_plain(&dest, CAPTION);
 }
