@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make test-windows: the core and the CLI built for Windows
 # (x86_64-pc-windows-gnu, linked by Debian's mingw-w64) and tested under Wine:
+#   - clippy for that target (core, CLI, and the integration tests, which must
+#     compile there: what is inherently unix in them is cfg(unix));
 #   - every unit test of the core and of the CLI, run by cargo through Wine;
 #   - the Windows CLI against huggingface_hub and the fake hub (tests/windows/smoke.sh).
 # What is not tested on Windows, and why, is in the README ("Windows").
@@ -30,6 +32,12 @@ export HAID_SHIM_DLL=$SHIM
 # Mono and Gecko installers Wine would otherwise offer.
 export WINEPREFIX=$WIN_DIR/wineprefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=$PWD/tests/windows/wine-runner.sh
+
+log "clippy for Windows: the core, the CLI and the integration tests"
+# Windows has its own sizes (a PathBuf is 32 bytes) and its own cfg paths:
+# what passes clippy on Linux may not there.
+cargo clippy --target "$TARGET" -p haid-models-core -p haid-models --all-targets -- -D warnings
+cargo clippy --target "$TARGET" -p haid-models-tests --tests -- -D warnings
 
 log "unit tests of the core and the CLI, for Windows, under Wine"
 # --lib/--bins: doctests would compile one .exe each, for nothing new.

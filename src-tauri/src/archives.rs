@@ -55,13 +55,17 @@ pub async fn import_archive<R: Runtime>(
     let state = app.state::<AppState>();
     let place = state.place_to_write()?;
     let cache_dir = place.location.cache_dir.clone();
+    let options = archive::ImportOptions {
+        dry_run: false,
+        disable_symlinks: state.hub_config()?.disable_symlinks,
+    };
     let report = blocking(move || {
         let reader =
             std::fs::File::open(&file).map_err(|e| haid_models::Error::io("open", &file, e))?;
         archive::import(
             &cache_dir,
             std::io::BufReader::with_capacity(1 << 20, reader),
-            false,
+            options,
             &|e| {
                 let _ = on_event.send(e.clone());
             },

@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, SystemTime};
 
 use haid_models_tests::fake_hub::FakeHub;
@@ -438,6 +438,7 @@ fn a_download_cleans_a_stale_ref_temp() {
     assert!(scan["warnings"].as_array().unwrap().is_empty(), "{scan}");
 }
 
+#[cfg(unix)] // permissions and chattr
 /// Makes `path` undeletable, for root too: `chattr +i` (root ignores
 /// permissions), else, for a user, a read-only parent folder. Undone on drop.
 struct Undeletable {
@@ -446,8 +447,11 @@ struct Undeletable {
     undone: bool,
 }
 
+#[cfg(unix)]
 impl Undeletable {
     fn new(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        use std::process::Command;
         let is_root = Command::new("id")
             .arg("-u")
             .output()
@@ -460,7 +464,6 @@ impl Undeletable {
                 undone: false,
             });
         }
-        use std::os::unix::fs::PermissionsExt;
         let parent = path.parent().unwrap();
         fs::set_permissions(parent, fs::Permissions::from_mode(0o555)).ok()?;
         Some(Self {
@@ -483,7 +486,7 @@ impl Undeletable {
             return;
         }
         if self.how == "chattr" {
-            let _ = Command::new("chattr")
+            let _ = std::process::Command::new("chattr")
                 .arg("-i")
                 .arg(&self.path)
                 .stderr(Stdio::null())
@@ -494,12 +497,14 @@ impl Undeletable {
     }
 }
 
+#[cfg(unix)]
 impl Drop for Undeletable {
     fn drop(&mut self) {
         self.undo();
     }
 }
 
+#[cfg(unix)]
 /// Bytes of the regular files under `dir` (links not followed).
 fn bytes_under(dir: &Path) -> u64 {
     tree_state(dir, &[])
@@ -508,6 +513,7 @@ fn bytes_under(dir: &Path) -> u64 {
         .sum()
 }
 
+#[cfg(unix)]
 fn trash_dirs(cache: &Path) -> Vec<PathBuf> {
     fs::read_dir(cache)
         .unwrap()
@@ -517,6 +523,7 @@ fn trash_dirs(cache: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+#[cfg(unix)]
 #[test]
 fn a_delete_that_cannot_finish_hides_no_bytes() {
     let fx = CacheFixture::new();

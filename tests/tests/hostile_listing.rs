@@ -294,8 +294,12 @@ impl World {
         let outside = tmp.path().join("outside");
         std::fs::create_dir_all(&outside).unwrap();
         std::fs::write(outside.join("config.json"), "do not touch").unwrap();
-        std::os::unix::fs::symlink(tmp.path().join("nowhere"), outside.join("dangling")).unwrap();
-        std::os::unix::fs::symlink(tmp.path(), outside.join("up")).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(tmp.path().join("nowhere"), outside.join("dangling"))
+                .unwrap();
+            std::os::unix::fs::symlink(tmp.path(), outside.join("up")).unwrap();
+        }
         let caches = tmp.path().join("a/b/c/d");
         std::fs::create_dir_all(&caches).unwrap();
         Self {

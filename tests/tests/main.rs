@@ -13,6 +13,7 @@ mod cleanup;
 mod cli;
 mod containment;
 mod download;
+#[cfg(unix)] // every test kills a run: a signal
 mod download_kill;
 mod fake_hub_commits;
 mod hostile_hub;
@@ -25,6 +26,7 @@ mod manager;
 mod migrate;
 mod move_cache;
 mod no_symlinks;
+mod no_symlinks_writers;
 mod parallel;
 mod pipeline;
 mod scan;

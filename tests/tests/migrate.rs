@@ -305,6 +305,7 @@ fn a_file_altered_before_migration_is_reported_and_not_blessed() {
     );
 }
 
+#[cfg(unix)] // a kill is a signal
 #[test]
 fn a_migration_killed_at_any_point_finishes_on_the_next_run_without_duplicates() {
     // In plan order: the 3 blobs of the private cache (Salesforce/…), then

@@ -4,15 +4,17 @@
 //! refusal changes nothing; a merge into an existing cache; nothing outside
 //! the two folders touched.
 
+#[cfg(unix)]
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use haid_models_tests::output::{assert_ok, json_ok, ndjson, stderr};
+#[cfg(unix)]
+use haid_models_tests::output::ndjson;
+use haid_models_tests::output::{assert_ok, json_ok, stderr};
 use haid_models_tests::published::Published;
 use haid_models_tests::tree_walk::tree_state;
 use haid_models_tests::{haid, python};
-use serde_json::Value;
 
 const EMBED: &str = "acme/embed";
 const CAPTION: &str = "acme/caption";
@@ -133,6 +135,7 @@ impl World {
 
     /// Each model whole in one of the two places (the move is one rename
     /// on one disk, so the rules may name the emptied one until the rerun).
+    #[cfg(unix)]
     fn assert_whole_in_either(&self, a: &Path, b: &Path, when: &str) {
         let mut complete: Vec<String> = [a, b]
             .iter()
@@ -155,13 +158,15 @@ impl World {
         );
     }
 
+    #[cfg(unix)]
     fn settings_cache_dir(&self) -> Option<PathBuf> {
         let text = std::fs::read_to_string(self.settings_file()).ok()?;
-        let v: Value = serde_json::from_str(&text).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         v["cache_dir"].as_str().map(PathBuf::from)
     }
 }
 
+#[cfg(unix)]
 /// A folder on another file system than the temp dir: a tmpfs.
 fn other_file_system(near: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir_in("/dev/shm").expect("/dev/shm (a tmpfs) for the cross-disk move");
@@ -173,12 +178,14 @@ fn other_file_system(near: &Path) -> tempfile::TempDir {
     dir
 }
 
+#[cfg(unix)]
 fn blob_inode(cache: &Path, id: &str) -> u64 {
     let blobs = cache.join(format!("models--{}/blobs", id.replace('/', "--")));
     let first = std::fs::read_dir(blobs).unwrap().next().unwrap().unwrap();
     first.metadata().unwrap().ino()
 }
 
+#[cfg(unix)]
 #[test]
 fn a_move_to_another_disk_copies_checks_and_python_finds_every_model_there() {
     let w = World::new();
@@ -215,6 +222,7 @@ fn a_move_to_another_disk_copies_checks_and_python_finds_every_model_there() {
     w.assert_python_reads_all(&dest);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_move_on_one_disk_is_one_rename_and_a_dry_run_changes_nothing() {
     let w = World::new();
@@ -248,6 +256,7 @@ fn a_move_on_one_disk_is_one_rename_and_a_dry_run_changes_nothing() {
 /// Kills the move after each step in turn; after every kill each model is
 /// whole in one place (on another disk: in the place the rules name), and
 /// the same move finishes it.
+#[cfg(unix)]
 fn kill_at_every_step(w: &World, dest: &Path, copies: bool) {
     let old = w.default_cache();
     let mut killed = 0;
@@ -284,6 +293,7 @@ fn kill_at_every_step(w: &World, dest: &Path, copies: bool) {
     w.assert_python_reads_all(dest);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_copy_across_disks_killed_at_every_step_finishes_on_the_next_run() {
     let w = World::new();
@@ -291,6 +301,7 @@ fn a_copy_across_disks_killed_at_every_step_finishes_on_the_next_run() {
     kill_at_every_step(&w, &shm.path().join("hub"), true);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_rename_killed_at_every_step_finishes_on_the_next_run() {
     let w = World::new();
@@ -385,6 +396,7 @@ fn refusals_say_why_and_change_nothing() {
     assert_eq!(before_lock, tree_state(w.tmp.path(), &[]));
 }
 
+#[cfg(unix)]
 #[test]
 fn a_move_into_an_existing_cache_merges_and_keeps_each_blob_once() {
     let mut w = World::new();

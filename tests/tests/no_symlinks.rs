@@ -5,13 +5,13 @@
 //! verify all work on that layout, no symlink is ever made, and Python's
 //! `hf cache verify` passes on what we wrote.
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use haid_models_tests::fake_hub::{FakeHub, HubRepo};
 use haid_models_tests::fixture::weights;
 use haid_models_tests::output::{assert_ok, json_ok};
+use haid_models_tests::tree_walk::tree_state;
 use haid_models_tests::{haid, python};
 use serde_json::Value;
 
@@ -66,6 +66,7 @@ impl World {
 
     /// The bytes a rerun still has to fetch: files neither in the snapshot
     /// nor in `blobs/`, less what their `.incomplete` holds.
+    #[cfg(unix)]
     fn missing_bytes(&self, repo: &HubRepo) -> u64 {
         let len = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
         let blobs = self.repo_dir().join("blobs");
@@ -103,6 +104,24 @@ impl World {
         }
         assert_no_symlink(&self.cache);
         assert_eq!(self.blob_files(), 0, "blobs were moved into the snapshot");
+    }
+
+    /// A copy of `path`'s bytes back in `blobs/` beside the plain file,
+    /// as another program leaves it (huggingface_hub copies a blob it did
+    /// not just download, and keeps it).
+    fn stray_blob(&self, repo: &HubRepo, path: &str) -> PathBuf {
+        let blob = self.blob(repo, path);
+        std::fs::copy(self.snapshot(&repo.sha).join(path), &blob).unwrap();
+        blob
+    }
+
+    fn blob(&self, repo: &HubRepo, path: &str) -> PathBuf {
+        let etag = repo.file(path).unwrap().etag();
+        self.repo_dir().join("blobs").join(etag)
+    }
+
+    fn prune_plan(&self) -> Value {
+        json_ok(&self.run(&[], &["--json", "prune", "--dry-run"]))
     }
 
     fn blob_files(&self) -> usize {
@@ -262,8 +281,10 @@ fn a_damaged_plain_file_fails_verify() {
     assert_eq!(bad[0]["verdict"], "mismatch");
 }
 
+#[cfg(unix)] // a kill is a signal
 #[test]
 fn a_download_killed_at_every_step_resumes_without_symlinks() {
+    use std::os::unix::process::ExitStatusExt;
     let files = 5;
     let blobs = 4; // two paths share one blob
     let mut steps = vec![("ref", 1)];
@@ -326,4 +347,141 @@ fn export_and_move_carry_a_cache_without_symlinks() {
     }
     assert_no_symlink(&dest);
     python::hf_ok(&["cache", "verify", ID], &dest, &w.hub.url);
+}
+
+fn names(list: &Value) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| PathBuf::from(p.as_str().unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn prune_removes_a_blob_whose_files_are_all_plain_files_already() {
+    let w = World::new();
+    assert_ok(&w.run(&[], &["download", ID]));
+    let repo = w.hub.repo(ID);
+    // One blob of one file, and the one two identical files share.
+    let mut strays = vec![
+        w.stray_blob(&repo, "model.safetensors"),
+        w.stray_blob(&repo, "tokenizer.json"),
+    ];
+    strays.sort();
+    let wasted = 300_000 + 4000;
+
+    let before = tree_state(&w.cache, &[]);
+    let plan = w.prune_plan();
+    assert_eq!(names(&plan["stray_blobs"]), strays, "{plan}");
+    assert_eq!(plan["freed_bytes"], wasted, "{plan}");
+    assert_eq!(
+        tree_state(&w.cache, &[]),
+        before,
+        "a dry run removes nothing"
+    );
+    // The app's figure of what prune frees is the same.
+    let space = json_ok(&w.run(&[], &["--json", "space"]));
+    assert_eq!(space["prunable_bytes"], wasted, "{space}");
+
+    let out = json_ok(&w.run(&[], &["--json", "prune", "--yes"]));
+    assert_eq!(out["freed_bytes"], wasted, "{out}");
+    w.assert_plain_snapshot(&repo);
+    assert_eq!(w.scan_repo()["size_on_disk"], repo.total_size());
+    w.assert_verified();
+    assert_eq!(w.prune_plan()["freed_bytes"], 0);
+}
+
+#[test]
+fn prune_keeps_a_blob_a_missing_file_a_symlink_or_a_held_lock_needs() {
+    let w = World::new();
+    assert_ok(&w.run(&[], &["download", ID]));
+    let repo = w.hub.repo(ID);
+    let snapshot = w.snapshot(&repo.sha);
+    // Of the two identical files, one copied and the other still to be
+    // moved in, as a kill in the placing leaves them.
+    let shared = w.blob(&repo, "copy/tokenizer.json");
+    std::fs::rename(snapshot.join("copy/tokenizer.json"), &shared).unwrap();
+    // A file that is a symlink to its blob (a cache that had symlinks).
+    let linked = w.blob(&repo, "model.safetensors");
+    #[cfg(unix)]
+    {
+        std::fs::rename(snapshot.join("model.safetensors"), &linked).unwrap();
+        let target = PathBuf::from(format!(
+            "../../blobs/{}",
+            linked.file_name().unwrap().to_str().unwrap()
+        ));
+        std::os::unix::fs::symlink(target, snapshot.join("model.safetensors")).unwrap();
+    }
+    // A stray copy whose lock a download holds.
+    let held = w.stray_blob(&repo, "config.json");
+    let etag = repo.file("config.json").unwrap().etag();
+    let lock_path = w
+        .cache
+        .join(".locks/models--acme--plain")
+        .join(format!("{etag}.lock"));
+    std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
+    let lock = std::fs::File::create(&lock_path).unwrap();
+    lock.lock().unwrap();
+
+    let plan = w.prune_plan();
+    assert_eq!(plan["freed_bytes"], 0, "{plan}");
+    let skipped = plan["skipped"].to_string();
+    assert!(skipped.contains("a download is running"), "{plan}");
+    drop(lock);
+
+    let plan = w.prune_plan();
+    assert_eq!(
+        names(&plan["stray_blobs"]),
+        std::slice::from_ref(&held),
+        "{plan}"
+    );
+    assert_eq!(
+        names(&plan["orphan_blobs"]),
+        Vec::<PathBuf>::new(),
+        "{plan}"
+    );
+    assert_ok(&w.run(&[], &["prune", "--yes"]));
+    assert!(!held.exists());
+    assert!(shared.is_file(), "a missing file still needs it");
+    assert!(!cfg!(unix) || linked.is_file(), "a symlink still needs it");
+
+    // The download finishes from the blob it kept: nothing is fetched.
+    w.hub.reset_counts();
+    assert_ok(&w.run(&[], &["download", ID]));
+    assert_eq!(w.hub.bytes_served(), 0);
+    assert_eq!(w.scan_repo()["state"], "complete");
+    w.assert_verified();
+}
+
+#[test]
+fn a_cache_that_had_symlinks_keeps_its_links_whole_when_a_download_has_none() {
+    let w = World::new();
+    // The first revision with symlinks; the second without, sharing most.
+    assert_ok(&w.run(&[(OFF.0, "0")], &["download", ID]));
+    let first = w.hub.repo(ID);
+    w.hub.advance(ID, |dir| {
+        std::fs::write(dir.join("onnx/model.onnx"), weights(9, 3500)).unwrap();
+    });
+    let second = w.hub.repo(ID);
+    w.hub.reset_counts();
+    assert_ok(&w.run(&[], &["download", ID]));
+    assert_eq!(w.hub.bytes_served(), 3500, "only the changed file");
+    for f in &second.files {
+        let meta = std::fs::symlink_metadata(w.snapshot(&second.sha).join(&f.path)).unwrap();
+        assert!(meta.is_file(), "{}: a plain file", f.path);
+    }
+    // The blobs the first revision links to were copied, not moved.
+    let old = json_ok(&w.run(&[], &["--json", "verify", ID, "--revision", &first.sha]));
+    assert_eq!(old["ok"], true, "{old}");
+    let new = json_ok(&w.run(&[], &["--json", "verify", ID]));
+    assert_eq!(new["ok"], true, "{new}");
+    python::hf_ok(
+        &["cache", "verify", ID, "--revision", &first.sha],
+        &w.cache,
+        &w.hub.url,
+    );
+    python::hf_ok(&["cache", "verify", ID], &w.cache, &w.hub.url);
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use haid_models_tests::output::{assert_ok, stderr};
+use haid_models_tests::output::assert_ok;
 use haid_models_tests::published::Published;
 use haid_models_tests::{haid, python};
 
@@ -136,6 +136,7 @@ fn hf_download_from_serve_works_and_hf_cache_verify_passes_against_it() {
     assert_ok(&w.haid(&ours, Some(&server.url), &["verify", CAPTION]));
 }
 
+#[cfg(unix)] // a kill is a signal
 #[test]
 fn our_download_from_serve_resumes_after_a_kill() {
     let w = World::new();
@@ -148,7 +149,8 @@ fn our_download_from_serve_resumes_after_a_kill() {
         .output()
         .unwrap();
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(killed.status.signal(), Some(6), "{}", stderr(&killed));
+    let stderr = haid_models_tests::output::stderr(&killed);
+    assert_eq!(killed.status.signal(), Some(6), "{stderr}");
     assert_ok(&w.haid(&dst, Some(&server.url), &["download", EMBED]));
     assert_ok(&w.haid(&dst, Some(&server.url), &["verify", EMBED]));
     w.assert_python_reads(&dst, &[EMBED]);

@@ -176,20 +176,11 @@ pub enum Error {
 
     /// A delete removed part of a repo and not the rest (a permission, an
     /// immutable file): what is left stays in its `.trash-…` folder, which
-    /// `scan` and `list` show with its size until it is gone.
-    #[error("{what} was not deleted completely: {cause}. {left} are still on disk in {} (scan and list show it); fix the permission there (or the immutable flag: `chattr -i`), then {again}", trash.display())]
-    DeleteUnfinished {
-        /// The repo (or revisions) being deleted.
-        what: String,
-        /// The `.trash-…` folder that holds what is left.
-        trash: PathBuf,
-        /// The size left, for people (`1.2 GB`).
-        left: String,
-        /// Why the rest could not be removed.
-        cause: String,
-        /// The command that finishes it.
-        again: String,
-    },
+    /// `scan` and `list` show with its size until it is gone. Boxed: its
+    /// five fields would make every `Result` of the core this big (on
+    /// Windows a path is 32 bytes, and clippy's `result_large_err` says so).
+    #[error(transparent)]
+    DeleteUnfinished(Box<UnfinishedDelete>),
 
     /// `verify` found files that do not match their names, are missing, or
     /// a revision that cannot be checked.
@@ -287,7 +278,7 @@ impl Error {
             Error::DiskFull { .. } | Error::DiskFullMidway { .. } => ErrorKind::DiskFull,
             Error::Cancelled { .. } => ErrorKind::Cancelled,
             Error::Busy { .. } | Error::InUse { .. } => ErrorKind::Busy,
-            Error::DeleteUnfinished { .. } => ErrorKind::DeleteUnfinished,
+            Error::DeleteUnfinished(_) => ErrorKind::DeleteUnfinished,
             Error::Damaged { .. } => ErrorKind::DamagedFiles,
             Error::MigrationIncomplete { .. } => ErrorKind::IncompleteMigration,
             Error::NotReady { .. } => ErrorKind::NotReady,
@@ -329,4 +320,21 @@ impl Error {
             source,
         }
     }
+}
+
+/// What [`Error::DeleteUnfinished`] says: what is left of a delete, where,
+/// and how to finish it.
+#[derive(Debug, thiserror::Error)]
+#[error("{what} was not deleted completely: {cause}. {left} are still on disk in {} (scan and list show it); fix the permission there (or the immutable flag: `chattr -i`), then {again}", trash.display())]
+pub struct UnfinishedDelete {
+    /// The repo (or revisions) being deleted.
+    pub what: String,
+    /// The `.trash-…` folder that holds what is left.
+    pub trash: PathBuf,
+    /// The size left, for people (`1.2 GB`).
+    pub left: String,
+    /// Why the rest could not be removed.
+    pub cause: String,
+    /// The command that finishes it.
+    pub again: String,
 }

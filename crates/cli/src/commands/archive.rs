@@ -112,10 +112,14 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
         })
     });
     let cache_dir = &ctx.location()?.cache_dir;
+    let options = archive::ImportOptions {
+        dry_run: args.dry_run,
+        disable_symlinks: ctx.hub_config()?.disable_symlinks,
+    };
     let report = archive::import(
         cache_dir,
         reader,
-        args.dry_run,
+        options,
         &sink(ctx.json, &stream, bar.as_ref()),
     );
     finish(bar);

@@ -98,13 +98,14 @@ pub fn prune(ctx: &Context, args: &PruneArgs) -> Result<()> {
         }
     }
     let what = format!(
-        "{} detached revision(s), {} unreferenced blob(s), {} unfinished download(s), \
-         {} stale temp file(s), {} unfinished delete(s)",
+        "{} detached revision(s), {} unreferenced blob(s), {} blob(s) already copied into \
+         their snapshots, {} unfinished download(s), {} stale temp file(s), {} unfinished delete(s)",
         plan.revisions
             .iter()
             .map(|r| r.revisions.len())
             .sum::<usize>(),
         plan.orphan_blobs.len(),
+        plan.stray_blobs.len(),
         plan.incomplete.len(),
         plan.temp_files.len(),
         plan.trash.len()
@@ -121,6 +122,7 @@ pub fn prune(ctx: &Context, args: &PruneArgs) -> Result<()> {
             })
             .collect(),
         orphan_blobs: &plan.orphan_blobs,
+        stray_blobs: &plan.stray_blobs,
         incomplete: &plan.incomplete,
         temp_files: &plan.temp_files,
         trash: &plan.trash,
@@ -200,6 +202,7 @@ struct DeleteDetail<'a> {
 struct PruneDetail<'a> {
     revisions: Vec<PrunedRevision<'a>>,
     orphan_blobs: &'a [PathBuf],
+    stray_blobs: &'a [PathBuf],
     incomplete: &'a [PathBuf],
     temp_files: &'a [PathBuf],
     trash: &'a [PathBuf],

@@ -18,7 +18,7 @@ use crate::cache::scan::{canonical_root, scan_repo};
 use crate::cache::snapshot::snapshot_files;
 use crate::cache::tree::TreeListing;
 use crate::cache::verify::pick_revision;
-use crate::cache::{RepoId, RepoState};
+use crate::cache::{BlobName, RepoId, RepoState};
 use crate::error::{Error, Result};
 use crate::migrate::files::hash_file;
 
@@ -151,7 +151,8 @@ fn plan_model(
             format!("commit {commit} has no file in its snapshot"),
         ));
     }
-    if let Some(listing) = TreeListing::entries(&TreeListing::dir(&dir), commit) {
+    let listing = TreeListing::entries(&TreeListing::dir(&dir), commit);
+    if let Some(listing) = &listing {
         let missing = listing
             .keys()
             .filter(|p| !files.iter().any(|f| &f.path == *p))
@@ -186,23 +187,33 @@ fn plan_model(
             .ok_or_else(|| damaged(id, format!("{} points to no file", f.path)))?;
         let is_link = std::fs::symlink_metadata(&f.entry).is_ok_and(|m| m.file_type().is_symlink());
         let in_blobs = f.blob.parent() == Some(&dir.join("blobs"));
-        if is_link && in_blobs {
-            let etag = f.etag();
+        // The no-symlink layout: the file is in the snapshot itself. Where
+        // the listing names its blob, it goes in as that blob and a link,
+        // so an archive is the standard layout whichever layout the cache
+        // has (an import writes the layout of the cache it goes into), and
+        // its bytes are checked against that name as they stream.
+        let plain_blob = (!is_link)
+            .then(|| listing.as_ref()?.get(&f.path))
+            .flatten()
+            .and_then(|e| BlobName::parse(e.etag()).ok())
+            .map(|e| e.to_string());
+        if let Some(etag) = (is_link && in_blobs).then(|| f.etag()).or(plain_blob) {
             let depth = f.path.matches('/').count();
             snaps.push(Item::Link {
                 target: format!("{}blobs/{etag}", "../".repeat(depth + 2)),
                 mtime: mtime(&f.entry),
                 path,
             });
+            let source = if is_link { &f.blob } else { &f.entry };
             blobs.entry(etag.clone()).or_insert(Item::File {
                 path: format!("{folder}/blobs/{etag}"),
-                source: f.blob.clone(),
-                mtime: mtime(&f.blob),
+                source: source.clone(),
+                mtime: mtime(source),
                 hash: etag,
                 size,
             });
         } else if !is_link {
-            // The no-symlink layout: the file is in the snapshot itself.
+            // Not in a listing: a plain file, checked by its sha256.
             snaps.push(Item::File {
                 hash: hash_file(&f.entry, BlobHashKind::Sha256)?,
                 source: f.entry.clone(),

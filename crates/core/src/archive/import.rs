@@ -16,14 +16,16 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::layout::{self, Place};
+use super::placing::Placing;
 use super::{ArchiveEvent, ArchiveSink, Index, Progress, INDEX_LIMIT};
 use crate::atomic_file::write_atomically;
 use crate::cache::blob_hash::BlobHashKind;
 use crate::cache::hashing_copy::copy_hashed;
 use crate::cache::paths::resolve_link;
 use crate::cache::{BlobName, CommitHash, RefName, RepoFilePath, RepoId};
-use crate::download::layout::{link_snapshot, prepare_repo, real_folders};
+use crate::download::layout::{prepare_repo, real_folders};
 use crate::download::lock::{lock_path, open_lock_file};
+use crate::download::placement::SnapshotEntry;
 use crate::error::{Error, Result};
 
 /// A ref or a listing is small; anything bigger is not one.
@@ -73,15 +75,27 @@ impl ImportReport {
     }
 }
 
+/// How to import.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Read and check only; write nothing.
+    pub dry_run: bool,
+    /// `HF_HUB_DISABLE_SYMLINKS`: snapshot files are written as plain
+    /// files, as a download writes them then (and where the cache folder
+    /// refuses symlinks).
+    pub disable_symlinks: bool,
+}
+
 /// Streams `archive` into `cache_dir`. A truncated or malformed archive
 /// stops with an error; what was committed before it stays (a rerun of a
 /// whole copy skips it).
 pub fn import(
     cache_dir: &Path,
     archive: impl Read,
-    dry_run: bool,
+    options: ImportOptions,
     sink: ArchiveSink<'_>,
 ) -> Result<ImportReport> {
+    let dry_run = options.dry_run;
     let mut run = Run {
         cache_dir,
         dry_run,
@@ -91,7 +105,7 @@ pub fn import(
         },
         hashes: BTreeMap::new(),
         refs: Vec::new(),
-        links: Vec::new(),
+        placing: Placing::new(options.disable_symlinks),
         repos: BTreeSet::new(),
         progress: super::progress(0, sink),
         sink,
@@ -121,8 +135,8 @@ struct Run<'a> {
     hashes: BTreeMap<String, String>,
     /// Refs, written last.
     refs: Vec<(RepoId, RefName, CommitHash)>,
-    /// Links made, and the blob each needs.
-    links: Vec<(PathBuf, PathBuf)>,
+    /// Where the snapshot files go: links, or (without symlinks) the blobs.
+    placing: Placing,
     repos: BTreeSet<String>,
     progress: Progress<'a>,
     sink: ArchiveSink<'a>,
@@ -218,6 +232,7 @@ impl Run<'_> {
         match serde_json::from_slice::<Index>(&text) {
             Ok(index) if index.format == "haid-models-export" => {
                 self.progress.total = index.files.iter().map(|f| f.size).sum();
+                self.placing.set_commits(&index.models);
                 self.hashes = index
                     .files
                     .into_iter()
@@ -229,10 +244,11 @@ impl Run<'_> {
         }
     }
 
-    fn repo_dir(&self, repo: &RepoId) -> Result<PathBuf> {
+    fn repo_dir(&mut self, repo: &RepoId) -> Result<PathBuf> {
         prepare_repo(self.cache_dir, repo)?;
         let dir = repo.repo_dir(self.cache_dir);
         real_dirs(&dir)?;
+        self.placing.style(self.cache_dir);
         Ok(dir)
     }
 
@@ -248,7 +264,12 @@ impl Run<'_> {
             .repo_dir(self.cache_dir)
             .join("blobs")
             .join(name.as_str());
-        if std::fs::metadata(&final_path).is_ok_and(|m| m.is_file() && m.len() == size) {
+        let present = std::fs::metadata(&final_path).is_ok_and(|m| m.is_file() && m.len() == size);
+        if !present && !self.dry_run {
+            self.repo_dir(repo)?; // the cache's style is known from here on
+        }
+        // Without symlinks the blob may be in its snapshot files already.
+        if present || self.placing.blob_in_place(self.cache_dir, repo, name, size) {
             self.report.blobs_present += 1;
             self.progress.add(size);
             return Ok(());
@@ -286,6 +307,7 @@ impl Run<'_> {
         };
         if self.judge(path, name.as_str(), &actual) {
             std::fs::rename(&tmp, &final_path).map_err(|e| Error::io("move", &tmp, e))?;
+            self.placing.brought(repo, name);
             self.report.bytes_written += size;
         } else {
             let _ = std::fs::remove_file(&tmp);
@@ -379,10 +401,12 @@ impl Run<'_> {
             return Ok(());
         }
         let dir = self.repo_dir(repo)?;
-        let link = link_snapshot(&dir, commit, file, &blob)?;
-        self.links
-            .push((link, dir.join("blobs").join(blob.as_str())));
-        Ok(())
+        let entry = SnapshotEntry {
+            commit: commit.clone(),
+            path: file.clone(),
+            etag: blob,
+        };
+        self.placing.link(self.cache_dir, &dir, entry)
     }
 
     /// A file in the snapshot itself (the no-symlink layout), checked
@@ -470,19 +494,14 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// After the last entry: links whose blob did not come are removed (the
-    /// model reads as partial, and a download fetches the file), then the
-    /// refs are written.
+    /// After the last entry: the snapshot files are settled (`Placing::finish`),
+    /// then the refs are written.
     fn finish(mut self) -> Result<ImportReport> {
         self.progress.say();
         if self.dry_run {
             return Ok(self.report);
         }
-        for (link, blob) in std::mem::take(&mut self.links) {
-            if !blob.is_file() {
-                let _ = std::fs::remove_file(&link);
-            }
-        }
+        self.placing.finish()?;
         for (repo, name, commit) in std::mem::take(&mut self.refs) {
             self.write_ref(&repo, &name, &commit)?;
         }

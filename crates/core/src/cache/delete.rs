@@ -23,7 +23,7 @@ use super::safe_fs::{
 use super::scan::{canonical_root, scan_repo};
 use super::snapshot::snapshot_files;
 use crate::download::lock;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnfinishedDelete};
 
 /// What a delete will remove, and the bytes it frees.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
@@ -219,13 +219,13 @@ pub(crate) fn finish_trash_or_fail(root: &Path, trash: &Path) -> Result<()> {
 fn unfinished(left: &TrashLeft, cause: String) -> Error {
     let what =
         RepoId::from_folder_name(&left.folder).map_or_else(|_| left.folder.clone(), |id| id.id());
-    Error::DeleteUnfinished {
+    Error::DeleteUnfinished(Box::new(UnfinishedDelete {
         what,
         trash: left.path.clone(),
         left: shown_size(left.size_on_disk),
         cause,
         again: finish_advice(&left.folder),
-    }
+    }))
 }
 
 /// Full hashes for the given hashes or unique prefixes (at least 4 characters).

@@ -1,5 +1,6 @@
 //! Prune: what no one needs any more — detached revisions (no ref points to
-//! them), blobs no snapshot or listing names, `.incomplete` files whose
+//! them), blobs no snapshot or listing names, blobs whose every snapshot
+//! file is a plain file already (the no-symlink layout), `.incomplete` files whose
 //! download is not running, temps of writes that died and what deletes
 //! could not finish. Repos being downloaded are left alone, and so are repos
 //! with a broken ref: which revision it meant is unknown, so none is detached
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::delete::{execute_delete, finish_trash_or_fail, plan_delete, DeletePlan};
-use super::names::{partial_etag, BlobName};
+use super::names::{partial_etag, BlobName, RepoFilePath};
 use super::repo::RepoId;
 use super::report::{CacheReport, CachedRepo, ScanWarning};
 use super::safe_fs::remove_inside;
@@ -30,6 +31,10 @@ pub struct PrunePlan {
     pub revisions: Vec<DeletePlan>,
     /// Blobs that no snapshot and no listing names.
     pub orphan_blobs: Vec<PathBuf>,
+    /// Blobs a listing names, but whose every file is in its snapshot as a
+    /// plain file already (the no-symlink layout): a copy nothing reads,
+    /// left by a placement that was cut short or by another program.
+    pub stray_blobs: Vec<PathBuf>,
     /// Unfinished downloads that nothing is writing.
     pub incomplete: Vec<PathBuf>,
     /// `.NAME.<pid>.tmp` files of writes that died: in `refs/` (which
@@ -56,6 +61,7 @@ pub fn plan_prune_from(report: &CacheReport) -> Result<PrunePlan> {
     let mut plan = PrunePlan {
         revisions: Vec::new(),
         orphan_blobs: Vec::new(),
+        stray_blobs: Vec::new(),
         incomplete: Vec::new(),
         temp_files: Vec::new(),
         trash: Vec::new(),
@@ -89,6 +95,7 @@ pub fn plan_prune_from(report: &CacheReport) -> Result<PrunePlan> {
         .iter()
         .flat_map(|p| p.deleted.iter().cloned())
         .chain(plan.orphan_blobs.iter().cloned())
+        .chain(plan.stray_blobs.iter().cloned())
         .chain(plan.incomplete.iter().cloned())
         .chain(plan.temp_files.iter().cloned())
         .chain(plan.trash.iter().cloned())
@@ -173,7 +180,7 @@ fn plan_repo(root: &Path, repo: &CachedRepo, plan: &mut PrunePlan) -> Result<()>
             return Ok(()); // its orphans and partial files go with it
         }
     }
-    let needed = needed_blobs(root, repo);
+    let (needed, named) = needed_blobs(root, repo);
     let Ok(entries) = fs::read_dir(repo.repo_path.join("blobs")) else {
         return Ok(());
     };
@@ -197,38 +204,69 @@ fn plan_repo(root: &Path, repo: &CachedRepo, plan: &mut PrunePlan) -> Result<()>
                     message: "being downloaded; left alone".into(),
                 });
             }
-        } else if !needed.contains(&path) {
+        } else if needed.contains(&path) {
+            // A snapshot links to it, or a file of a listing still lacks it.
+        } else if !named.contains(&path) {
             plan.freed_bytes += meta.len();
             plan.orphan_blobs.push(path);
+        } else if lock_is_free(root, repo, &name) {
+            plan.freed_bytes += meta.len();
+            plan.stray_blobs.push(path);
+        } else {
+            plan.skipped.push(ScanWarning {
+                path,
+                message: "being placed by a download; left alone".into(),
+            });
         }
     }
     Ok(())
 }
 
-/// Blobs some snapshot points to, and the blobs the listings of its commits
-/// name (a download that stopped before linking its files still needs them).
-fn needed_blobs(root: &Path, repo: &CachedRepo) -> BTreeSet<PathBuf> {
+/// The blobs of a repo that something needs: those a snapshot points to,
+/// and those a listing of its commits names for a file that is not in its
+/// snapshot as a plain file of its size (a download that stopped before
+/// linking or moving its files still needs them). Second, every blob a
+/// listing names: what is named but not needed is a stray copy.
+fn needed_blobs(root: &Path, repo: &CachedRepo) -> (BTreeSet<PathBuf>, BTreeSet<PathBuf>) {
+    let blobs = repo.repo_path.join("blobs");
     let mut needed: BTreeSet<PathBuf> = repo
         .revisions
         .iter()
         .flat_map(|r| snapshot_files(root, &r.snapshot_path))
+        .filter(|f| f.blob != f.entry)
         .map(|f| f.blob)
         .collect();
+    let mut named = BTreeSet::new();
     let trees = TreeListing::dir(&repo.repo_path);
     let commits = repo
         .refs
         .values()
         .chain(repo.revisions.iter().map(|r| &r.commit_hash));
     for commit in commits {
-        if let Some(etags) = TreeListing::etags(&trees, commit) {
-            needed.extend(
-                etags
-                    .into_iter()
-                    .map(|e| repo.repo_path.join("blobs").join(e)),
-            );
+        let snapshot = repo.repo_path.join("snapshots").join(commit);
+        let Some(entries) = TreeListing::entries(&trees, commit) else {
+            // A listing we cannot read whole: every blob it names is needed.
+            let etags = TreeListing::etags(&trees, commit).unwrap_or_default();
+            needed.extend(etags.into_iter().map(|e| blobs.join(e)));
+            continue;
+        };
+        for (path, entry) in entries {
+            let blob = blobs.join(entry.etag());
+            if !is_plain_file_of(&snapshot, &path, entry.size) {
+                needed.insert(blob.clone());
+            }
+            named.insert(blob);
         }
     }
-    needed
+    (needed, named)
+}
+
+/// `path` (a listing's, so parsed first) is a plain file of `size` bytes
+/// in `snapshot`: what reads it needs no blob.
+fn is_plain_file_of(snapshot: &Path, path: &str, size: u64) -> bool {
+    RepoFilePath::parse(path).is_ok_and(|p| {
+        fs::symlink_metadata(p.join_to(snapshot)).is_ok_and(|m| m.is_file() && m.len() == size)
+    })
 }
 
 fn lock_is_free(root: &Path, repo: &CachedRepo, etag: &str) -> bool {
@@ -262,9 +300,16 @@ pub fn execute_prune(cache_dir: &Path, plan: &PrunePlan) -> Result<()> {
     for path in &plan.orphan_blobs {
         remove_inside(&root, path)?;
     }
+    for path in &plan.stray_blobs {
+        // Under its lock, as an unfinished download: a download that
+        // placed files from it is done with it, one that holds it is not.
+        if let Some(_held) = try_lock_blob(&root, path) {
+            remove_inside(&root, path)?;
+        }
+    }
     for path in &plan.incomplete {
         // Held while deleting, so a download cannot start on it meanwhile.
-        if let Some(_held) = try_lock_partial(&root, path) {
+        if let Some(_held) = try_lock_blob(&root, path) {
             remove_inside(&root, path)?;
         }
     }
@@ -277,10 +322,10 @@ pub fn execute_prune(cache_dir: &Path, plan: &PrunePlan) -> Result<()> {
     failed
 }
 
-/// The lock of `<repo>/blobs/<etag>.incomplete`, if nobody holds it.
-fn try_lock_partial(root: &Path, partial: &Path) -> Option<Option<fs::File>> {
+/// The lock of `<repo>/blobs/<etag>` or of its `.incomplete`, if nobody holds it.
+fn try_lock_blob(root: &Path, partial: &Path) -> Option<Option<fs::File>> {
     let name = partial.file_name()?.to_string_lossy();
-    let etag = partial_etag(&name)?.to_owned();
+    let etag = partial_etag(&name).unwrap_or(&name).to_owned();
     let Ok(etag) = BlobName::parse(&etag) else {
         // Not named by a hash: no download of ours or huggingface_hub's writes it.
         return Some(None);

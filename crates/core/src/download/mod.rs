@@ -144,6 +144,12 @@ pub async fn download(
     let plan = Plan::of(&blobs_dir, &files, placed);
     check_space(cache_dir, plan.to_fetch)?;
     let repo_dir = layout::prepare_repo(cache_dir, &req.repo)?;
+    // Without symlinks, a blob an older revision still links to (a cache
+    // that had symlinks before) is copied, never moved out from under it.
+    let linked = match style {
+        SnapshotStyle::Files => placement::linked_blobs(&repo_dir),
+        SnapshotStyle::Symlinks => HashSet::new(),
+    };
     // The listing before the ref: a ref is only ever written to a commit
     // whose files are known, so a kill between them reads as `partial`.
     layout::write_listing(&repo_dir, &snapshot.commit, snapshot.listing())?;
@@ -171,6 +177,7 @@ pub async fn download(
         progress: &progress,
         style,
         shared: shared_etags(&files),
+        linked: &linked,
     };
     // Futures collected first: a closure inside the stream type makes the
     // whole download future fail the `Send` check (rust-lang/rust#102211).
@@ -183,7 +190,7 @@ pub async fn download(
     if let Some(err) = first_error(results) {
         return Err(err);
     }
-    place_all(style, &repo_dir, &snapshot.commit, &files)?;
+    place_all(style, &repo_dir, &snapshot.commit, &files, &linked)?;
     if moves_ref && req.ref_last {
         layout::write_ref(&repo_dir, &req.revision, &snapshot.commit)?;
     }
@@ -204,19 +211,22 @@ pub async fn download(
 }
 
 /// Every file in its snapshot. Without symlinks, a blob two paths share
-/// is copied for each but the last still to place, which gets the blob.
+/// is copied for each but the last still to place, which gets the blob
+/// (unless `linked`: then every path gets a copy).
 fn place_all(
     style: SnapshotStyle,
     repo_dir: &Path,
     commit: &CommitHash,
     files: &[&RemoteFile],
+    linked: &HashSet<BlobName>,
 ) -> Result<()> {
     for (i, file) in files.iter().enumerate() {
         let keep_blob = style == SnapshotStyle::Files
-            && files[i + 1..].iter().any(|later| {
-                later.etag() == file.etag()
-                    && !placement::is_placed(repo_dir, commit, &later.path, later.size)
-            });
+            && (linked.contains(file.etag())
+                || files[i + 1..].iter().any(|later| {
+                    later.etag() == file.etag()
+                        && !placement::is_placed(repo_dir, commit, &later.path, later.size)
+                }));
         placement::place(style, repo_dir, commit, &file.path, file.etag(), keep_blob)?;
     }
     Ok(())
@@ -259,6 +269,8 @@ struct Job<'a> {
     /// Placed only once all are fetched (see [`place_all`]): moving the
     /// blob for one path would make the other fetch it again.
     shared: HashSet<BlobName>,
+    /// Blobs a snapshot symlink needs: copied, never moved.
+    linked: &'a HashSet<BlobName>,
 }
 
 impl Job<'_> {
@@ -304,7 +316,7 @@ impl Job<'_> {
                 self.commit,
                 &file.path,
                 file.etag(),
-                false,
+                self.linked.contains(file.etag()),
             )?;
         }
         fp.done();

@@ -9,11 +9,12 @@
 //! per folder and process (as `are_symlinks_supported` does): a FAT or SMB
 //! drive refuses them on Linux too, and Windows grants them per account.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use super::layout::{link_snapshot, real_folders};
+use crate::cache::snapshot::snapshot_files;
 use crate::cache::tree::TreeListing;
 use crate::cache::{BlobName, CommitHash, RepoFilePath};
 use crate::error::{Error, Result};
@@ -69,6 +70,109 @@ pub fn place(
     }
     super::crash::reached(super::crash::Step::Link);
     Ok(dest)
+}
+
+/// One snapshot file to put in place from `blobs/<etag>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotEntry {
+    /// The snapshot.
+    pub commit: CommitHash,
+    /// The file in it.
+    pub path: RepoFilePath,
+    /// The blob it gets.
+    pub etag: BlobName,
+}
+
+/// Places many snapshot files of one repo, for the writers that bring
+/// blobs in bulk (migrate, import). Without symlinks, a blob several of
+/// them share is copied for each but the last one still to place, which
+/// gets the blob; and a blob a snapshot symlink points to is only copied.
+#[derive(Debug)]
+pub struct Placer<'a> {
+    style: SnapshotStyle,
+    repo_dir: &'a Path,
+    linked: HashSet<BlobName>,
+}
+
+impl<'a> Placer<'a> {
+    /// Reads which blobs the repo's snapshot symlinks point to, without symlinks.
+    pub fn new(style: SnapshotStyle, repo_dir: &'a Path) -> Self {
+        let linked = match style {
+            SnapshotStyle::Files => linked_blobs(repo_dir),
+            SnapshotStyle::Symlinks => HashSet::new(),
+        };
+        Self {
+            style,
+            repo_dir,
+            linked,
+        }
+    }
+
+    /// Puts `files[i]` in place (see [`place`]).
+    pub fn place(&self, files: &[SnapshotEntry], i: usize) -> Result<PathBuf> {
+        let f = &files[i];
+        let keep = self.keeps_blob(files, i);
+        place(self.style, self.repo_dir, &f.commit, &f.path, &f.etag, keep)
+    }
+
+    /// Every one of `files`, in order. A blob in `brought` (put in `blobs/`
+    /// by the caller's run) that is left there because each of its paths
+    /// was in place already (a rerun after a kill) is removed: nothing
+    /// needs it. Without symlinks only: with them, the links need it.
+    pub fn place_each(&self, files: &[SnapshotEntry], brought: &HashSet<BlobName>) -> Result<()> {
+        for i in 0..files.len() {
+            self.place(files, i)?;
+        }
+        if self.style == SnapshotStyle::Files {
+            let left: HashSet<&BlobName> = files
+                .iter()
+                .map(|f| &f.etag)
+                .filter(|e| brought.contains(*e) && !self.linked.contains(*e))
+                .collect();
+            for etag in left {
+                let blob = self.repo_dir.join("blobs").join(etag.as_str());
+                if std::fs::symlink_metadata(&blob).is_ok_and(|m| m.is_file()) {
+                    std::fs::remove_file(&blob).map_err(|e| Error::io("remove", &blob, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether placing `files[i]` must leave its blob in `blobs/`: a later
+    /// one of `files` not yet in place shares it, or a symlink needs it.
+    fn keeps_blob(&self, files: &[SnapshotEntry], i: usize) -> bool {
+        let f = &files[i];
+        self.style == SnapshotStyle::Files
+            && (self.linked.contains(&f.etag)
+                || files[i + 1..].iter().any(|later| {
+                    later.etag == f.etag && !is_plain(self.repo_dir, &later.commit, &later.path)
+                }))
+    }
+}
+
+/// Blobs a snapshot symlink of the repo points to. In a cache that had
+/// symlinks before (one the user has since told not to make them), moving
+/// such a blob into a snapshot would break that link: it is copied, as
+/// huggingface_hub copies every blob it did not just download.
+pub fn linked_blobs(repo_dir: &Path) -> HashSet<BlobName> {
+    let blobs = repo_dir.join("blobs");
+    let Ok(commits) = std::fs::read_dir(repo_dir.join("snapshots")) else {
+        return HashSet::new();
+    };
+    commits
+        .flatten()
+        .flat_map(|c| snapshot_files(repo_dir, &c.path()))
+        .filter(|f| f.blob != f.entry && f.blob.parent() == Some(blobs.as_path()))
+        .filter_map(|f| BlobName::parse(&f.etag()).ok())
+        .collect()
+}
+
+/// The snapshot file of `path` is there as a plain file (any size: it was
+/// renamed into place whole).
+pub fn is_plain(repo_dir: &Path, commit: &CommitHash, path: &RepoFilePath) -> bool {
+    let dest = path.join_to(&repo_dir.join("snapshots").join(commit.as_str()));
+    std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_file())
 }
 
 /// The snapshot file of `path` is there as a plain file of `size` bytes.
@@ -220,6 +324,59 @@ mod tests {
         // Placed again (the download's last pass): kept as it is.
         place(SnapshotStyle::Files, &dir, &c0, &b, &etag, false).unwrap();
         assert!(is_placed(&dir, &c0, &b, 1));
+    }
+
+    #[test]
+    fn a_blob_a_symlink_needs_is_copied_and_one_left_over_by_a_rerun_goes() {
+        let (_cache, dir, c0) = setup();
+        let old = CommitHash::parse(&"0".repeat(40)).unwrap();
+        let (e1, e2) = (
+            BlobName::parse(&"1".repeat(40)).unwrap(),
+            BlobName::parse(&"2".repeat(40)).unwrap(),
+        );
+        std::fs::write(dir.join("blobs").join(e1.as_str()), "x").unwrap();
+        std::fs::write(dir.join("blobs").join(e2.as_str()), "y").unwrap();
+        let links = crate::test_fs::links_work(&dir);
+        let file = |p: &str| RepoFilePath::parse(p).unwrap();
+        if links {
+            // An older revision, written with symlinks, links to e1.
+            link_snapshot(&dir, &old, &file("old.txt"), &e1).unwrap();
+        }
+        // b.txt is in place already: a rerun brought e2 back for nothing.
+        let snapshot = dir.join("snapshots").join(c0.as_str());
+        std::fs::create_dir_all(&snapshot).unwrap();
+        std::fs::write(snapshot.join("b.txt"), "y").unwrap();
+        let entry = |p: &str, e: &BlobName| SnapshotEntry {
+            commit: c0.clone(),
+            path: file(p),
+            etag: e.clone(),
+        };
+        let files = [entry("a.txt", &e1), entry("b.txt", &e2)];
+        let brought = HashSet::from([e1.clone(), e2.clone()]);
+        Placer::new(SnapshotStyle::Files, &dir)
+            .place_each(&files, &brought)
+            .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(snapshot.join("a.txt")).unwrap(),
+            "x"
+        );
+        assert!(!std::fs::symlink_metadata(snapshot.join("a.txt"))
+            .unwrap()
+            .is_symlink());
+        assert!(
+            !dir.join("blobs").join(e2.as_str()).exists(),
+            "left over: removed"
+        );
+        if links {
+            assert!(
+                dir.join("blobs").join(e1.as_str()).is_file(),
+                "copied, not moved"
+            );
+            let old_file = dir.join("snapshots").join(old.as_str()).join("old.txt");
+            assert_eq!(std::fs::read_to_string(old_file).unwrap(), "x");
+        } else {
+            assert!(!dir.join("blobs").join(e1.as_str()).exists(), "moved");
+        }
     }
 
     /// Past Windows' 260-character MAX_PATH: std adds the `\\?\` prefix

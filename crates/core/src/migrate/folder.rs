@@ -17,7 +17,8 @@ use super::{Method, PlanItem, Problem};
 use crate::cache::blob_hash::BlobHashKind;
 use crate::cache::tree::TreeEntry;
 use crate::cache::{BlobName, CommitHash, RefName, RepoFilePath};
-use crate::download::layout::{link_snapshot, prepare_repo, write_listing, write_ref};
+use crate::download::layout::{prepare_repo, write_listing, write_ref};
+use crate::download::placement::{is_placed, Placer, SnapshotEntry, SnapshotStyle};
 use crate::download::RemoteSnapshot;
 use crate::error::{Error, Result};
 
@@ -232,10 +233,12 @@ pub(crate) struct Placed {
 
 /// Writes the cache entry for a resolved folder; `on_file` after each file.
 /// Resumable: files already moved (gone from the source, present in the
-/// cache) are linked, not looked for.
+/// cache) are linked, not looked for. Without symlinks (`style`), each
+/// file's blob is then moved on into the snapshot, as a download does.
 pub(crate) fn place(
     item: &PlanItem,
     cache_dir: &Path,
+    style: SnapshotStyle,
     record: &FolderRecord,
     on_file: &mut dyn FnMut(&str, u64),
 ) -> Result<Placed> {
@@ -247,7 +250,13 @@ pub(crate) fn place(
         .verified
         .iter()
         .map(|(path, etag)| {
-            let parsed = RepoFilePath::parse(path).and_then(|p| Ok((p, BlobName::parse(etag)?)));
+            let parsed = RepoFilePath::parse(path).and_then(|path| {
+                Ok(SnapshotEntry {
+                    commit: commit.clone(),
+                    path,
+                    etag: BlobName::parse(etag)?,
+                })
+            });
             parsed.map_err(|r| damaged_journal(item, path, r))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -269,11 +278,14 @@ pub(crate) fn place(
         problems: record.problems.iter().map(Problem::from).collect(),
         ..Placed::default()
     };
-    for (path, etag) in &files {
+    let placer = Placer::new(style, &repo_dir);
+    for (i, SnapshotEntry { path, etag, .. }) in files.iter().enumerate() {
         let source = path.join_to(&item.source);
         let blob = repo_dir.join("blobs").join(etag.as_str());
         let size = record.listing.get(path.as_str()).map_or(0, |e| e.size);
-        if source.is_file() {
+        if style == SnapshotStyle::Files && is_placed(&repo_dir, &commit, path, size) {
+            // Moved on into the snapshot by an earlier run: done.
+        } else if source.is_file() {
             place_blob(&source, &blob, etag.as_str(), copy)?;
         } else if !blob.is_file() {
             placed.problems.push(Problem {
@@ -283,7 +295,7 @@ pub(crate) fn place(
             });
             continue;
         }
-        link_snapshot(&repo_dir, &commit, path, etag)?;
+        placer.place(&files, i)?;
         placed.sound.insert(etag.to_string());
         placed.files += 1;
         placed.bytes += size;

@@ -2,7 +2,9 @@
 //! are checked against their names and moved (or copied) in, skipping those
 //! the cache already has; its snapshots, refs and listings are merged. Each
 //! step is idempotent, so a killed run simply runs again: a blob is moved in
-//! one rename, and links are made only to blobs that are there.
+//! one rename, and links are made only to blobs that are there. Without
+//! symlinks (`SnapshotStyle::Files`), the blobs then move on into the
+//! snapshots, as a download places them.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,7 +17,8 @@ use crate::cache::blob_hash::BlobHashKind;
 use crate::cache::paths::file_name;
 use crate::cache::snapshot::snapshot_files;
 use crate::cache::{BlobName, CommitHash, RefName, RepoFilePath};
-use crate::download::layout::{link_snapshot, prepare_repo, write_ref};
+use crate::download::layout::{prepare_repo, write_ref};
+use crate::download::placement::{is_plain, Placer, SnapshotEntry, SnapshotStyle};
 use crate::error::{Error, Result};
 
 const INCOMPLETE: &str = ".incomplete";
@@ -26,6 +29,7 @@ const CACHE_LITTER: [&str; 3] = [".locks", "CACHEDIR.TAG", "version.txt"];
 pub(crate) fn place(
     item: &PlanItem,
     cache_dir: &Path,
+    style: SnapshotStyle,
     on_file: &mut dyn FnMut(&str, u64),
 ) -> Result<Placed> {
     let target = prepare_repo(cache_dir, &item.repo)?;
@@ -35,6 +39,9 @@ pub(crate) fn place(
     copy_missing_files(&item.source.join("trees"), &target.join("trees"))?;
     merge_refs(&item.source.join("refs"), &target, &mut placed.problems)?;
     let copy = item.method == Method::Copy;
+    // Blobs this run put in the cache: without symlinks, one whose every
+    // path was in place already (a rerun) is removed again.
+    let mut brought = std::collections::HashSet::new();
     for (blob, size) in regular_files(&item.source.join("blobs")) {
         let name = file_name(&blob);
         let dest = target.join("blobs").join(&name);
@@ -54,24 +61,34 @@ pub(crate) fn place(
                 continue;
             }
             place_blob(&blob, &dest, &name, copy)?;
+            brought.extend(BlobName::parse(&name).ok());
         }
         placed.sound.insert(name.clone());
         placed.files += 1;
         placed.bytes += size;
         on_file(&name, size);
     }
-    link_snapshots(
+    let files = snapshot_entries(
         &item.source.join("snapshots"),
         &target,
+        style,
         &mut placed.problems,
-    )?;
+    );
+    Placer::new(style, &target).place_each(&files, &brought)?;
     Ok(placed)
 }
 
-/// Snapshot links whose blob reached the cache are made there too.
-fn link_snapshots(snapshots: &Path, target: &Path, problems: &mut Vec<Problem>) -> Result<()> {
+/// The source's snapshot links whose blob reached the cache (or, without
+/// symlinks, whose file is in its snapshot already), to be made there too.
+fn snapshot_entries(
+    snapshots: &Path,
+    target: &Path,
+    style: SnapshotStyle,
+    problems: &mut Vec<Problem>,
+) -> Vec<SnapshotEntry> {
+    let mut out = Vec::new();
     let Ok(commits) = fs::read_dir(snapshots) else {
-        return Ok(());
+        return out;
     };
     for commit in commits.filter_map(|e| e.ok()) {
         let Ok(commit_hash) = CommitHash::parse(&file_name(&commit.path())) else {
@@ -103,12 +120,18 @@ fn link_snapshots(snapshots: &Path, target: &Path, problems: &mut Vec<Problem>) 
                         "a plain file in a snapshot (a cache written without symlinks); left here"
                             .into(),
                 });
-            } else if target.join("blobs").join(etag.as_str()).is_file() {
-                link_snapshot(target, &commit_hash, &path, &etag)?;
+            } else if target.join("blobs").join(etag.as_str()).is_file()
+                || style == SnapshotStyle::Files && is_plain(target, &commit_hash, &path)
+            {
+                out.push(SnapshotEntry {
+                    commit: commit_hash.clone(),
+                    path,
+                    etag,
+                });
             }
         }
     }
-    Ok(())
+    out
 }
 
 /// Refs the cache lacks are taken; where both have one, the cache's stays

@@ -13,6 +13,7 @@ use super::journal::{FolderRecord, Journal};
 use super::run_lock;
 use super::{Layout, MigrationPlan, ModelOutcome, PlanItem};
 use crate::cache::scan_repo;
+use crate::download::placement::SnapshotStyle;
 use crate::download::{Hub, HubConfig};
 use crate::error::{Error, Result};
 
@@ -58,6 +59,9 @@ pub struct MigrateOptions {
     pub hub: Option<Hub>,
     /// Why there is no hub (shown in the advice), when `hub` is `None`.
     pub offline_reason: Option<String>,
+    /// `HF_HUB_DISABLE_SYMLINKS`: snapshots get plain files, as a download
+    /// writes them then (and where the cache folder refuses symlinks).
+    pub disable_symlinks: bool,
 }
 
 impl MigrateOptions {
@@ -67,9 +71,11 @@ impl MigrateOptions {
             return Ok(Self {
                 hub: None,
                 offline_reason: Some("HF_HUB_OFFLINE is set".into()),
+                disable_symlinks: config.disable_symlinks,
             });
         }
         Ok(Self {
+            disable_symlinks: config.disable_symlinks,
             hub: Some(Hub::new(config, cache_dir)?),
             offline_reason: None,
         })
@@ -116,7 +122,12 @@ async fn migrate_one(
         Layout::HfCache => None,
     };
     let (item, cache_dir) = (item.clone(), cache_dir.to_owned());
-    blocking(move || place_and_clean(&item, &cache_dir, record.as_ref(), &sink)).await
+    let disable_symlinks = opts.disable_symlinks;
+    blocking(move || {
+        let style = SnapshotStyle::for_cache(&cache_dir, disable_symlinks);
+        place_and_clean(&item, &cache_dir, style, record.as_ref(), &sink)
+    })
+    .await
 }
 
 /// Runs blocking file work off the async threads.
@@ -165,6 +176,7 @@ async fn folder_record(
 fn place_and_clean(
     item: &PlanItem,
     cache_dir: &Path,
+    style: SnapshotStyle,
     record: Option<&FolderRecord>,
     sink: &MigrateSink,
 ) -> Result<ModelOutcome> {
@@ -177,8 +189,8 @@ fn place_and_clean(
         })
     };
     let placed = match record {
-        Some(r) => folder::place(item, cache_dir, r, &mut on_file)?,
-        None => hf_cache::place(item, cache_dir, &mut on_file)?,
+        Some(r) => folder::place(item, cache_dir, style, r, &mut on_file)?,
+        None => hf_cache::place(item, cache_dir, style, &mut on_file)?,
     };
     check_target(item, cache_dir)?;
     match record {
