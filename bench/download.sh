@@ -5,7 +5,9 @@
 # Goal (issue 3): at least as fast as `hf download`, and >= 80 % of curl's speed
 # (issue 18: >= 86 %, now that the big file comes in parallel ranges).
 # Also timed: curl followed by sha256sum, i.e. curl doing the whole job we do
-# (we verify every byte against its sha256 before the blob is committed).
+# (we verify every byte against its sha256 before the blob is committed), and
+# the same at once, in three processes: curl | tee FILE | sha256 (OpenSSL's,
+# through Python's hashlib, with the CPU's SHA extensions as ours).
 # Issue 18 adds two parts:
 # - a second fake hub that holds each connection to THROTTLE bytes/s (10 MB/s,
 #   as a CDN does): haid-models (parallel ranges) vs hf download vs curl, one
@@ -64,7 +66,8 @@ hyperfine --runs "$RUNS" --style basic --export-json "$WORK/result.json" \
   -n haid-models "target/release/haid-models download bench/big --cache-dir $CACHE --json > /dev/null" \
   -n "hf download" "target/venv/bin/hf download bench/big --cache-dir $CACHE > /dev/null 2>&1" \
   -n "curl (big file only)" "curl -sS -o $CACHE/big.bin $URL/bench/big/resolve/main/model.safetensors" \
-  -n "curl + sha256sum" "curl -sS -o $CACHE/big.bin $URL/bench/big/resolve/main/model.safetensors && sha256sum $CACHE/big.bin > /dev/null" >&2
+  -n "curl + sha256sum" "curl -sS -o $CACHE/big.bin $URL/bench/big/resolve/main/model.safetensors && sha256sum $CACHE/big.bin > /dev/null" \
+  -n "curl | tee | sha256" "curl -sS $URL/bench/big/resolve/main/model.safetensors | tee $CACHE/big.bin | $PY bench/sha256_stdin.py > /dev/null" >&2
 
 echo "==> throttled hub: $THROTTLE B/s per connection" >&2
 HF_ENDPOINT=$SLOW_URL hyperfine --runs "$RUNS_THROTTLED" --style basic --export-json "$WORK/throttled.json" \
@@ -92,6 +95,8 @@ for name, t in (("haid-models", ours), ("hf download", hf), ("curl", curl), ("cu
 print(f"haid-models vs hf download: {hf / ours:4.2f}x as fast (goal >= 1.0)")
 print(f"haid-models vs curl: {curl / ours * 100:4.0f} % of curl's speed (goal >= 86 %)")
 print(f"haid-models vs curl + sha256sum: {curl_sha / ours * 100:4.0f} % of its speed")
+piped = r["curl | tee | sha256"]
+print(f"haid-models vs curl | tee | sha256 ({piped:5.2f} s, {mb / piped:5.0f} MiB/s): {piped / ours * 100:4.0f} % of its speed")
 print("throttled hub (per connection):")
 for name in ("haid-models", "hf download", "curl (big file only)"):
     print(f"  {name:20} {th[name]:7.2f} s  {mb / th[name]:7.1f} MiB/s")

@@ -96,6 +96,7 @@ pub(crate) fn startup_mark(what: &str) {
 
 fn main() {
     started();
+    memory::few_arenas();
     // Answered before any window or display is touched.
     if let Some(arg) = std::env::args().nth(1) {
         match arg.as_str() {

@@ -4,8 +4,8 @@
 //! each, so after WebKitGTK, GTK and the first scan have built and dropped
 //! their start-up data the app stays at that peak. Measured with 2,000 cached
 //! repos: 217 MB resident after the list is shown, 190 MB after a
-//! `malloc_trim(0)` (bench/app.sh). No crate wraps it safely, hence the one
-//! `unsafe` of the workspace.
+//! `malloc_trim(0)` (bench/app.sh). No crate wraps it safely, hence the two
+//! `unsafe` calls of the workspace (with `mallopt`).
 
 use std::time::Duration;
 
@@ -36,3 +36,23 @@ fn trim() {
 /// Other allocators (musl, macOS, Windows) return memory on their own.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim() {}
+
+/// Caps glibc at two heap arenas, before any thread starts. glibc gives
+/// each thread that allocates while another holds the lock an arena of its
+/// own, up to 8 per core, and frees within an arena only from its top: the
+/// runtime's and GTK's threads each kept a part of the start-up's peak.
+/// Measured with 2,000 cached repos (bench/app.sh): PSS 112 → see
+/// BENCHMARKS.md. Two arenas keep the UI thread and the scans apart.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[expect(unsafe_code, reason = "glibc's mallopt, no safe wrapper exists")]
+pub fn few_arenas() {
+    // SAFETY: mallopt takes two plain integers and changes only the
+    // allocator's own settings; called first in main, before any thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Other allocators have no arenas to cap.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn few_arenas() {}
