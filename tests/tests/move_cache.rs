@@ -276,6 +276,15 @@ fn kill_at_every_step(w: &World, dest: &Path, copies: bool) {
         killed += 1;
         let current = w.current_cache();
         assert!(current == old || current == dest, "step {n}: {current:?}");
+        // What a start shows: the cache, or where the move went.
+        let info = json_ok(&w.haid().args(["where", "--json"]).output().unwrap());
+        if !current.exists() {
+            assert_eq!(
+                info["unfinished_move"]["to"].as_str().map(Path::new),
+                Some(dest),
+                "step {n}: the cache's folder is gone and nothing says where: {info}"
+            );
+        }
         w.assert_whole_in_either(&old, dest, &format!("killed after step {n}"));
         if copies {
             // A copy switches only once DEST is whole: the cache in use always is.

@@ -123,7 +123,7 @@ impl CacheInfo {
         Self {
             free_bytes: crate::download::free_space(&location.cache_dir),
             // An unreadable journal shows no banner: `move` itself says what is wrong.
-            unfinished_move: crate::cache::relocate::unfinished_move(&location.cache_dir)
+            unfinished_move: crate::cache::relocate::unfinished_move_of(location)
                 .ok()
                 .flatten(),
             cache_dir: location.cache_dir.clone(),

@@ -1,5 +1,6 @@
 //! `haid-models where`.
 
+use haid_models::cache::relocate::unfinished_move_of;
 use haid_models::Result;
 
 use crate::context::Context;
@@ -8,8 +9,19 @@ use crate::stdout::outln;
 
 pub fn run(ctx: &Context) -> Result<()> {
     let loc = ctx.location()?;
+    // An unreadable journal is no answer here: `move` says what is wrong.
+    let unfinished = unfinished_move_of(loc).ok().flatten();
     if ctx.json {
-        return print_json(&loc);
+        let mut value = serde_json::to_value(loc).unwrap_or_default();
+        value["unfinished_move"] = serde_json::to_value(&unfinished).unwrap_or_default();
+        return print_json(&value);
+    }
+    if let Some(m) = &unfinished {
+        outln!(
+            "interrupted:   a move of the cache to {} did not finish; `haid-models move {}` finishes it",
+            m.to.display(),
+            m.to.display()
+        )?;
     }
     let source = serde_json::to_value(loc.source).unwrap_or_default();
     outln!("cache dir:     {}", loc.cache_dir.display())?;

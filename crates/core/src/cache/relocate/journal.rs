@@ -18,6 +18,7 @@ use ts_rs::TS;
 use super::entries::LOCKS;
 use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
+use crate::location::CacheLocation;
 use crate::manifest::local_file::{self, Refusal};
 
 /// A journal is a few paths; anything bigger was not written by us.
@@ -47,7 +48,11 @@ pub(super) fn path(cache_dir: &Path) -> PathBuf {
 /// The journal in `cache_dir`, if there is one. One that cannot be read is
 /// an error, not a fresh start: it is the record of a half-done move.
 pub(super) fn read(cache_dir: &Path) -> Result<Option<Journal>> {
-    let path = path(cache_dir);
+    read_file(&path(cache_dir))
+}
+
+fn read_file(path: &Path) -> Result<Option<Journal>> {
+    let path = path.to_owned();
     let refuse = |reason: String| {
         Error::CacheDir {
         path: path.clone(),
@@ -94,6 +99,58 @@ pub fn unfinished_move(cache_dir: &Path) -> Result<Option<UnfinishedMove>> {
     }))
 }
 
+/// Where a move leaves word of itself outside the cache: next to the
+/// settings. Between a rename (or the old copy's removal) and the switch or
+/// the link, the folder the rules name is gone, and its journal with it: a
+/// start then found an empty cache and no word of the move.
+pub(super) fn pointer_path(settings_file: &Path) -> PathBuf {
+    settings_file.with_file_name("moving.json")
+}
+
+pub(super) fn write_pointer(settings_file: &Path, journal: &Journal) -> Result<()> {
+    let text = serde_json::to_vec_pretty(journal).map_err(|e| {
+        Error::io(
+            "write",
+            pointer_path(settings_file),
+            std::io::Error::other(e),
+        )
+    })?;
+    write_atomically(&pointer_path(settings_file), &text)
+}
+
+pub(super) fn remove_pointer(settings_file: &Path) -> Result<()> {
+    let path = pointer_path(settings_file);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io("remove", &path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// The unfinished move of the cache `location` names: its own journal, or,
+/// when that folder is gone, the word next to the settings. That word is
+/// followed only when it is about this cache and DEST's own journal says
+/// the same, so a planted file names no folder of its choosing.
+pub fn unfinished_move_of(location: &CacheLocation) -> Result<Option<UnfinishedMove>> {
+    if let Some(found) = unfinished_move(&location.cache_dir)? {
+        return Ok(Some(found));
+    }
+    if location.cache_dir.exists() {
+        return Ok(None);
+    }
+    let Some(word) = read_file(&pointer_path(&location.settings_file))? else {
+        return Ok(None);
+    };
+    if word.from != location.cache_dir {
+        return Ok(None);
+    }
+    Ok(read_if_dir(&word.to)?
+        .filter(|j| j.from == word.from && j.to == word.to)
+        .map(|j| UnfinishedMove {
+            from: j.from,
+            to: j.to,
+        }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +177,51 @@ mod tests {
         remove(tmp.path()).unwrap();
         remove(tmp.path()).unwrap();
         assert_eq!(read(tmp.path()).unwrap(), None);
+    }
+
+    #[test]
+    fn the_word_beside_the_settings_is_followed_only_when_dest_agrees_and_it_is_this_caches() {
+        let tmp = tempfile::tempdir().unwrap();
+        let from = tmp.path().join("old/hub");
+        let to = tmp.path().join("new/hub");
+        let location = CacheLocation {
+            cache_dir: from.clone(),
+            hf_home: tmp.path().join("old"),
+            data_dir: tmp.path().join("data"),
+            settings_file: tmp.path().join("config/settings.json"),
+            source: crate::location::LocationSource::Default,
+        };
+        let j = Journal {
+            from: from.clone(),
+            to: to.clone(),
+            leave_symlink: false,
+            remember: true,
+        };
+        write_pointer(&location.settings_file, &j).unwrap();
+        // Planted, or left by a move that finished: DEST has no journal.
+        std::fs::create_dir_all(&to).unwrap();
+        assert_eq!(unfinished_move_of(&location).unwrap(), None);
+        // The renamed cache carries its journal: the move is found.
+        write(&to, &j).unwrap();
+        let found = unfinished_move_of(&location).unwrap().unwrap();
+        assert_eq!((found.from, found.to), (from.clone(), to.clone()));
+        // About another cache: not this one's word.
+        let other = CacheLocation {
+            cache_dir: tmp.path().join("elsewhere/hub"),
+            ..location.clone()
+        };
+        assert_eq!(unfinished_move_of(&other).unwrap(), None);
+        // A DEST journal that names another origin is not followed either.
+        write(
+            &to,
+            &Journal {
+                from: tmp.path().join("x/hub"),
+                ..j.clone()
+            },
+        )
+        .unwrap();
+        assert_eq!(unfinished_move_of(&location).unwrap(), None);
+        remove_pointer(&location.settings_file).unwrap();
+        remove_pointer(&location.settings_file).unwrap();
     }
 }

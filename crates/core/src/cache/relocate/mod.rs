@@ -32,7 +32,7 @@ use ts_rs::TS;
 use crate::location::LocationSource;
 
 pub use crash::arm_crash_after;
-pub use journal::{unfinished_move, UnfinishedMove};
+pub use journal::{unfinished_move, unfinished_move_of, UnfinishedMove};
 pub use plan::plan_move;
 pub use run::run_move;
 

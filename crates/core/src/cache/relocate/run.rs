@@ -1,11 +1,12 @@
 //! Carrying a move out. The order is what keeps every model whole in one
 //! place at every moment:
-//! 1. the journal, in the old cache;
+//! 1. the journal, in the old cache (and a copy beside the settings, which
+//!    a start reads when the old folder is gone before step 3 or 4 is over);
 //! 2. every file at DEST (one rename, or links and checked copies), the old
 //!    cache untouched and still the one in use;
 //! 3. the journal at DEST, then the switch: the settings name DEST;
 //! 4. the old cache removed, then the link at its path (`--leave-symlink`);
-//! 5. the journal removed.
+//! 5. the journal removed, then its copy.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, TryLockError};
@@ -27,6 +28,7 @@ pub fn run_move(plan: &MovePlan, sink: MoveSink<'_>) -> Result<MoveReport> {
     fs::create_dir_all(&plan.to).map_err(|e| Error::io("create", &plan.to, e))?;
     let copied = if plan.from.is_dir() {
         if !plan.resuming {
+            journal::write_pointer(&plan.settings_file, &journal_of(plan))?;
             journal::write(&plan.from, &journal_of(plan))?;
             crash::step();
         }
@@ -41,6 +43,7 @@ pub fn run_move(plan: &MovePlan, sink: MoveSink<'_>) -> Result<MoveReport> {
     remove_old(plan)?;
     let symlink = plan.leave_symlink && leave_link(plan)?;
     journal::remove(&plan.to)?;
+    journal::remove_pointer(&plan.settings_file)?;
     let report = MoveReport {
         from: plan.from.clone(),
         to: plan.to.clone(),
