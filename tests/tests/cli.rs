@@ -104,6 +104,8 @@ fn where_names_the_rule_that_chose_the_cache() {
             .to_str()
             .unwrap()
     );
+    // Null unless a move of this cache was cut short (move_cache tests it).
+    assert!(v["unfinished_move"].is_null(), "{v}");
     let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
@@ -112,7 +114,8 @@ fn where_names_the_rule_that_chose_the_cache() {
             "data_dir",
             "hf_home",
             "settings_file",
-            "source"
+            "source",
+            "unfinished_move"
         ]
     );
 }
