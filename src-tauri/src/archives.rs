@@ -60,16 +60,9 @@ pub async fn import_archive<R: Runtime>(
         disable_symlinks: state.hub_config()?.disable_symlinks,
     };
     let report = blocking(move || {
-        let reader =
-            std::fs::File::open(&file).map_err(|e| haid_models::Error::io("open", &file, e))?;
-        archive::import(
-            &cache_dir,
-            std::io::BufReader::with_capacity(1 << 20, reader),
-            options,
-            &|e| {
-                let _ = on_event.send(e.clone());
-            },
-        )
+        archive::import_file(&cache_dir, Path::new(&file), options, &|e| {
+            let _ = on_event.send(e.clone());
+        })
     })
     .await;
     place.live.invalidate(); // many repos at once

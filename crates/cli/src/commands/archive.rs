@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 use haid_models::archive::{self, ArchiveEvent, ImportReport};
 use haid_models::cache::RepoId;
-use haid_models::{Error, Result};
+use haid_models::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -101,8 +101,6 @@ pub fn export(ctx: &Context, args: &ExportArgs) -> Result<()> {
 }
 
 pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
-    let file = std::fs::File::open(&args.file).map_err(|e| Error::io("open", &args.file, e))?;
-    let reader = std::io::BufReader::with_capacity(1 << 20, file);
     let stream = Stream::new(tokio_util::sync::CancellationToken::new());
     let bar = (!ctx.json).then(|| {
         bar(if args.dry_run {
@@ -116,9 +114,9 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<()> {
         dry_run: args.dry_run,
         disable_symlinks: ctx.hub_config()?.disable_symlinks,
     };
-    let report = archive::import(
+    let report = archive::import_file(
         cache_dir,
-        reader,
+        &args.file,
         options,
         &sink(ctx.json, &stream, bar.as_ref()),
     );

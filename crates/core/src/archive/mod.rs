@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 pub use export::{export, plan_export, ExportPlan, ExportedModel};
-pub use import::{import, ImportOptions, ImportReport, Refused};
+pub use import::{import, import_file, ImportOptions, ImportReport, Refused};
 
 /// The index's place in the archive.
 pub const INDEX_PATH: &str = ".locks/haid-export.json";
