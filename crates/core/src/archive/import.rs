@@ -92,6 +92,7 @@ pub struct ImportOptions {
 /// the copy's chunk in one step. With a 1 MiB buffer every byte was copied
 /// once more, through a buffer larger than the cores' caches (bench/archive.sh).
 const ARCHIVE_BUFFER: usize = 64 << 10;
+const _: () = assert!(ARCHIVE_BUFFER <= crate::cache::hashing_copy::CHUNK);
 
 /// Opens the archive `file` and streams it into `cache_dir` ([`import`]).
 pub fn import_file(

@@ -17,7 +17,7 @@ use std::sync::mpsc;
 
 use super::blob_hash::{BlobHashKind, BlobHasher};
 
-const CHUNK: usize = 128 << 10;
+pub(crate) const CHUNK: usize = 128 << 10;
 const BUFFERS: usize = 8;
 /// Below this a second thread costs more than it saves.
 const THREADED_FROM: u64 = 8 << 20;
