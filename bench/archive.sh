@@ -3,7 +3,9 @@
 # `haid-models export` vs `tar -cf`, and `haid-models import` vs `tar -xf`.
 # Ours verifies every blob against its sha256 on the way (tar checks
 # nothing). Repo: one BIG_MB file + 20 small ones, in the cache layout.
-# Goal (issue 19): each at least 80 % of tar's throughput.
+# Goal (issue 19): each at least 80 % of tar's throughput. Every run starts
+# with nothing dirty (`sync` before it): else the kernel's writeback of the
+# previous run's gigabyte lands in the next one's time, whoever runs next.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,11 +33,12 @@ tar -cf "$OUT/tar.tar" -C "$SRC" models--bench--big
 
 echo "==> export: $(nproc) cores" >&2
 hyperfine --runs "$RUNS" --style basic --export-json "$WORK/export.json" \
+  --prepare "sync" \
   -n "haid-models export" "target/release/haid-models --cache-dir $SRC export bench/big -o $OUT/ours.tar 2>/dev/null" \
   -n "tar -cf" "tar -cf $OUT/tar.tar -C $SRC models--bench--big" >&2
 echo "==> import" >&2
 hyperfine --runs "$RUNS" --style basic --export-json "$WORK/import.json" \
-  --prepare "rm -rf $OUT/dst && mkdir -p $OUT/dst && cat $OUT/ours.tar > /dev/null" \
+  --prepare "rm -rf $OUT/dst && mkdir -p $OUT/dst && cat $OUT/ours.tar > /dev/null && sync" \
   -n "haid-models import" "target/release/haid-models --cache-dir $OUT/dst import $OUT/ours.tar 2>/dev/null" \
   -n "tar -xf" "tar -xf $OUT/ours.tar -C $OUT/dst" >&2
 
