@@ -4,7 +4,9 @@
 # Ours verifies the snapshot once before serving and speaks the hub's
 # protocol (HEAD, ETag, X-Linked-*); hf download then hashes what it gets.
 # Goal (issue 19): at least as fast as http.server feeding curl. `curl` from
-# serve is timed too: it tells the server's part from the client's.
+# serve is timed too: it tells the server's part from the client's; and
+# huggingface_hub's own downloader (bench/hf_http_get.py) from http.server:
+# the same client as `hf download`, fed by the reference server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,15 +48,18 @@ hyperfine --runs "$RUNS" --style basic --export-json "$WORK/result.json" \
   --prepare "rm -rf $OUT/dst $OUT/big.bin && sync" \
   -n "hf download from serve" "HF_ENDPOINT=$URL target/venv/bin/hf download bench/big --cache-dir $OUT/dst > /dev/null 2>&1" \
   -n "curl from serve" "curl -sS -o $OUT/big.bin $URL/bench/big/resolve/main/model.safetensors" \
-  -n "curl from http.server" "curl -sS -o $OUT/big.bin http://127.0.0.1:$PORT/big.bin" >&2
+  -n "curl from http.server" "curl -sS -o $OUT/big.bin http://127.0.0.1:$PORT/big.bin" \
+  -n "hf http_get from http.server" "$PY bench/hf_http_get.py http://127.0.0.1:$PORT/big.bin $OUT/big.bin" >&2
 
 "$PY" - "$WORK/result.json" "$BIG_MB" <<'PYEOF'
 import json, sys
 r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
 mb = int(sys.argv[2])
 ours, curl, ref = r["hf download from serve"], r["curl from serve"], r["curl from http.server"]
-for name, t in (("hf download from serve", ours), ("curl from serve", curl), ("curl from http.server", ref)):
-    print(f"{name:24} {t:5.2f} s  {mb / t:5.0f} MiB/s")
+hf_ref = r["hf http_get from http.server"]
+for name, t in (("hf download from serve", ours), ("curl from serve", curl), ("curl from http.server", ref), ("hf http_get from http.server", hf_ref)):
+    print(f"{name:28} {t:5.2f} s  {mb / t:5.0f} MiB/s")
 print(f"serve + hf download: {ref / ours:4.2f}x the speed of http.server + curl (goal >= 1.0)")
 print(f"serve + curl: {ref / curl:4.2f}x the speed of http.server + curl (the server alone)")
+print(f"serve + hf download: {hf_ref / ours:4.2f}x the speed of http.server + huggingface_hub's downloader (the same client)")
 PYEOF
