@@ -30,16 +30,32 @@ async function checkAccessibility(name) {
   expect(violations.filter((v) => v.impact === "serious" || v.impact === "critical")).toEqual([]);
 }
 
-/** Calls a command of ours as the page does, with a Channel for its events (they are dropped). */
-async function invokeWithChannel(cmd, args) {
-  return browser.executeAsync((cmd, args, done) => {
-    const internals = window.__TAURI_INTERNALS__;
-    const channel = `__CHANNEL__:${internals.transformCallback(() => {})}`;
-    internals.invoke(cmd, { ...args, onEvent: channel }).then(
-      (r) => done({ ok: r }),
-      (e) => done({ error: e }),
-    );
-  }, cmd, args);
+/**
+ * The system's save and open dialogs (GTK's, which WebDriver cannot reach)
+ * answered with these paths where the page's IPC meets the app: everything
+ * from the click to the command is the page's own code, and only the dialog
+ * plugin's answer is ours. `answers` maps a command to what it returns.
+ */
+async function answerDialogs(answers) {
+  await browser.execute((answers) => {
+    window.__appFetch ??= window.fetch;
+    window.fetch = (url, init) => {
+      const cmd = decodeURIComponent(String(url).split("/").pop());
+      if (!(cmd in answers)) return window.__appFetch(url, init);
+      const headers = { "Tauri-Response": "ok", "Content-Type": "application/json" };
+      return Promise.resolve(new Response(JSON.stringify(answers[cmd]), { headers }));
+    };
+  }, answers);
+}
+
+/** Waits for the page's notice (the status banner) to match `pattern`; its text. */
+async function notice(pattern) {
+  const banner = $(".banner[role=status]");
+  await browser.waitUntil(async () => (await banner.isExisting()) && pattern.test(await banner.getText()), {
+    timeout: 20000,
+    timeoutMsg: `no notice matching ${pattern}`,
+  });
+  return banner.getText();
 }
 
 /** What another program (Python, a script) leaves in the cache. */
@@ -241,24 +257,23 @@ describe("HAID Models", () => {
     });
     await $("button=Disk").click();
   });
-  // The save and open dialogs are the system's (GTK): vitest covers the page's
-  // side of them; here the commands behind them run in the real app.
-  it("exports a model, and importing the archive brings it back, the list following", async () => {
+  it("exports a model from its row through the save dialog, and Import… through the open dialog brings it back, the list following", async () => {
     const archive = path.join(path.dirname(cache()), "fromoutside.tar");
-    const exported = await invokeWithChannel("export_models", { ids: ["acme/fromoutside"], manifest: false, file: archive });
-    expect(exported.error).toBeUndefined();
-    expect(exported.ok.models[0].repo_id).toBe("acme/fromoutside");
+    await answerDialogs({ "plugin:dialog|save": archive, "plugin:dialog|open": archive });
+    await row("acme/fromoutside").$('button[data-action="export"]').click();
+    const exported = await notice(/^Exported 1 model to .*fromoutside\.tar \([\d.]+ [kMG]?B\), every file checked\./);
+    expect(exported).toContain(archive);
     // tar, with no tool of ours, reads it as the cache layout.
     expect(execFileSync("tar", ["-tf", archive]).toString()).toContain("models--acme--fromoutside/blobs/");
 
     fs.rmSync(path.join(cache(), "models--acme--fromoutside"), { recursive: true });
     await row("acme/fromoutside").waitForExist({ reverse: true, timeout: 10000 });
-    const imported = await invokeWithChannel("import_archive", { file: archive });
-    expect(imported.error).toBeUndefined();
-    expect(imported.ok.blobs_added).toBe(1);
-    expect(imported.ok.refused).toEqual([]);
+    await $("button=Import…").click();
+    await notice(/^Imported 1 model: 1 file added \(.*\), 0 already there\./);
     await row("acme/fromoutside").waitForExist({ timeout: 10000 });
     await expect(row("acme/fromoutside")).toHaveAttribute("data-state", "downloaded", { wait: 10000 });
+    expect(fs.existsSync(path.join(cache(), "models--acme--fromoutside", "refs", "main"))).toBe(true);
+    await row("acme/fromoutside").scrollIntoView({ block: "center" });
     await shot("17-imported");
   });
 

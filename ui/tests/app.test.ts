@@ -1,4 +1,4 @@
-import { clearMocks, mockIPC } from "@tauri-apps/api/mocks";
+import { clearMocks, mockIPC, mockWindows } from "@tauri-apps/api/mocks";
 import { emit } from "@tauri-apps/api/event";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/svelte";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -410,6 +410,25 @@ describe("the models page", () => {
     expect(alert.textContent).toContain("Imported 1 model: 2 files added (91.0 MB), 1 already there.");
     expect(alert.textContent).toContain('Not imported: "../escaped.txt"');
     expect(calls.find((c) => c.cmd === "import_archive")!.args).toMatchObject({ file: "/in/models.tar" });
+  });
+
+  it("imports an archive dropped on the window, and says so when what was dropped is no archive", async () => {
+    mockWindows("main"); // a webview to listen on, as in the app
+    render(App);
+    await screen.findByRole("heading", { name: /^Embedding/ });
+    // As Tauri delivers a drop to the webview (the event onDragDropEvent
+    // listens to). The page subscribes after its first paint: a drop before
+    // that reaches no one, so the first is repeated until it is heard.
+    const drop = (paths: string[]) => emit("tauri://drag-drop", { paths, position: { x: 10, y: 10 } });
+    await waitFor(async () => {
+      await drop(["/home/ann/notes.txt"]);
+      expect(screen.getByRole("alert").textContent).toContain("Only model archives (.tar, from Export) can be dropped here.");
+    });
+    expect(calls.map((c) => c.cmd)).not.toContain("import_archive");
+
+    await drop(["/home/ann/notes.txt", "/home/ann/Models.TAR"]);
+    await waitFor(() => expect(screen.getByRole("alert").textContent).toContain("Imported 1 model: 2 files added"));
+    expect(calls.filter((c) => c.cmd === "import_archive").map((c) => (c.args as { file: string }).file)).toEqual(["/home/ann/Models.TAR"]);
   });
 
   it("offers to finish a move that was cut short", async () => {

@@ -3,7 +3,7 @@
 // the outcome goes to the page's messages, and the list follows an import
 // by itself (`cache-changed`).
 import * as api from "./api";
-import { size } from "./format";
+import { count, size } from "./format";
 import type { ArchiveEvent, ImportReport } from "./generated";
 import type { Messages } from "./messages.svelte";
 
@@ -34,7 +34,7 @@ export class Archives {
     this.task = { what: manifest ? "Exporting the manifest's models" : `Exporting ${ids[0]}`, done: 0, total: 0, current: null };
     try {
       const r = await api.exportModels(ids, manifest, file, this.follow);
-      this.messages.say(`Exported ${r.models.length} ${r.models.length === 1 ? "model" : "models"} to ${r.file} (${size(r.archive_bytes)}), every file checked.`);
+      this.messages.say(`Exported ${count(r.models.length, "model")} to ${r.file} (${size(r.archive_bytes)}), every file checked.`);
     } catch (e) {
       this.messages.fail(e);
     } finally {
@@ -65,7 +65,7 @@ export class Archives {
   };
 
   private say(r: ImportReport) {
-    const added = `Imported ${r.models.length} ${r.models.length === 1 ? "model" : "models"}: ${r.blobs_added} files added (${size(r.bytes_written)}), ${r.blobs_present} already there.`;
+    const added = `Imported ${count(r.models.length, "model")}: ${count(r.blobs_added, "file")} added (${size(r.bytes_written)}), ${r.blobs_present} already there.`;
     const bad = [...r.refused.map((x) => `${x.path}: ${x.reason}`), ...r.damaged.map((x) => `${x.path}: ${x.reason}`)];
     if (bad.length === 0) {
       this.messages.say(added);

@@ -11,6 +11,11 @@ export function size(bytes: number): string {
   return unit === 0 ? `${n} B` : `${n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)} ${UNITS[unit]}`;
 }
 
+/** `1 file`, `2 files`: a count with its noun (English plurals with -s). */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}
+
 export function eta(seconds: number | null): string {
   if (seconds === null) return "";
   if (seconds < 60) return `${seconds} s left`;
