@@ -17,6 +17,9 @@ use sha2::{Digest, Sha256};
 const EMBED: &str = "acme/embed";
 const CAPTION: &str = "acme/caption";
 const FLAT: &str = "acme/flat";
+/// The embedder's weights: big enough for export and import to hash on
+/// their second thread (`hashing_copy`, from 8 MiB).
+const EMBED_WEIGHTS: usize = 9 << 20;
 
 /// The hub and its models (`Published`), with this file's commands.
 struct World {
@@ -37,13 +40,18 @@ impl std::ops::DerefMut for World {
 }
 
 impl World {
-    /// Three models in `<tmp>/src`: ours, Python's, and Python's without symlinks.
+    /// Three models in `<tmp>/src`: ours (with [`EMBED_WEIGHTS`]), Python's,
+    /// and Python's without symlinks.
     fn new() -> Self {
         let mut w = Self {
             base: Published::new(),
         };
-        for (id, seed) in [(EMBED, 1), (CAPTION, 2), (FLAT, 3)] {
-            w.publish(id, seed, 400_000);
+        for (id, seed, big) in [
+            (EMBED, 1, EMBED_WEIGHTS),
+            (CAPTION, 2, 400_000),
+            (FLAT, 3, 400_000),
+        ] {
+            w.publish(id, seed, big);
         }
         assert_ok(&w.haid(&w.src(), &["download", EMBED]));
         python::hf_ok(&["download", CAPTION], &w.src(), &w.hub.url);
@@ -195,7 +203,7 @@ fn a_tampered_archive_commits_nothing_damaged_and_the_rest_is_imported() {
     assert_ok(&w.export_all(&tar));
     // One byte of the embedder's weights flipped, inside the archive.
     let mut bytes = std::fs::read(&tar).unwrap();
-    let weights = weights(1, 400_000);
+    let weights = weights(1, EMBED_WEIGHTS);
     let etag = hex::encode(Sha256::digest(&weights));
     // The entry's name is the first field of its 512-byte header; its data follows.
     // (NUL-padded there; the index names it too, in quotes.)
@@ -243,7 +251,7 @@ fn a_tampered_archive_commits_nothing_damaged_and_the_rest_is_imported() {
     // A download fetches only what the archive could not give.
     w.hub.reset_counts();
     assert_ok(&w.haid(&dst, &["download", EMBED]));
-    assert_eq!(w.hub.bytes_served(), 400_000);
+    assert_eq!(w.hub.bytes_served(), EMBED_WEIGHTS as u64);
 }
 
 /// A tar built by Python's tarfile with every trick: `../`, absolute paths,
