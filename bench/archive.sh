@@ -5,7 +5,10 @@
 # nothing). Repo: one BIG_MB file + 20 small ones, in the cache layout.
 # Goal (issue 19): each at least 80 % of tar's throughput. Every run starts
 # with nothing dirty (`sync` before it): else the kernel's writeback of the
-# previous run's gigabyte lands in the next one's time, whoever runs next.
+# previous run's gigabyte lands in the next one's time, whoever runs next;
+# and one untimed run first (--warmup): on this VM the first touch of
+# memory the guest has not used yet costs seconds, and falls on whoever
+# runs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,12 +35,12 @@ target/release/haid-models --cache-dir "$SRC" export bench/big -o "$OUT/ours.tar
 tar -cf "$OUT/tar.tar" -C "$SRC" models--bench--big
 
 echo "==> export: $(nproc) cores" >&2
-hyperfine --runs "$RUNS" --style basic --export-json "$WORK/export.json" \
+hyperfine --runs "$RUNS" --warmup 1 --style basic --export-json "$WORK/export.json" \
   --prepare "sync" \
   -n "haid-models export" "target/release/haid-models --cache-dir $SRC export bench/big -o $OUT/ours.tar 2>/dev/null" \
   -n "tar -cf" "tar -cf $OUT/tar.tar -C $SRC models--bench--big" >&2
 echo "==> import" >&2
-hyperfine --runs "$RUNS" --style basic --export-json "$WORK/import.json" \
+hyperfine --runs "$RUNS" --warmup 1 --style basic --export-json "$WORK/import.json" \
   --prepare "rm -rf $OUT/dst && mkdir -p $OUT/dst && cat $OUT/ours.tar > /dev/null && sync" \
   -n "haid-models import" "target/release/haid-models --cache-dir $OUT/dst import $OUT/ours.tar 2>/dev/null" \
   -n "tar -xf" "tar -xf $OUT/ours.tar -C $OUT/dst" >&2

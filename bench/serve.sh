@@ -44,7 +44,7 @@ curl -s "$URL/api/models/bench/big" > /dev/null # the first look verifies the sn
 echo "==> serve at $URL, http.server on port $PORT; $(nproc) cores" >&2
 
 export HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_PROGRESS_BARS=1
-hyperfine --runs "$RUNS" --style basic --export-json "$WORK/result.json" \
+hyperfine --runs "$RUNS" --warmup 1 --style basic --export-json "$WORK/result.json" \
   --prepare "rm -rf $OUT/dst $OUT/big.bin && sync" \
   -n "hf download from serve" "HF_ENDPOINT=$URL target/venv/bin/hf download bench/big --cache-dir $OUT/dst > /dev/null 2>&1" \
   -n "curl from serve" "curl -sS -o $OUT/big.bin $URL/bench/big/resolve/main/model.safetensors" \
