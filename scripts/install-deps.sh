@@ -14,6 +14,8 @@ APT_PACKAGES=(
   x11-utils
   # a FUSE mount for the test of the watcher on network-like file systems
   bindfs
+  # an exFAT disk (FUSE, on a loop device) for the test of a move to a disk without symlinks
+  exfatprogs exfat-fuse
   # make test-windows: the linker for x86_64-pc-windows-gnu, and Wine to run what it builds
   gcc-mingw-w64-x86-64 wine wine64
 )

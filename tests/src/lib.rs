@@ -7,6 +7,8 @@
     missing_debug_implementations
 )]
 
+#[cfg(target_os = "linux")]
+pub mod exfat;
 pub mod fake_hub;
 pub mod fixture;
 pub mod output;

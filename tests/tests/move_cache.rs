@@ -222,6 +222,37 @@ fn a_move_to_another_disk_copies_checks_and_python_finds_every_model_there() {
     w.assert_python_reads_all(&dest);
 }
 
+/// An exFAT drive refuses symlinks: every snapshot file lands there as a
+/// plain copy of its blob (the layout huggingface_hub writes on one), which
+/// our scan, Python and `hf cache verify` read; killed at any step, the
+/// same move finishes it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_move_to_a_disk_without_symlinks_writes_plain_files_and_survives_a_kill_at_every_step() {
+    let w = World::new();
+    let disk = haid_models_tests::exfat::ExfatDisk::new(w.tmp.path(), 64);
+    let dest = disk.path().join("hub");
+    let out = w.move_to(&dest, &["--json"]);
+    assert_ok(&out);
+    let done = ndjson(&out).pop().unwrap();
+    assert_eq!(done["event"], "done", "{done}");
+    assert_eq!(done["method"], "copy");
+    assert_eq!(done["without_symlinks"], true, "{done}");
+    let links = tree_state(&dest, &[])
+        .into_iter()
+        .filter(|(_, kind)| kind.starts_with("symlink"))
+        .count();
+    assert_eq!(links, 0, "no symlink at DEST");
+    let blobs = std::fs::read_dir(dest.join("models--acme--embed/blobs")).unwrap();
+    assert_eq!(blobs.count(), 0, "its blobs are in its snapshot");
+    w.assert_whole_by_our_scan(&dest, "after the move");
+    w.assert_python_reads_all(&dest);
+
+    // Back to the first disk, then out again with a kill at every step.
+    assert_ok(&w.move_to(&w.default_cache(), &[]));
+    kill_at_every_step(&w, &dest, true);
+}
+
 #[cfg(unix)]
 #[test]
 fn a_move_on_one_disk_is_one_rename_and_a_dry_run_changes_nothing() {

@@ -187,6 +187,7 @@ beforeEach(() => {
           send(onEvent, 0, { event: "progress", bytes_done: 45_500_000, bytes_total: 91_000_000 });
           return new Promise((resolve) => setTimeout(resolve, 30)).then(() => ({
             from: "/env/hub", to: dest, method: "copy", repos: 1, bytes: 91_000_000, bytes_copied: 91_000_000, remembered: false, symlink: true,
+            without_symlinks: true,
           }));
         }
         case "updates":
@@ -389,6 +390,7 @@ describe("the models page", () => {
     const call = calls.filter((c) => c.cmd === "move_cache").at(-1)!;
     expect(call.args).toMatchObject({ dest: "/mnt/big/hub", leaveSymlink: true });
     expect(screen.getByText(/The cache is now in \/mnt\/big\/hub/)).toBeTruthy();
+    expect(screen.getByTestId("move-status").textContent).toContain("That disk takes no symlinks, so each model file there is a plain copy");
     await fireEvent.click(within(dialog).getByRole("button", { name: "Close" }));
     expect(screen.queryByRole("dialog", { name: "Move the cache" })).toBeNull();
   });

@@ -168,4 +168,7 @@ fn say_done(report: &MoveReport) {
         line.push_str(&format!("; {} is a link to it", report.from.display()));
     }
     eprintln!("{line}.");
+    if report.without_symlinks {
+        eprintln!("That disk takes no symlinks (exFAT, FAT or a share), so each model file there is a plain copy, as huggingface_hub writes it on such a disk; a file two revisions share takes its space twice.");
+    }
 }

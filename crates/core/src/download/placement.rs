@@ -258,8 +258,11 @@ pub fn symlinks_supported(cache_dir: &Path) -> bool {
     *answers.entry(key).or_insert_with(|| probe(cache_dir))
 }
 
+/// The probe's folder is named `<PROBE_PREFIX><pid>`.
+pub(crate) const PROBE_PREFIX: &str = ".symlink-probe.";
+
 fn probe(cache_dir: &Path) -> bool {
-    let dir = cache_dir.join(format!(".symlink-probe.{}", std::process::id()));
+    let dir = cache_dir.join(format!("{PROBE_PREFIX}{}", std::process::id()));
     if std::fs::create_dir_all(&dir).is_err() {
         // A folder we cannot write: nothing will be linked in it anyway.
         return true;

@@ -36,4 +36,9 @@ remembered: boolean,
 /**
  * The old path is a symlink to DEST.
  */
-symlink: boolean, };
+symlink: boolean, 
+/**
+ * DEST refuses symlinks (an exFAT or FAT drive), so every snapshot
+ * file there is a plain copy of its blob, as huggingface_hub writes it.
+ */
+without_symlinks: boolean, };

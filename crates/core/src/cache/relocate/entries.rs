@@ -55,7 +55,12 @@ pub(super) fn top(dir: &Path) -> Result<Option<Top>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("read", dir, e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name == LOCKS || name.starts_with(TRASH_PREFIX) || OS_LITTER.contains(&name.as_str()) {
+        // A symlink probe a kill left (`download::placement`) is no content.
+        if name == LOCKS
+            || name.starts_with(TRASH_PREFIX)
+            || name.starts_with(crate::download::placement::PROBE_PREFIX)
+            || OS_LITTER.contains(&name.as_str())
+        {
             continue;
         }
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());

@@ -20,6 +20,7 @@
 mod crash;
 mod entries;
 mod journal;
+mod plain;
 mod plan;
 mod run;
 mod transfer;
@@ -143,6 +144,9 @@ pub struct MoveReport {
     pub remembered: bool,
     /// The old path is a symlink to DEST.
     pub symlink: bool,
+    /// DEST refuses symlinks (an exFAT or FAT drive), so every snapshot
+    /// file there is a plain copy of its blob, as huggingface_hub writes it.
+    pub without_symlinks: bool,
 }
 
 /// Calls with each [`MoveEvent`] of a run.

@@ -23,16 +23,23 @@ use crate::settings::Settings;
 
 /// Runs `plan`, telling `sink` how it goes. Blocking: file work only.
 pub fn run_move(plan: &MovePlan, sink: MoveSink<'_>) -> Result<MoveReport> {
-    let _lock = run_lock(plan)?;
-    check_room(plan)?;
+    let lock = run_lock(plan)?;
+    let made_dest = !plan.to.exists();
     fs::create_dir_all(&plan.to).map_err(|e| Error::io("create", &plan.to, e))?;
+    let layout = Layout::of(plan)?;
+    if let Err(e) = check_room(plan, layout.to_copy) {
+        if made_dest {
+            let _ = fs::remove_dir(&plan.to);
+        }
+        return Err(e);
+    }
     let copied = if plan.from.is_dir() {
         if !plan.resuming {
             journal::write_pointer(&plan.settings_file, &journal_of(plan))?;
             journal::write(&plan.from, &journal_of(plan))?;
             crash::step();
         }
-        place_all(plan, sink)?
+        place_all(plan, &layout, sink)?
     } else {
         0
     };
@@ -40,7 +47,7 @@ pub fn run_move(plan: &MovePlan, sink: MoveSink<'_>) -> Result<MoveReport> {
     sink(&MoveEvent::Switched {
         to: plan.to.clone(),
     });
-    remove_old(plan)?;
+    remove_old(plan, lock)?;
     let symlink = plan.leave_symlink && leave_link(plan)?;
     journal::remove(&plan.to)?;
     journal::remove_pointer(&plan.settings_file)?;
@@ -53,6 +60,7 @@ pub fn run_move(plan: &MovePlan, sink: MoveSink<'_>) -> Result<MoveReport> {
         bytes_copied: copied,
         remembered: plan.remember,
         symlink,
+        without_symlinks: layout.plain,
     };
     sink(&MoveEvent::Done(report.clone()));
     Ok(report)
@@ -86,15 +94,49 @@ fn run_lock(plan: &MovePlan) -> Result<File> {
     }
 }
 
+/// How the files are laid out at DEST, known once DEST is there to ask.
+struct Layout {
+    /// DEST refuses symlinks (a copy only: one file system keeps them), so
+    /// snapshot files are plain copies (`plain`).
+    plain: bool,
+    /// The bytes placed at DEST, for the progress.
+    bytes: u64,
+    /// The bytes a copy writes.
+    to_copy: u64,
+}
+
+impl Layout {
+    fn of(plan: &MovePlan) -> Result<Self> {
+        let plain = plan.method == MoveMethod::Copy
+            && plan.from.is_dir()
+            && !crate::download::placement::symlinks_supported(&plan.to);
+        if !plain {
+            return Ok(Self {
+                plain,
+                bytes: plan.bytes,
+                to_copy: plan.bytes_to_copy,
+            });
+        }
+        let top = entries::top(&plan.from)?.unwrap_or_default();
+        let names: Vec<String> = top.repos.into_iter().chain(top.others).collect();
+        let (bytes, to_copy) = super::plain::totals(&plan.from, &plan.to, &names)?;
+        Ok(Self {
+            plain,
+            bytes,
+            to_copy,
+        })
+    }
+}
+
 /// A copy must fit at DEST before it starts.
-fn check_room(plan: &MovePlan) -> Result<()> {
+fn check_room(plan: &MovePlan, to_copy: u64) -> Result<()> {
     match plan.free_bytes {
-        Some(free) if plan.method == MoveMethod::Copy && plan.bytes_to_copy > free => {
+        Some(free) if plan.method == MoveMethod::Copy && to_copy > free => {
             Err(Error::MoveRefused {
                 to: plan.to.clone(),
                 reason: format!(
                     "it needs {} and has {} free; free up space there or choose another disk",
-                    crate::cache::safe_fs::shown_size(plan.bytes_to_copy),
+                    crate::cache::safe_fs::shown_size(to_copy),
                     crate::cache::safe_fs::shown_size(free)
                 ),
             })
@@ -104,7 +146,7 @@ fn check_room(plan: &MovePlan) -> Result<()> {
 }
 
 /// Step 2: every file of the old cache at DEST. Returns the bytes copied.
-fn place_all(plan: &MovePlan, sink: MoveSink<'_>) -> Result<u64> {
+fn place_all(plan: &MovePlan, layout: &Layout, sink: MoveSink<'_>) -> Result<u64> {
     if plan.method == MoveMethod::Rename && rename_whole(plan)? {
         sink(&MoveEvent::Progress {
             bytes_done: plan.bytes,
@@ -112,7 +154,7 @@ fn place_all(plan: &MovePlan, sink: MoveSink<'_>) -> Result<u64> {
         });
         return Ok(0);
     }
-    let mut progress = ByteProgress::new(plan.bytes, |done: u64, total: u64| {
+    let mut progress = ByteProgress::new(layout.bytes, |done: u64, total: u64| {
         sink(&MoveEvent::Progress {
             bytes_done: done.min(total),
             bytes_total: total,
@@ -123,6 +165,7 @@ fn place_all(plan: &MovePlan, sink: MoveSink<'_>) -> Result<u64> {
         from: &plan.from,
         to: &plan.to,
         method: plan.method,
+        plain: layout.plain,
         on_bytes: &mut on_bytes,
         copied: 0,
     };
@@ -202,7 +245,7 @@ fn switch(plan: &MovePlan) -> Result<()> {
 /// Step 4: the old cache goes, everything DEST now holds: its repos, its
 /// files, its locks and trash. The folder itself goes when that left it
 /// empty (it is kept, with what else is in it, otherwise).
-fn remove_old(plan: &MovePlan) -> Result<()> {
+fn remove_old(plan: &MovePlan, run_lock: File) -> Result<()> {
     let from = &plan.from;
     let Some(top) = entries::top(from)? else {
         return Ok(());
@@ -214,6 +257,12 @@ fn remove_old(plan: &MovePlan) -> Result<()> {
     for trash in trash_dirs(from, None) {
         remove_inside(from, &trash)?;
     }
+    // The run lock (in `.locks` here) is let go only now, and before its
+    // folder goes: an open file cannot be removed on Windows, and a FUSE
+    // disk (exfat-fuse) keeps it as `.fuse_hidden…`, so the folder would
+    // never be empty. The switch is done: a move started from here on
+    // resumes from DEST's journal, and each step left is idempotent.
+    drop(run_lock);
     remove_inside(from, &from.join(LOCKS))?;
     let _ = fs::remove_dir(from);
     Ok(())

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::crash;
 use super::entries::{self, Entry, Kind};
+use super::plain::{LinkedBlob, PlainLayout};
 use super::plan::has_same_size;
 use super::MoveMethod;
 use crate::cache::blob_hash::{BlobHashKind, BlobHasher};
@@ -31,6 +32,9 @@ pub(super) struct Placer<'a> {
     pub from: &'a Path,
     pub to: &'a Path,
     pub method: MoveMethod,
+    /// DEST refuses symlinks: each snapshot link is placed as a copy of
+    /// its blob (`plain`).
+    pub plain: bool,
     /// Called with each number of bytes placed.
     pub on_bytes: &'a mut dyn FnMut(u64),
     /// Bytes written by copying.
@@ -41,7 +45,13 @@ impl Placer<'_> {
     /// Places everything under `from/name` at `to/name`.
     pub fn place(&mut self, name: &str) -> Result<()> {
         let (src_root, dst_root) = (self.from.join(name), self.to.join(name));
-        for entry in entries::walk(&src_root)? {
+        let walked = entries::walk(&src_root)?;
+        let plain = if self.plain {
+            PlainLayout::of(&src_root, &walked)
+        } else {
+            PlainLayout::default()
+        };
+        for entry in walked {
             // The top itself has an empty relative path: joined, it would
             // gain a trailing `/` that a file refuses.
             let (src, dst) = if entry.rel.as_os_str().is_empty() {
@@ -51,7 +61,13 @@ impl Placer<'_> {
             };
             match &entry.kind {
                 Kind::Dir => fs::create_dir_all(&dst).map_err(|e| Error::io("create", &dst, e))?,
+                Kind::File { .. } if plain.is_linked_blob(&src) => {}
                 Kind::File { size } => self.place_file(&entry, &src, &dst, *size)?,
+                Kind::Link { .. } if self.plain => {
+                    if let Some(blob) = plain.links.get(&entry.rel) {
+                        self.place_blob_copy(blob, &dst)?;
+                    }
+                }
                 Kind::Link { target } => self.place_link(target, &dst)?,
             }
         }
@@ -72,6 +88,22 @@ impl Placer<'_> {
             copy_checked(src, &tmp, blob_hash(entry, size), self.on_bytes)?;
             self.copied += size;
         }
+        fs::rename(&tmp, dst).map_err(|e| Error::io("move", &tmp, e))?;
+        crash::step();
+        Ok(())
+    }
+
+    /// A snapshot link, where DEST refuses links: a checked copy of its blob.
+    fn place_blob_copy(&mut self, blob: &LinkedBlob, dst: &Path) -> Result<()> {
+        if has_same_size(dst, blob.size) {
+            (self.on_bytes)(blob.size);
+            return Ok(());
+        }
+        let tmp = placing(dst);
+        let hash =
+            BlobHashKind::of_etag(&blob.name).map(|kind| (kind, blob.name.clone(), blob.size));
+        copy_checked(&blob.source, &tmp, hash, self.on_bytes)?;
+        self.copied += blob.size;
         fs::rename(&tmp, dst).map_err(|e| Error::io("move", &tmp, e))?;
         crash::step();
         Ok(())
@@ -241,6 +273,7 @@ mod tests {
             from: &from,
             to: &to,
             method: MoveMethod::Copy,
+            plain: false,
             on_bytes: &mut on,
             copied: 0,
         };
@@ -272,6 +305,7 @@ mod tests {
             from: &from,
             to: &to,
             method: MoveMethod::Copy,
+            plain: false,
             on_bytes: &mut on,
             copied: 0,
         };
@@ -298,6 +332,7 @@ mod tests {
             from: &from,
             to: &to,
             method: MoveMethod::Rename,
+            plain: false,
             on_bytes: &mut on,
             copied: 0,
         }
@@ -312,5 +347,67 @@ mod tests {
             fs::read_link(new_snap.join("abs")).unwrap(),
             to.join("models--o--m/blobs/x")
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn without_symlinks_each_link_is_a_checked_copy_and_blobs_keeps_only_the_unlinked() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (from, to) = (tmp.path().join("a"), tmp.path().join("b"));
+        let repo = from.join("models--o--m");
+        let name = sha(b"hello");
+        let orphan = sha(b"orphan");
+        fs::create_dir_all(repo.join("blobs")).unwrap();
+        fs::create_dir_all(repo.join("snapshots/c/sub")).unwrap();
+        fs::write(repo.join("blobs").join(&name), b"hello").unwrap();
+        fs::write(repo.join("blobs").join(&orphan), b"orphan").unwrap();
+        let link = |target: String, at: &str| {
+            std::os::unix::fs::symlink(target, repo.join("snapshots/c").join(at)).unwrap()
+        };
+        link(format!("../../blobs/{name}"), "a.bin");
+        link(format!("../../../blobs/{name}"), "sub/shared.bin");
+        let mut bytes = 0;
+        let mut on = |n| bytes += n;
+        let mut placer = Placer {
+            from: &from,
+            to: &to,
+            method: MoveMethod::Copy,
+            plain: true,
+            on_bytes: &mut on,
+            copied: 0,
+        };
+        placer.place("models--o--m").unwrap();
+        let new_snap = to.join("models--o--m/snapshots/c");
+        for file in ["a.bin", "sub/shared.bin"] {
+            let meta = fs::symlink_metadata(new_snap.join(file)).unwrap();
+            assert!(meta.is_file(), "{file} is a plain file");
+            assert_eq!(fs::read(new_snap.join(file)).unwrap(), b"hello");
+        }
+        let blobs: Vec<_> = fs::read_dir(to.join("models--o--m/blobs"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(blobs, [orphan], "only the blob no snapshot holds");
+        assert_eq!(placer.copied, 5 + 5 + 6);
+        placer.place("models--o--m").unwrap();
+        assert_eq!(placer.copied, 16, "a rerun copies nothing more");
+        assert_eq!(bytes, 32, "each pass tells every byte it placed");
+
+        // A blob that does not match its name gives no snapshot file.
+        fs::remove_dir_all(&to).unwrap();
+        fs::write(repo.join("blobs").join(&name), b"HELLO").unwrap();
+        let mut on = |_| {};
+        let err = Placer {
+            from: &from,
+            to: &to,
+            method: MoveMethod::Copy,
+            plain: true,
+            on_bytes: &mut on,
+            copied: 0,
+        }
+        .place("models--o--m")
+        .unwrap_err();
+        assert_eq!(err.kind(), crate::ErrorKind::Checksum, "{err}");
+        assert!(!new_snap.join("a.bin").exists());
     }
 }
