@@ -20,12 +20,22 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 131 % 251) as u8).collect()
 }
 
-/// A model with a big blob under a long path, and a small one; its blobs'
-/// paths by name.
-fn cache_with_model(cache: &Path) -> Vec<(String, Vec<u8>)> {
+/// One file of the fixture's model.
+struct Fixture {
+    etag: String,
+    bytes: Vec<u8>,
+    /// Its snapshot path: a link to its blob, or where links cannot be
+    /// made (Windows, Wine) a copy of it, as huggingface_hub writes there.
+    snapshot: std::path::PathBuf,
+}
+
+/// A model with a big blob under a long path, and a small one, with the
+/// commit's listing (which names each file's blob in either layout).
+fn cache_with_model(cache: &Path) -> Vec<Fixture> {
     let repo = cache.join("models--acme--big");
     let deep = format!("{}/weights.bin", "a-long-folder-name".repeat(8));
-    let mut blobs = Vec::new();
+    let mut files = Vec::new();
+    let mut listing = std::collections::BTreeMap::new();
     for (path, bytes) in [
         (deep.as_str(), pattern(BIG)),
         ("config.json", b"{}".to_vec()),
@@ -33,15 +43,31 @@ fn cache_with_model(cache: &Path) -> Vec<(String, Vec<u8>)> {
         let etag = hex::encode(Sha256::digest(&bytes));
         std::fs::create_dir_all(repo.join("blobs")).unwrap();
         std::fs::write(repo.join("blobs").join(&etag), &bytes).unwrap();
-        let link = repo.join("snapshots").join(COMMIT).join(path);
-        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        let snapshot = repo.join("snapshots").join(COMMIT).join(path);
+        std::fs::create_dir_all(snapshot.parent().unwrap()).unwrap();
         let up = "../".repeat(path.matches('/').count() + 2);
-        crate::test_fs::symlink(format!("{up}blobs/{etag}"), &link).unwrap();
-        blobs.push((etag, bytes));
+        crate::test_fs::symlink(format!("{up}blobs/{etag}"), &snapshot).unwrap();
+        listing.insert(
+            path.to_owned(),
+            crate::cache::tree::TreeEntry {
+                size: bytes.len() as u64,
+                blob_id: "0".repeat(40),
+                lfs_sha256: Some(etag.clone()),
+                lfs_size: Some(bytes.len() as u64),
+                xet_hash: None,
+            },
+        );
+        files.push(Fixture {
+            etag,
+            bytes,
+            snapshot,
+        });
     }
+    std::fs::create_dir_all(repo.join("trees")).unwrap();
+    TreeListing::write(&repo.join("trees"), COMMIT, listing).unwrap();
     std::fs::create_dir_all(repo.join("refs")).unwrap();
     std::fs::write(repo.join("refs/main"), COMMIT).unwrap();
-    blobs
+    files
 }
 
 fn export_model(cache: &Path, out: &Path) -> Result<ExportReport> {
@@ -54,7 +80,7 @@ fn export_model(cache: &Path, out: &Path) -> Result<ExportReport> {
 fn a_big_file_and_a_long_path_read_back_whole() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("hub");
-    let blobs = cache_with_model(&cache);
+    let files = cache_with_model(&cache);
     let out = tmp.path().join("out.tar");
     let report = export_model(&cache, &out).unwrap();
     assert_eq!(report.models[0].bytes, (BIG + 2) as u64);
@@ -67,8 +93,8 @@ fn a_big_file_and_a_long_path_read_back_whole() {
         let path = entry.path().unwrap().to_string_lossy().into_owned();
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes).unwrap();
-        if let Some((etag, want)) = blobs.iter().find(|(e, _)| path.ends_with(e.as_str())) {
-            assert_eq!(&bytes, want, "{etag}");
+        if let Some(file) = files.iter().find(|f| path.ends_with(f.etag.as_str())) {
+            assert_eq!(bytes, file.bytes, "{path}");
         }
         seen.push(path);
     }
@@ -89,11 +115,12 @@ fn a_big_file_and_a_long_path_read_back_whole() {
 fn a_damaged_big_file_fails_the_export_and_leaves_no_archive() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("hub");
-    let blobs = cache_with_model(&cache);
-    let big = cache.join("models--acme--big/blobs").join(&blobs[0].0);
-    let mut bytes = std::fs::read(&big).unwrap();
+    let files = cache_with_model(&cache);
+    // Through the snapshot path: the blob, or in the no-symlink layout the
+    // copy the export reads.
+    let mut bytes = files[0].bytes.clone();
     bytes[BIG / 2] ^= 1;
-    std::fs::write(&big, bytes).unwrap();
+    std::fs::write(&files[0].snapshot, bytes).unwrap();
     let out = tmp.path().join("out.tar");
     let err = export_model(&cache, &out).unwrap_err();
     assert!(
@@ -107,11 +134,10 @@ fn a_damaged_big_file_fails_the_export_and_leaves_no_archive() {
 fn a_file_that_shrank_after_the_plan_fails_the_export() {
     let tmp = tempfile::tempdir().unwrap();
     let cache = tmp.path().join("hub");
-    let blobs = cache_with_model(&cache);
+    let files = cache_with_model(&cache);
     let repo = RepoId::parse("acme/big", RepoType::Model).unwrap();
     let plan = plan_export(&cache, &[(repo, None)]).unwrap();
-    let big = cache.join("models--acme--big/blobs").join(&blobs[0].0);
-    std::fs::write(&big, &blobs[0].1[..BIG - 1000]).unwrap();
+    std::fs::write(&files[0].snapshot, &files[0].bytes[..BIG - 1000]).unwrap();
     let out = tmp.path().join("out.tar");
     let err = export(&plan, &out, &|_| {}).unwrap_err();
     assert!(err.to_string().contains("became shorter"), "{err}");
