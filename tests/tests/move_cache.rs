@@ -247,6 +247,30 @@ fn a_move_to_a_disk_without_symlinks_writes_plain_files_and_survives_a_kill_at_e
     assert_eq!(blobs.count(), 0, "its blobs are in its snapshot");
     w.assert_whole_by_our_scan(&dest, "after the move");
     w.assert_python_reads_all(&dest);
+    // Disk use as huggingface_hub counts it there (each plain copy).
+    let theirs = python::run_json("hf_scan.py", &[dest.to_str().unwrap()]);
+    let ours = json_ok(
+        &w.haid()
+            .arg("--cache-dir")
+            .arg(&dest)
+            .args(["scan", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let sizes = |scan: &serde_json::Value| -> Vec<(String, u64)> {
+        let mut repos: Vec<_> = scan["repos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let id = r["repo_id"].as_str().unwrap().to_owned();
+                (id, r["size_on_disk"].as_u64().unwrap())
+            })
+            .collect();
+        repos.sort();
+        repos
+    };
+    assert_eq!(sizes(&ours), sizes(&theirs));
 
     // Back to the first disk, then out again with a kill at every step.
     assert_ok(&w.move_to(&w.default_cache(), &[]));
