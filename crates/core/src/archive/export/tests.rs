@@ -1,14 +1,16 @@
-//! The export's own writing of a file's bytes (`append_checked`): the
+//! The export's own writing of a file's bytes (`writing::append_checked`): the
 //! archive reads back whole, with a GNU long name, a file large enough for
 //! the second hashing thread, and small files around it; and a damaged
 //! large file fails the export, leaving no archive.
 
+use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 use super::*;
+use crate::archive::INDEX_PATH;
 use crate::cache::RepoType;
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
