@@ -79,18 +79,7 @@ impl Placer<'_> {
             (self.on_bytes)(size);
             return Ok(());
         }
-        let tmp = placing(dst);
-        let linked = self.method == MoveMethod::Rename && fs::hard_link(src, &tmp).is_ok();
-        if linked {
-            (self.on_bytes)(size);
-        } else {
-            let _ = fs::remove_file(&tmp);
-            copy_checked(src, &tmp, blob_hash(entry, size), self.on_bytes)?;
-            self.copied += size;
-        }
-        fs::rename(&tmp, dst).map_err(|e| Error::io("move", &tmp, e))?;
-        crash::step();
-        Ok(())
+        self.put(src, dst, blob_hash(entry, size), size)
     }
 
     /// A snapshot link, where DEST refuses links: a checked copy of its blob.
@@ -99,11 +88,32 @@ impl Placer<'_> {
             (self.on_bytes)(blob.size);
             return Ok(());
         }
+        self.put(
+            &blob.source,
+            dst,
+            named_hash(&blob.name, blob.size),
+            blob.size,
+        )
+    }
+
+    /// Puts `src`'s bytes at `dst` through a temporary name: a hard link on
+    /// one file system, else a copy checked against `hash`.
+    fn put(
+        &mut self,
+        src: &Path,
+        dst: &Path,
+        hash: Option<(BlobHashKind, String, u64)>,
+        size: u64,
+    ) -> Result<()> {
         let tmp = placing(dst);
-        let hash =
-            BlobHashKind::of_etag(&blob.name).map(|kind| (kind, blob.name.clone(), blob.size));
-        copy_checked(&blob.source, &tmp, hash, self.on_bytes)?;
-        self.copied += blob.size;
+        let linked = self.method == MoveMethod::Rename && fs::hard_link(src, &tmp).is_ok();
+        if linked {
+            (self.on_bytes)(size);
+        } else {
+            let _ = fs::remove_file(&tmp);
+            copy_checked(src, &tmp, hash, self.on_bytes)?;
+            self.copied += size;
+        }
         fs::rename(&tmp, dst).map_err(|e| Error::io("move", &tmp, e))?;
         crash::step();
         Ok(())
@@ -148,6 +158,11 @@ fn blob_hash(entry: &Entry, size: u64) -> Option<(BlobHashKind, String, u64)> {
     else {
         return None;
     };
+    named_hash(name, size)
+}
+
+/// The hash a blob named `name` must have, when its name is a hash.
+fn named_hash(name: &str, size: u64) -> Option<(BlobHashKind, String, u64)> {
     BlobHashKind::of_etag(name).map(|kind| (kind, name.to_owned(), size))
 }
 
