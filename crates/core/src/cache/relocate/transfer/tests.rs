@@ -3,6 +3,24 @@
 
 use super::*;
 
+/// A placer from `from` to `to` that has copied nothing yet.
+fn new_placer<'a>(
+    from: &'a Path,
+    to: &'a Path,
+    method: MoveMethod,
+    plain: bool,
+    on_bytes: &'a mut dyn FnMut(u64),
+) -> Placer<'a> {
+    Placer {
+        from,
+        to,
+        method,
+        plain,
+        on_bytes,
+        copied: 0,
+    }
+}
+
 fn sha(bytes: &[u8]) -> String {
     let mut h = BlobHasher::new(BlobHashKind::Sha256, bytes.len() as u64);
     h.update(bytes);
@@ -18,14 +36,7 @@ fn a_blob_that_does_not_match_its_name_is_not_placed_and_nothing_is_left() {
     fs::write(from.join("models--o--m/blobs").join(&wrong), b"hello").unwrap();
     let mut bytes = 0;
     let mut on = |n| bytes += n;
-    let mut placer = Placer {
-        from: &from,
-        to: &to,
-        method: MoveMethod::Copy,
-        plain: false,
-        on_bytes: &mut on,
-        copied: 0,
-    };
+    let mut placer = new_placer(&from, &to, MoveMethod::Copy, false, &mut on);
     let err = placer.place("models--o--m").unwrap_err();
     assert_eq!(err.kind(), crate::ErrorKind::Checksum, "{err}");
     let left: Vec<_> = fs::read_dir(to.join("models--o--m/blobs"))
@@ -50,14 +61,7 @@ fn a_copy_keeps_the_access_time_and_skips_what_the_new_cache_has() {
         .set_times(fs::FileTimes::new().set_accessed(old).set_modified(old))
         .unwrap();
     let mut on = |_| {};
-    let mut placer = Placer {
-        from: &from,
-        to: &to,
-        method: MoveMethod::Copy,
-        plain: false,
-        on_bytes: &mut on,
-        copied: 0,
-    };
+    let mut placer = new_placer(&from, &to, MoveMethod::Copy, false, &mut on);
     placer.place("models--o--m").unwrap();
     placer.place("models--o--m").unwrap();
     assert_eq!(placer.copied, 5, "the second pass copied nothing");
@@ -77,16 +81,9 @@ fn links_are_made_again_and_an_absolute_one_into_the_old_cache_follows_it() {
     std::os::unix::fs::symlink("../../blobs/x", snap.join("rel")).unwrap();
     std::os::unix::fs::symlink(from.join("models--o--m/blobs/x"), snap.join("abs")).unwrap();
     let mut on = |_| {};
-    Placer {
-        from: &from,
-        to: &to,
-        method: MoveMethod::Rename,
-        plain: false,
-        on_bytes: &mut on,
-        copied: 0,
-    }
-    .place("models--o--m")
-    .unwrap();
+    new_placer(&from, &to, MoveMethod::Rename, false, &mut on)
+        .place("models--o--m")
+        .unwrap();
     let new_snap = to.join("models--o--m/snapshots/c");
     assert_eq!(
         fs::read_link(new_snap.join("rel")).unwrap(),
@@ -117,14 +114,7 @@ fn without_symlinks_each_link_is_a_checked_copy_and_blobs_keeps_only_the_unlinke
     link(format!("../../../blobs/{name}"), "sub/shared.bin");
     let mut bytes = 0;
     let mut on = |n| bytes += n;
-    let mut placer = Placer {
-        from: &from,
-        to: &to,
-        method: MoveMethod::Copy,
-        plain: true,
-        on_bytes: &mut on,
-        copied: 0,
-    };
+    let mut placer = new_placer(&from, &to, MoveMethod::Copy, true, &mut on);
     placer.place("models--o--m").unwrap();
     let new_snap = to.join("models--o--m/snapshots/c");
     for file in ["a.bin", "sub/shared.bin"] {
@@ -146,16 +136,9 @@ fn without_symlinks_each_link_is_a_checked_copy_and_blobs_keeps_only_the_unlinke
     fs::remove_dir_all(&to).unwrap();
     fs::write(repo.join("blobs").join(&name), b"HELLO").unwrap();
     let mut on = |_| {};
-    let err = Placer {
-        from: &from,
-        to: &to,
-        method: MoveMethod::Copy,
-        plain: true,
-        on_bytes: &mut on,
-        copied: 0,
-    }
-    .place("models--o--m")
-    .unwrap_err();
+    let err = new_placer(&from, &to, MoveMethod::Copy, true, &mut on)
+        .place("models--o--m")
+        .unwrap_err();
     assert_eq!(err.kind(), crate::ErrorKind::Checksum, "{err}");
     assert!(!new_snap.join("a.bin").exists());
 }
