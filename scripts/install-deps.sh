@@ -52,7 +52,7 @@ check_rust() {
 }
 
 install_venv() {
-  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import huggingface_hub, Xlib, sys; sys.exit(huggingface_hub.__version__ != "2.4.0")' 2>/dev/null; then
+  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import huggingface_hub, Xlib, sys; sys.exit(huggingface_hub.__version__ != "2.5.0")' 2>/dev/null; then
     return
   fi
   log "creating $VENV with huggingface_hub (the reference client) and python-xlib"

@@ -31,6 +31,7 @@ mod parallel;
 mod pipeline;
 mod scan;
 mod serve;
+mod shared_store;
 mod shell_parity;
 mod space;
 mod sync;

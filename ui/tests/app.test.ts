@@ -207,10 +207,11 @@ beforeEach(() => {
             incomplete_bytes: 1_000_000,
             prunable_bytes: 2_000_000,
             repos: [
-              { id: "org/ready", type: "embedding", in_manifest: true, size_on_disk: 91_000_000 },
-              { id: "org/half", type: "embedding", in_manifest: true, size_on_disk: 45_000_000 },
-              { id: "someone/else", type: "other", in_manifest: false, size_on_disk: 5_000_000 },
+              { id: "org/ready", type: "embedding", in_manifest: true, size_on_disk: 91_000_000, shared_bytes: 90_000_000 },
+              { id: "org/half", type: "embedding", in_manifest: true, size_on_disk: 45_000_000, shared_bytes: 0 },
+              { id: "someone/else", type: "other", in_manifest: false, size_on_disk: 95_000_000, shared_bytes: 90_000_000 },
             ],
+            shared: [{ hash: "ab".repeat(32), bytes: 90_000_000, repos: ["org/ready", "someone/else"] }],
             hf_home: "/home/ann/.cache/huggingface",
             home: [{ name: "xet", path: "/home/ann/.cache/huggingface/xet", bytes: 30_000_000_000, clearable: true }],
           };
@@ -553,6 +554,9 @@ describe("the models page", () => {
     await fireEvent.click(within(disk).getByRole("button", { name: "org/half, 45.0 MB, show it in the list" }));
     await waitFor(() => expect(screen.getAllByTestId("model-row").map((r) => r.dataset.id)).toEqual(["org/half"]));
     expect(within(disk).getByTestId("disk-bar").getAttribute("aria-label")).toBe("The disk: the cache 136 MB, free 500 GB");
+    // A file two models share (huggingface_hub 2.5's store) is one part of the bar, and one line, with both.
+    within(disk).getByRole("button", { name: "shared by org/ready, someone/else, 90.0 MB" });
+    expect(within(disk).getAllByTestId("shared-file").map((li) => li.textContent?.trim())).toEqual(["90.0 MB shared by org/ready, someone/else"]);
     await fireEvent.click(within(disk).getByRole("button", { name: "Clear the xet cache, 30.0 GB" }));
     await screen.findByText("The xet cache was emptied; 30.0 GB freed.");
   });

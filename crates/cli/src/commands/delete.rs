@@ -99,7 +99,8 @@ pub fn prune(ctx: &Context, args: &PruneArgs) -> Result<()> {
     }
     let what = format!(
         "{} detached revision(s), {} unreferenced blob(s), {} blob(s) already copied into \
-         their snapshots, {} unfinished download(s), {} stale temp file(s), {} unfinished delete(s)",
+         their snapshots, {} unfinished download(s), {} stale temp file(s), {} unfinished delete(s), \
+         {} unreferenced shared blob(s)",
         plan.revisions
             .iter()
             .map(|r| r.revisions.len())
@@ -108,7 +109,8 @@ pub fn prune(ctx: &Context, args: &PruneArgs) -> Result<()> {
         plan.stray_blobs.len(),
         plan.incomplete.len(),
         plan.temp_files.len(),
-        plan.trash.len()
+        plan.trash.len(),
+        plan.shared_payloads.len()
     );
     let detail = PruneDetail {
         revisions: plan
@@ -126,6 +128,7 @@ pub fn prune(ctx: &Context, args: &PruneArgs) -> Result<()> {
         incomplete: &plan.incomplete,
         temp_files: &plan.temp_files,
         trash: &plan.trash,
+        shared_payloads: &plan.shared_payloads,
         skipped: &plan.skipped,
     };
     finish(
@@ -206,6 +209,7 @@ struct PruneDetail<'a> {
     incomplete: &'a [PathBuf],
     temp_files: &'a [PathBuf],
     trash: &'a [PathBuf],
+    shared_payloads: &'a [PathBuf],
     skipped: &'a [haid_models::cache::ScanWarning],
 }
 

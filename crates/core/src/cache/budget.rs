@@ -2,14 +2,17 @@
 //! prune, whole repos that no manifest names go, least recently used first
 //! (`last_accessed`, as `scan` reports it), until the cache fits. A manifest
 //! model and a repo being downloaded (its locks held, by us or Python) are
-//! never removed.
+//! never removed. A payload of the shared store counts once, when the last
+//! repo that links to it goes.
 
 use std::path::Path;
 
 use serde::Serialize;
 use ts_rs::TS;
 
-use super::delete::{execute_delete, plan_delete, DeletePlan};
+use super::delete::{
+    add_links, execute_delete, merged_links, plan_delete, shared_freed, DeletePlan,
+};
 use super::paths::is_under;
 use super::prune::{execute_prune, plan_prune, PrunePlan};
 use super::safe_fs::size_of;
@@ -72,6 +75,10 @@ pub fn plan_budget(cache_dir: &Path, manifest: &Manifest, keep_under: u64) -> Re
         .filter(|r| !wanted.contains(&RepoKey::of(&r.repo)) && !downloading.contains(&r.repo))
         .collect();
     candidates.sort_by_key(|r| (r.last_accessed, r.repo.id()));
+    let root = report.cache_dir.as_path();
+    // The store links removed so far, and what their payloads free.
+    let mut gone = merged_links(&prune.revisions);
+    let mut store_freed = shared_freed(root, &gone);
     let mut repos = Vec::new();
     for repo in candidates {
         if size <= keep_under {
@@ -84,12 +91,16 @@ pub fn plan_budget(cache_dir: &Path, manifest: &Manifest, keep_under: u64) -> Re
             .filter(|p| is_under(p, &repo.repo_path))
             .map(|p| size_of(p))
             .sum();
-        let frees = repo.total_size_on_disk().saturating_sub(pruned);
+        let delete = plan_delete(cache_dir, &repo.repo, &[])?;
+        add_links(&mut gone, &delete.shared);
+        let store_now = shared_freed(root, &gone);
+        let frees = delete.local_bytes().saturating_sub(pruned) + (store_now - store_freed);
+        store_freed = store_now;
         repos.push(BudgetedRepo {
             repo: repo.repo.clone(),
             last_accessed: repo.last_accessed,
             size_on_disk: frees,
-            delete: plan_delete(cache_dir, &repo.repo, &[])?,
+            delete,
         });
         size = size.saturating_sub(frees);
     }

@@ -4,6 +4,12 @@
 //! whole repo goes when no revision is left. Plan first (the dry run), then
 //! execute; only a parsed [`RepoId`] ever becomes a path.
 //!
+//! A blob that links into huggingface_hub 2.5's shared store goes as 2.5
+//! removes it: the link first, then, under the payload's lock, the payload's
+//! `.refs` is rewritten and the payload removed only when no valid
+//! reference is left. Its bytes count as freed only then
+//! ([`SharedStore::freed_by`], 2.5's `expected_freed_size`).
+//!
 //! A whole repo is renamed to `.trash-…` and then removed. When the removal
 //! fails halfway (a permission), the rest stays in the trash, the scan lists
 //! it with its size, and the error says how to finish: `delete` again (which
@@ -21,6 +27,7 @@ use super::safe_fs::{
     finish_advice, finish_trash, move_to_trash, remove_inside, shown_size, size_of, trash_dirs,
 };
 use super::scan::{canonical_root, scan_repo};
+use super::shared_store::{SharedLinks, SharedStore};
 use super::snapshot::snapshot_files;
 use crate::download::lock;
 use crate::error::{Error, Result, UnfinishedDelete};
@@ -39,6 +46,15 @@ pub struct DeletePlan {
     pub deleted: Vec<PathBuf>,
     /// What the delete frees on disk.
     pub freed_bytes: u64,
+    /// The links into the shared store that go; their payloads are
+    /// collected after them when nothing else references them.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub(crate) shared: SharedLinks,
+    /// The part of `freed_bytes` that is payloads of the store.
+    #[serde(skip)]
+    #[ts(skip)]
+    pub(crate) shared_bytes: u64,
     #[serde(skip)]
     steps: Vec<Step>,
 }
@@ -107,7 +123,9 @@ pub fn plan_delete(cache_dir: &Path, repo: &RepoId, revisions: &[String]) -> Res
         let mut plan = leftovers_plan(repo, leftovers, revisions);
         plan.deleted.insert(0, path.clone());
         plan.steps.insert(0, Step::Repo(path.clone()));
-        plan.freed_bytes += size_of(&path.join("blobs")) + plain;
+        plan.shared = shared_links_in(&root, &path.join("blobs"));
+        plan.shared_bytes = shared_freed(&root, &plan.shared);
+        plan.freed_bytes += size_of(&path.join("blobs")) + plain + plan.shared_bytes;
         return Ok(plan);
     }
     let kept_blobs: BTreeSet<PathBuf> = keep
@@ -118,6 +136,7 @@ pub fn plan_delete(cache_dir: &Path, repo: &RepoId, revisions: &[String]) -> Res
     let mut refs = Vec::new();
     let mut snapshots = Vec::new();
     let mut blobs = BTreeMap::new();
+    let mut shared = SharedLinks::new();
     for rev in cached
         .revisions
         .iter()
@@ -130,12 +149,26 @@ pub fn plan_delete(cache_dir: &Path, repo: &RepoId, revisions: &[String]) -> Res
         );
         snapshots.push(rev.snapshot_path.clone());
         for file in snapshot_files(&root, &rev.snapshot_path) {
-            if let (Some(size), false) = (file.size, kept_blobs.contains(&file.blob)) {
-                blobs.insert(file.blob, size);
+            if kept_blobs.contains(&file.blob) {
+                continue;
+            }
+            match (file.shared, file.size) {
+                (Some(payload), _) => {
+                    shared
+                        .entry(payload.hash)
+                        .or_default()
+                        .insert(file.blob.clone());
+                    blobs.insert(file.blob, 0);
+                }
+                (None, Some(size)) => {
+                    blobs.insert(file.blob, size);
+                }
+                (None, None) => {}
             }
         }
     }
-    let freed_bytes = blobs.values().sum();
+    let shared_bytes = shared_freed(&root, &shared);
+    let freed_bytes = blobs.values().sum::<u64>() + shared_bytes;
     // Plain files inside a deleted snapshot go with its folder.
     let blob_paths: Vec<PathBuf> = blobs
         .into_keys()
@@ -153,8 +186,32 @@ pub fn plan_delete(cache_dir: &Path, repo: &RepoId, revisions: &[String]) -> Res
         revisions: chosen.into_iter().collect(),
         deleted: steps.iter().map(step_path).collect(),
         freed_bytes,
+        shared,
+        shared_bytes,
         steps,
     })
+}
+
+/// The links into the shared store among the entries of a repo's `blobs/`.
+fn shared_links_in(root: &Path, blobs: &Path) -> SharedLinks {
+    let mut links = SharedLinks::new();
+    let (Some(store), Ok(entries)) = (SharedStore::open(root), std::fs::read_dir(blobs)) else {
+        return links;
+    };
+    for entry in entries.flatten() {
+        if let Some(hash) = store.link_target(&entry.path()) {
+            links.entry(hash).or_default().insert(entry.path());
+        }
+    }
+    links
+}
+
+/// What the store frees when `links` go (nothing without a store).
+pub(crate) fn shared_freed(root: &Path, links: &SharedLinks) -> u64 {
+    if links.is_empty() {
+        return 0;
+    }
+    SharedStore::open(root).map_or(0, |store| store.freed_by(links))
 }
 
 /// A whole-repo plan of `leftovers` (trash folders of the repo), to which the
@@ -165,6 +222,8 @@ fn leftovers_plan(repo: &RepoId, leftovers: Vec<PathBuf>, revisions: Vec<String>
         whole_repo: true,
         revisions,
         freed_bytes: leftovers.iter().map(|t| size_of(t)).sum(),
+        shared: SharedLinks::new(),
+        shared_bytes: 0,
         deleted: leftovers.clone(),
         steps: leftovers.into_iter().map(Step::Trash).collect(),
     }
@@ -188,6 +247,11 @@ pub fn execute_delete(cache_dir: &Path, plan: &DeletePlan) -> Result<()> {
             Step::Remove(path) => remove_inside(&root, path)?,
         }
     }
+    // The links are gone: now each payload they named is collected if
+    // nothing else references it (its `.refs` rewritten otherwise).
+    if let Some(store) = SharedStore::open(&root) {
+        store.sweep_all(&plan.shared);
+    }
     Ok(())
 }
 
@@ -200,6 +264,33 @@ pub(crate) fn refuse_while_downloading(root: &Path, repo: &RepoId) -> Result<()>
         });
     }
     Ok(())
+}
+
+impl DeletePlan {
+    /// What the plan frees outside the shared store.
+    pub(crate) fn local_bytes(&self) -> u64 {
+        self.freed_bytes - self.shared_bytes
+    }
+}
+
+/// The links of all `plans` together, by payload: a payload shared by two
+/// repos is freed when both go, which neither plan alone can see.
+pub(crate) fn merged_links<'a>(plans: impl IntoIterator<Item = &'a DeletePlan>) -> SharedLinks {
+    let mut all = SharedLinks::new();
+    for plan in plans {
+        add_links(&mut all, &plan.shared);
+    }
+    all
+}
+
+/// Adds `more` to `links`.
+pub(crate) fn add_links(links: &mut SharedLinks, more: &SharedLinks) {
+    for (hash, paths) in more {
+        links
+            .entry(hash.clone())
+            .or_default()
+            .extend(paths.iter().cloned());
+    }
 }
 
 fn step_path(step: &Step) -> PathBuf {

@@ -17,6 +17,7 @@ mod repo_scan;
 pub mod report;
 pub mod safe_fs;
 pub mod scan;
+pub mod shared_store;
 pub mod snapshot;
 pub mod space;
 pub mod tree;
@@ -24,7 +25,7 @@ pub mod tree;
 mod verdict_tests;
 pub mod verify;
 
-pub use names::{BlobName, CommitHash, RefName, RepoFilePath};
+pub use names::{BlobName, CommitHash, RefName, RepoFilePath, XetHash};
 pub use readiness::{readiness, Readiness, Ready};
 pub use repo::{RepoFields, RepoId, RepoType};
 pub use repo_scan::RepoScan;

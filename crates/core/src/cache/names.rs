@@ -149,6 +149,28 @@ impl BlobName {
     }
 }
 
+/// A Xet file hash: 64 lowercase hex digits, as the hub lists it (`xetHash`,
+/// `X-Xet-Hash`). It names a payload of huggingface_hub 2.5's shared store,
+/// `blobs/<first 2>/<hash>`, with its `.refs` and `.lock` beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct XetHash(String);
+name_type!(XetHash);
+
+impl XetHash {
+    /// Checks `s`; the error says what a Xet hash looks like.
+    pub fn parse(s: &str) -> Result<Self, Reason> {
+        if s.len() != 64 || !is_lower_hex(s) {
+            return Err("a Xet hash is 64 lowercase hex digits".into());
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The store's prefix folder: the first two hex digits.
+    pub fn prefix(&self) -> &str {
+        &self.0[..2]
+    }
+}
+
 /// A file's path inside a repo: relative, `/`-separated, each part a plain
 /// file name. It becomes `snapshots/<commit>/<path>`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

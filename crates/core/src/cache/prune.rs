@@ -4,7 +4,9 @@
 //! download is not running, temps of writes that died and what deletes
 //! could not finish. Repos being downloaded are left alone, and so are repos
 //! with a broken ref: which revision it meant is unknown, so none is detached
-//! ([`CachedRepo::is_reachable`]).
+//! ([`CachedRepo::is_reachable`]). As `hf cache prune` does, it also frees
+//! the payloads of huggingface_hub 2.5's shared store that no repo
+//! references any more.
 
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions, TryLockError};
@@ -12,12 +14,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::delete::{execute_delete, finish_trash_or_fail, plan_delete, DeletePlan};
+use super::delete::{
+    execute_delete, finish_trash_or_fail, merged_links, plan_delete, shared_freed, DeletePlan,
+};
 use super::names::{partial_etag, BlobName, RepoFilePath};
 use super::repo::RepoId;
 use super::report::{CacheReport, CachedRepo, ScanWarning};
 use super::safe_fs::remove_inside;
 use super::scan::{canonical_root, scan_cache};
+use super::shared_store::SharedStore;
 use super::snapshot::snapshot_files;
 use super::tree::TreeListing;
 use crate::atomic_file::{is_stale_temp, stale_temps, TempName};
@@ -42,6 +47,8 @@ pub struct PrunePlan {
     pub temp_files: Vec<PathBuf>,
     /// `.trash-…` folders of deletes that could not finish.
     pub trash: Vec<PathBuf>,
+    /// Payloads of the shared store that no repo references.
+    pub shared_payloads: Vec<PathBuf>,
     /// Every path that goes.
     pub deleted: Vec<PathBuf>,
     /// What the prune frees on disk.
@@ -65,6 +72,7 @@ pub fn plan_prune_from(report: &CacheReport) -> Result<PrunePlan> {
         incomplete: Vec::new(),
         temp_files: Vec::new(),
         trash: Vec::new(),
+        shared_payloads: Vec::new(),
         deleted: Vec::new(),
         freed_bytes: 0,
         skipped: Vec::new(),
@@ -90,6 +98,14 @@ pub fn plan_prune_from(report: &CacheReport) -> Result<PrunePlan> {
             plan_repo(root, repo, &mut plan)?;
         }
     }
+    // A payload shared by two detached revisions is freed once, when both go.
+    plan.freed_bytes += shared_freed(root, &merged_links(&plan.revisions));
+    if let Some(store) = SharedStore::open(root) {
+        for payload in store.unreferenced() {
+            plan.freed_bytes += payload.size;
+            plan.shared_payloads.push(payload.path);
+        }
+    }
     plan.deleted = plan
         .revisions
         .iter()
@@ -99,6 +115,7 @@ pub fn plan_prune_from(report: &CacheReport) -> Result<PrunePlan> {
         .chain(plan.incomplete.iter().cloned())
         .chain(plan.temp_files.iter().cloned())
         .chain(plan.trash.iter().cloned())
+        .chain(plan.shared_payloads.iter().cloned())
         .collect();
     Ok(plan)
 }
@@ -173,7 +190,7 @@ fn plan_repo(root: &Path, repo: &CachedRepo, plan: &mut PrunePlan) -> Result<()>
         .collect();
     if !detached.is_empty() {
         let revisions = plan_delete(root, &repo.repo, &detached)?;
-        plan.freed_bytes += revisions.freed_bytes;
+        plan.freed_bytes += revisions.local_bytes();
         let whole = revisions.whole_repo;
         plan.revisions.push(revisions);
         if whole {
@@ -311,6 +328,17 @@ pub fn execute_prune(cache_dir: &Path, plan: &PrunePlan) -> Result<()> {
         // Held while deleting, so a download cannot start on it meanwhile.
         if let Some(_held) = try_lock_blob(&root, path) {
             remove_inside(&root, path)?;
+        }
+    }
+    if let Some(store) = SharedStore::open(&root) {
+        // Checked again under each payload's lock: a reference added since
+        // the plan keeps it.
+        for hash in plan
+            .shared_payloads
+            .iter()
+            .filter_map(|p| store.hash_of_payload_path(p))
+        {
+            store.sweep(&hash);
         }
     }
     let mut failed = Ok(());

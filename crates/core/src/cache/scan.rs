@@ -12,13 +12,11 @@ use super::repo::RepoId;
 use super::repo_scan::{scan_repo_dir, RepoScan};
 use super::report::{CacheReport, ScanWarning, TrashLeft};
 use super::safe_fs::{finish_trash, trash_warning, TRASH_PREFIX};
+use super::shared_store::{SharedStore, STORE_DIR};
 use crate::error::{Error, Result};
 
 /// Top-level names that belong to the cache and are not repos.
 const CACHE_FILES: [&str; 2] = [".locks", "CACHEDIR.TAG"];
-/// huggingface_hub's cache-wide store of shared (Xet) blobs, and its marker.
-const SHARED_BLOBS_DIR: &str = "blobs";
-const SHARED_BLOBS_MARKER: &str = ".huggingface-shared-blobs";
 
 /// Scans every repo in the cache. A cache dir that does not exist yet is an
 /// empty cache; one that is a file is an error.
@@ -127,8 +125,10 @@ fn classify(root: &Path, path: &Path, file_type: fs::FileType) -> Entry {
         // what cannot be removed, so its bytes are never hidden.
         return trash_entry(root, path);
     }
-    if name == SHARED_BLOBS_DIR && path.join(SHARED_BLOBS_MARKER).is_file() {
-        return Entry::SharedStore(shared_store_blobs(path));
+    if name == STORE_DIR {
+        if let Some(store) = SharedStore::open(root) {
+            return Entry::SharedStore(shared_store_blobs(&store));
+        }
     }
     // A symlinked repo folder is reported (not followed) by the repo scan.
     let is_dir = file_type.is_dir() || file_type.is_symlink();
@@ -163,26 +163,15 @@ pub(crate) fn trash_entry(root: &Path, path: &Path) -> Entry {
 
 /// Payload files of the shared store (`blobs/<xx>/<hash>`), counted once in
 /// the physical total even when no repo points to them, as huggingface_hub does.
-fn shared_store_blobs(store: &Path) -> Vec<(FileIdentity, u64)> {
-    let mut out = Vec::new();
-    let Ok(prefixes) = fs::read_dir(store) else {
-        return out;
-    };
-    for prefix in prefixes.filter_map(|e| e.ok()) {
-        let Ok(files) = fs::read_dir(prefix.path()) else {
-            continue;
-        };
-        for file in files.filter_map(|e| e.ok()) {
-            let path = file.path();
-            let is_payload = path.extension().is_none();
-            if let (true, Ok(meta)) = (is_payload, fs::symlink_metadata(&path)) {
-                if meta.is_file() {
-                    out.push((FileIdentity::of(&path, &meta), meta.len()));
-                }
-            }
-        }
-    }
-    out
+fn shared_store_blobs(store: &SharedStore) -> Vec<(FileIdentity, u64)> {
+    store
+        .payloads()
+        .into_iter()
+        .filter_map(|p| {
+            let meta = fs::symlink_metadata(&p.path).ok()?;
+            Some((FileIdentity::of(&p.path, &meta), p.size))
+        })
+        .collect()
 }
 
 /// The cache dir with symlinks resolved, or `None` if it does not exist yet.

@@ -14,6 +14,8 @@ use super::prune::plan_prune_from;
 use super::report::CacheReport;
 use super::safe_fs::{remove_inside, size_of};
 use super::scan::scan_cache;
+use super::shared_store::SharedStore;
+use super::RepoId;
 use crate::error::Result;
 use crate::location::CacheLocation;
 use crate::manifest::{Manifest, RepoKey, OTHER_GROUP};
@@ -33,6 +35,9 @@ pub struct SpaceReport {
     pub prunable_bytes: u64,
     /// Every repo, biggest first.
     pub repos: Vec<RepoSpace>,
+    /// The payloads of huggingface_hub 2.5's shared store, each once with
+    /// the repos that share it, biggest first.
+    pub shared: Vec<SharedSpace>,
     /// The HF home, where the token and the other caches live.
     pub hf_home: PathBuf,
     /// Its folders besides the cache, biggest first.
@@ -49,8 +54,23 @@ pub struct RepoSpace {
     pub model_type: String,
     /// A manifest names it.
     pub in_manifest: bool,
-    /// What it takes, unfinished downloads included.
+    /// What it takes, unfinished downloads included (a shared payload
+    /// counted in full for each repo that links to it, as `scan` counts it).
     pub size_on_disk: u64,
+    /// The part of it that lies in the shared store.
+    pub shared_bytes: u64,
+}
+
+/// One payload of the shared store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SharedSpace {
+    /// Its Xet hash.
+    pub hash: String,
+    /// Its size: on disk once, whoever shares it.
+    pub bytes: u64,
+    /// The repos that link to it (`org/name`); empty when none does and
+    /// `prune` would free it.
+    pub repos: Vec<String>,
 }
 
 /// A folder of the HF home besides the cache.
@@ -101,10 +121,17 @@ pub fn space_from(
                 model_type: listed.map_or(OTHER_GROUP, |t| *t).to_owned(),
                 in_manifest: listed.is_some(),
                 size_on_disk: r.total_size_on_disk(),
+                shared_bytes: 0,
             }
         })
         .collect();
     repos.sort_by(|a, b| b.size_on_disk.cmp(&a.size_on_disk).then(a.id.cmp(&b.id)));
+    let shared = shared_space(&report.cache_dir);
+    for payload in &shared {
+        for repo in repos.iter_mut().filter(|r| payload.repos.contains(&r.id)) {
+            repo.shared_bytes += payload.bytes;
+        }
+    }
     Ok(SpaceReport {
         cache_dir: location.cache_dir.clone(),
         cache_bytes: report.size_on_disk
@@ -114,9 +141,40 @@ pub fn space_from(
         incomplete_bytes: report.incomplete_size_on_disk,
         prunable_bytes: prune.freed_bytes,
         repos,
+        shared,
         hf_home: location.hf_home.clone(),
         home: home_folders(&location.hf_home, &location.cache_dir),
     })
+}
+
+/// Each payload of the store with the repos its valid references name:
+/// read from the `.refs` lists, so no repo is walked.
+fn shared_space(cache_dir: &Path) -> Vec<SharedSpace> {
+    let Some(store) = SharedStore::open(cache_dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<SharedSpace> = store
+        .payloads()
+        .into_iter()
+        .map(|p| {
+            let mut repos: Vec<String> = store
+                .references(&p.hash)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|blob| blob.parent()?.parent()?.file_name()?.to_str())
+                .filter_map(|folder| RepoId::from_folder_name(folder).ok())
+                .map(|id| id.id())
+                .collect();
+            repos.dedup();
+            SharedSpace {
+                hash: p.hash.to_string(),
+                bytes: p.size,
+                repos,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.hash.cmp(&b.hash)));
+    out
 }
 
 /// The HF home's folders, the cache (and any folder holding it) left out.

@@ -157,7 +157,7 @@ impl Catalog {
                     None,
                 ),
             };
-            sources.insert(f.path.clone(), f.blob.clone());
+            sources.insert(f.path.clone(), f.content().to_owned());
             files.push(FileInfo {
                 path: f.path,
                 size,

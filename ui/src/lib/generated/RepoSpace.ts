@@ -17,6 +17,11 @@ type: string,
  */
 in_manifest: boolean, 
 /**
- * What it takes, unfinished downloads included.
+ * What it takes, unfinished downloads included (a shared payload
+ * counted in full for each repo that links to it, as `scan` counts it).
  */
-size_on_disk: number, };
+size_on_disk: number, 
+/**
+ * The part of it that lies in the shared store.
+ */
+shared_bytes: number, };

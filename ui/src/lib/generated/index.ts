@@ -41,6 +41,7 @@ export type { RepoType } from "./RepoType";
 export type { ScanWarning } from "./ScanWarning";
 export type { SettingsUpdate } from "./SettingsUpdate";
 export type { SettingsView } from "./SettingsView";
+export type { SharedSpace } from "./SharedSpace";
 export type { SpaceReport } from "./SpaceReport";
 export type { StatusGroup } from "./StatusGroup";
 export type { SyncEvent } from "./SyncEvent";
