@@ -364,3 +364,145 @@ fn python_deleting_the_other_sharer_leaves_ours_whole() {
         .to_string()
         .contains("\"ok\""));
 }
+
+#[test]
+fn a_kill_at_any_step_of_a_delete_loses_no_referenced_payload() {
+    for last_sharer in [false, true] {
+        for n in 1.. {
+            let s = Shared::new();
+            if last_sharer {
+                s.ours(&["delete", "org/a", "--yes", "--json"]);
+            }
+            let victim = if last_sharer { "org/b" } else { "org/a" };
+            let out = haid(s.fx.dir.path())
+                .env("HF_HUB_OFFLINE", "1")
+                .env("HAID_STORE_CRASH_AFTER", n.to_string())
+                .arg("--cache-dir")
+                .arg(&s.fx.cache)
+                .args(["delete", victim, "--yes", "--json"])
+                .output()
+                .unwrap();
+            let killed = !out.status.success();
+            if !last_sharer {
+                assert!(
+                    s.payload().is_file(),
+                    "b still references it (kill after step {n})"
+                );
+                assert_eq!(s.python_reads("b"), etag(&s.weights));
+            }
+            // Whatever the kill left, the two scans agree, and a prune (ours)
+            // leaves exactly what 2.5 would keep.
+            let reference = py(&["scan", cache_arg(&s.fx)]);
+            let scan = s.ours(&["scan", "--json"]);
+            assert_eq!(
+                scan["size_on_disk"], reference["size_on_disk"],
+                "kill after {n}"
+            );
+            let folder = format!("models--{}", victim.replace('/', "--"));
+            if s.fx.cache.join(folder).exists() {
+                s.ours(&["delete", victim, "--yes", "--json"]);
+            }
+            s.ours(&["prune", "--yes", "--json"]);
+            let expected = if last_sharer {
+                0
+            } else {
+                s.weights.len() + CONFIG_B.len()
+            };
+            assert_eq!(
+                py(&["scan", cache_arg(&s.fx)])["size_on_disk"]
+                    .as_u64()
+                    .unwrap(),
+                expected as u64,
+                "kill after {n}"
+            );
+            if !killed {
+                assert!(
+                    n > 1,
+                    "a delete of a sharer changes the store at least twice"
+                );
+                break;
+            }
+        }
+    }
+}
+
+/// Sets a store file writable again (payloads are read-only), to damage it.
+fn writable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+#[test]
+fn hostile_reference_lines_and_foreign_links_are_neither_followed_nor_touched() {
+    let s = Shared::new();
+    let outside = s.fx.outside();
+    fs::write(outside.join("x"), "keep").unwrap();
+    // A `.refs` line naming a file outside, and a repo blob that links
+    // outside the store although it sits where a shared link would.
+    let refs = format!("{}.refs", s.payload().display());
+    writable(Path::new(&refs));
+    let mut list = fs::read_to_string(&refs).unwrap();
+    list.push_str("../../outside/x\n../outside/x\n/etc/passwd\n");
+    fs::write(&refs, list).unwrap();
+    let c = commit("evil");
+    let evil = s.fx.repo("models--org--evil");
+    evil.revision(&c, &[("config.json", b"{}")])
+        .reference("main", &c);
+    let blob = evil.path.join("blobs").join(etag(&s.weights));
+    std::os::unix::fs::symlink(outside.join("x"), &blob).unwrap();
+    std::os::unix::fs::symlink(
+        format!("../../blobs/{}", etag(&s.weights)),
+        evil.path
+            .join("snapshots")
+            .join(&c)
+            .join("model.safetensors"),
+    )
+    .unwrap();
+
+    let scan = s.ours(&["scan", "--json"]);
+    assert!(scan["warnings"].to_string().contains("outside"), "{scan}");
+    let plan = s.ours(&["delete", "org/evil", "--dry-run", "--json"]);
+    assert_eq!(
+        plan["freed_bytes"].as_u64().unwrap(),
+        2,
+        "only its config: {plan}"
+    );
+    s.ours(&["delete", "org/evil", "--yes", "--json"]);
+    s.ours(&["delete", "org/a", "--yes", "--json"]);
+    s.ours(&["delete", "org/b", "--yes", "--json"]);
+    s.ours(&["prune", "--yes", "--json"]);
+    assert_eq!(fs::read_to_string(outside.join("x")).unwrap(), "keep");
+    assert!(
+        !s.payload().exists(),
+        "the hostile lines kept nothing alive"
+    );
+}
+
+#[test]
+fn a_payload_of_the_wrong_size_reads_as_damaged_and_fails_verify() {
+    let s = Shared::new();
+    writable(&s.payload());
+    fs::write(s.payload(), &s.weights[..1000]).unwrap();
+    let manifest = manifest(s.fx.dir.path());
+    let list = s.ours(&["list", "--json", "--manifest", manifest.to_str().unwrap()]);
+    assert_eq!(listed(&list, "org/a")["state"], "corrupt", "{list}");
+    let out = s.run(&["verify", "org/a", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unmarked_blobs_folder_is_not_a_store_to_read_or_collect() {
+    let s = Shared::new();
+    let marker = s.fx.cache.join("blobs/.huggingface-shared-blobs");
+    writable(&marker);
+    fs::remove_file(&marker).unwrap();
+    let manifest = manifest(s.fx.dir.path());
+    let list = s.ours(&["list", "--json", "--manifest", manifest.to_str().unwrap()]);
+    assert_ne!(listed(&list, "org/a")["state"], "downloaded", "{list}");
+    let plan = s.ours(&["delete", "org/a", "--dry-run", "--json"]);
+    assert_eq!(plan["freed_bytes"].as_u64().unwrap(), CONFIG_A.len() as u64);
+    s.ours(&["delete", "org/a", "--yes", "--json"]);
+    s.ours(&["delete", "org/b", "--yes", "--json"]);
+    s.ours(&["prune", "--yes", "--json"]);
+    assert!(s.payload().is_file(), "not ours to collect");
+}

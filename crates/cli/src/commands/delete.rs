@@ -56,7 +56,19 @@ struct Outcome<'a, T: Serialize> {
     detail: T,
 }
 
+/// Kills the run after the N-th change to the shared store, for the tests
+/// that check a kill at every step loses nothing (`shared_store::crash`).
+pub const STORE_CRASH_AFTER: &str = "HAID_STORE_CRASH_AFTER";
+
+/// Arms [`STORE_CRASH_AFTER`] when it is set.
+pub fn arm_store_crash(ctx: &Context) {
+    if let Some(n) = ctx.env.get(STORE_CRASH_AFTER).and_then(|v| v.parse().ok()) {
+        haid_models::cache::shared_store::crash::arm_crash_after(n);
+    }
+}
+
 pub fn delete(ctx: &Context, args: &DeleteArgs) -> Result<()> {
+    arm_store_crash(ctx);
     let repo = RepoId::model(&args.id)?;
     let loc = ctx.location()?;
     let plan = plan_delete(&loc.cache_dir, &repo, &args.revision)?;
@@ -86,6 +98,7 @@ pub fn delete(ctx: &Context, args: &DeleteArgs) -> Result<()> {
 }
 
 pub fn prune(ctx: &Context, args: &PruneArgs) -> Result<()> {
+    arm_store_crash(ctx);
     if let Some(limit) = args.keep_under {
         return keep_under(ctx, args, limit);
     }

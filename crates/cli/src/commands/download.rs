@@ -126,6 +126,7 @@ fn prepare<'a>(
             });
         }
     }
+    super::delete::arm_store_crash(ctx);
     let loc = ctx.location()?;
     let hub = Hub::new(ctx.hub_config()?, &loc.cache_dir)?;
     hub.rate.set(args.limit_rate.unwrap_or(0));

@@ -201,10 +201,14 @@ fn plan_model(
                 mtime: mtime(&f.entry),
                 path,
             });
-            let source = if is_link { &f.blob } else { &f.entry };
+            // A blob that links into huggingface_hub 2.5's shared store goes
+            // in as the payload's bytes under the blob's own name: the
+            // archive keeps the standard layout, and the bytes are checked
+            // against the etag like any blob's. Other links are not followed.
+            let source = if is_link { f.content() } else { &f.entry };
             blobs.entry(etag.clone()).or_insert(Item::File {
                 path: format!("{folder}/blobs/{etag}"),
-                source: source.clone(),
+                source: source.to_owned(),
                 mtime: mtime(source),
                 hash: etag,
                 size,

@@ -16,7 +16,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 use super::layout::{self, Place};
-use super::placing::Placing;
+use super::placing::{link_to_shared, Placing};
 use super::{ArchiveEvent, ArchiveSink, Index, Progress, INDEX_LIMIT};
 use crate::atomic_file::write_atomically;
 use crate::cache::blob_hash::BlobHashKind;
@@ -25,7 +25,7 @@ use crate::cache::paths::resolve_link;
 use crate::cache::{BlobName, CommitHash, RefName, RepoFilePath, RepoId};
 use crate::download::layout::{prepare_repo, real_folders};
 use crate::download::lock::{lock_path, open_lock_file};
-use crate::download::placement::SnapshotEntry;
+use crate::download::placement::{SnapshotEntry, SnapshotStyle};
 use crate::error::{Error, Result};
 
 /// A ref or a listing is small; anything bigger is not one.
@@ -311,6 +311,15 @@ impl Run<'_> {
                 return Ok(());
             }
             Err(TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
+        }
+        // The cache's shared store holds these bytes already: a link to
+        // them, not a second copy (the archive's bytes are then not read).
+        if self.placing.style(self.cache_dir) == SnapshotStyle::Symlinks
+            && link_to_shared(self.cache_dir, &final_path, name, size)
+        {
+            self.report.blobs_present += 1;
+            self.progress.add(size);
+            return Ok(());
         }
         let tmp = dir.join("blobs").join(name.incomplete_name());
         let mut file = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;

@@ -4,16 +4,21 @@
 //! layout a download writes then (`download::placement`): once every blob
 //! has come, each is moved into its snapshot, or copied for a path that
 //! shares it, so `blobs/` ends empty. Every link was validated before it
-//! gets here (`Run::link`): it names a blob of its own repo.
+//! gets here (`Run::link`): it names a blob of its own repo. With
+//! symlinks and huggingface_hub 2.5's shared store, a blob whose bytes the
+//! store holds already becomes a link to them (`link_to_shared`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::cache::blob_hash::BlobHashKind;
+use crate::cache::shared_store::{try_link, SharedStore};
 use crate::cache::tree::TreeListing;
-use crate::cache::{BlobName, CommitHash, RepoFilePath, RepoId};
+use crate::cache::{BlobName, CommitHash, RepoFilePath, RepoId, XetHash};
 use crate::download::layout::link_snapshot;
 use crate::download::placement::{self, Placer, SnapshotEntry, SnapshotStyle};
 use crate::error::Result;
+use crate::migrate::files::hash_file;
 
 #[derive(Debug, Default)]
 pub(super) struct Placing {
@@ -169,4 +174,46 @@ fn files_in_place(repo_dir: &Path, commits: &[CommitHash]) -> HashSet<String> {
     all.into_iter()
         .filter_map(|(etag, placed)| placed.then_some(etag))
         .collect()
+}
+
+/// With symlinks, makes the repo blob `blob` (named `name`, `size` bytes, not
+/// there yet) a link to the payload of huggingface_hub 2.5's shared store
+/// that holds its bytes already, as 2.5 links a download it finds in the
+/// store: no second copy. Which payload: a store is named by Xet hash, not
+/// sha256, so it is the one another repo's blob of the same name links to.
+/// Its sha256 is checked against the name before the link is made
+/// (`try_link`, which also writes the `.refs` line first). Whether it linked.
+pub(super) fn link_to_shared(cache_dir: &Path, blob: &Path, name: &BlobName, size: u64) -> bool {
+    let Some(store) = SharedStore::open(cache_dir) else {
+        return false;
+    };
+    let Some(kind) = BlobHashKind::of_etag(name.as_str()) else {
+        return false;
+    };
+    let Some(hash) = payload_named(cache_dir, &store, name, size) else {
+        return false;
+    };
+    let matches = |payload: &Path| hash_file(payload, kind).is_ok_and(|h| h == name.as_str());
+    try_link(cache_dir, blob, &hash, size, matches)
+}
+
+/// The payload of `size` bytes that a repo blob `<repo>/blobs/<name>` of the
+/// cache links to, when one does (read by the store's rules, no link followed).
+fn payload_named(
+    cache_dir: &Path,
+    store: &SharedStore,
+    name: &BlobName,
+    size: u64,
+) -> Option<XetHash> {
+    let repos = std::fs::read_dir(cache_dir).ok()?;
+    repos.flatten().find_map(|repo| {
+        let folder = repo.file_name().to_string_lossy().into_owned();
+        RepoId::from_folder_name(&folder).ok()?;
+        let candidate = repo.path().join("blobs").join(name.as_str());
+        let hash = store.link_target(&candidate)?;
+        store
+            .payload(&hash)
+            .is_some_and(|p| p.size == size)
+            .then_some(hash)
+    })
 }

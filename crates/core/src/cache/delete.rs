@@ -249,7 +249,8 @@ pub fn execute_delete(cache_dir: &Path, plan: &DeletePlan) -> Result<()> {
     }
     // The links are gone: now each payload they named is collected if
     // nothing else references it (its `.refs` rewritten otherwise).
-    if let Some(store) = SharedStore::open(&root) {
+    if let (Some(store), false) = (SharedStore::open(&root), plan.shared.is_empty()) {
+        super::shared_store::crash::step();
         store.sweep_all(&plan.shared);
     }
     Ok(())

@@ -22,7 +22,7 @@ use super::repo::RepoId;
 use super::report::{CacheReport, CachedRepo, ScanWarning};
 use super::safe_fs::remove_inside;
 use super::scan::{canonical_root, scan_cache};
-use super::shared_store::SharedStore;
+use super::shared_store::{Interrupted, SharedStore};
 use super::snapshot::snapshot_files;
 use super::tree::TreeListing;
 use crate::atomic_file::{is_stale_temp, stale_temps, TempName};
@@ -49,6 +49,12 @@ pub struct PrunePlan {
     pub trash: Vec<PathBuf>,
     /// Payloads of the shared store that no repo references.
     pub shared_payloads: Vec<PathBuf>,
+    /// Repo blobs whose publish to the store was cut short after the
+    /// payload and its reference were written: the link is put in place
+    /// (nothing is downloaded again, and the payload is not collected).
+    pub finished_links: Vec<PathBuf>,
+    #[serde(skip)]
+    interrupted: Vec<Interrupted>,
     /// Every path that goes.
     pub deleted: Vec<PathBuf>,
     /// What the prune frees on disk.
@@ -73,6 +79,8 @@ pub fn plan_prune_from(report: &CacheReport) -> Result<PrunePlan> {
         temp_files: Vec::new(),
         trash: Vec::new(),
         shared_payloads: Vec::new(),
+        finished_links: Vec::new(),
+        interrupted: Vec::new(),
         deleted: Vec::new(),
         freed_bytes: 0,
         skipped: Vec::new(),
@@ -101,10 +109,7 @@ pub fn plan_prune_from(report: &CacheReport) -> Result<PrunePlan> {
     // A payload shared by two detached revisions is freed once, when both go.
     plan.freed_bytes += shared_freed(root, &merged_links(&plan.revisions));
     if let Some(store) = SharedStore::open(root) {
-        for payload in store.unreferenced() {
-            plan.freed_bytes += payload.size;
-            plan.shared_payloads.push(payload.path);
-        }
+        plan_store(&store, report, &mut plan);
     }
     plan.deleted = plan
         .revisions
@@ -118,6 +123,29 @@ pub fn plan_prune_from(report: &CacheReport) -> Result<PrunePlan> {
         .chain(plan.shared_payloads.iter().cloned())
         .collect();
     Ok(plan)
+}
+
+/// Interrupted publishes to finish, and the payloads nothing references
+/// (but those the finished links will).
+fn plan_store(store: &SharedStore, report: &CacheReport, plan: &mut PrunePlan) {
+    plan.interrupted = report
+        .repos
+        .iter()
+        .flat_map(|r| store.interrupted_in(&r.repo_path.join("blobs")))
+        .collect();
+    plan.finished_links = plan.interrupted.iter().map(|i| i.blob.clone()).collect();
+    let finished: BTreeSet<PathBuf> = plan
+        .interrupted
+        .iter()
+        .filter_map(|i| store.link_target(&i.temporary))
+        .map(|h| store.payload_path(&h))
+        .collect();
+    for payload in store.unreferenced() {
+        if !finished.contains(&payload.path) {
+            plan.freed_bytes += payload.size;
+            plan.shared_payloads.push(payload.path);
+        }
+    }
 }
 
 /// Why a repo with a broken ref is left alone, one warning per ref.
@@ -331,6 +359,11 @@ pub fn execute_prune(cache_dir: &Path, plan: &PrunePlan) -> Result<()> {
         }
     }
     if let Some(store) = SharedStore::open(&root) {
+        for cut in &plan.interrupted {
+            store
+                .finish(cut)
+                .map_err(|e| crate::error::Error::io("finish the link", &cut.blob, e))?;
+        }
         // Checked again under each payload's lock: a reference added since
         // the plan keeps it.
         for hash in plan

@@ -4,7 +4,9 @@
 //! step is idempotent, so a killed run simply runs again: a blob is moved in
 //! one rename, and links are made only to blobs that are there. Without
 //! symlinks (`SnapshotStyle::Files`), the blobs then move on into the
-//! snapshots, as a download places them.
+//! snapshots, as a download places them. A blob that links into
+//! huggingface_hub 2.5's shared store of the private cache comes as a
+//! checked copy of its payload's bytes, a regular blob in the cache.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,6 +17,7 @@ use super::{Method, PlanItem, Problem};
 use crate::atomic_file::write_atomically;
 use crate::cache::blob_hash::BlobHashKind;
 use crate::cache::paths::file_name;
+use crate::cache::shared_store::{Payload, SharedStore, MARKER};
 use crate::cache::snapshot::snapshot_files;
 use crate::cache::{BlobName, CommitHash, RefName, RepoFilePath};
 use crate::download::layout::{prepare_repo, write_ref};
@@ -67,6 +70,28 @@ pub(crate) fn place(
         placed.files += 1;
         placed.bytes += size;
         on_file(&name, size);
+    }
+    for (link, payload) in shared_blobs(item) {
+        let name = file_name(&link);
+        let dest = target.join("blobs").join(&name);
+        // Always a copy, checked as it is written: the payload is shared
+        // with other repos, and only the store's rules may remove it.
+        match place_blob(&payload.path, &dest, &name, true) {
+            Ok(()) => {}
+            Err(e) if e.kind() == crate::ErrorKind::Checksum => {
+                placed.problems.push(Problem {
+                    path: link,
+                    reason: "the shared payload it links to does not match its name (damaged); left here".into(),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+        brought.extend(BlobName::parse(&name).ok());
+        placed.sound.insert(name.clone());
+        placed.files += 1;
+        placed.bytes += payload.size;
+        on_file(&name, payload.size);
     }
     let files = snapshot_entries(
         &item.source.join("snapshots"),
@@ -215,6 +240,7 @@ pub(crate) fn remove_source(item: &PlanItem, placed: &Placed) -> Result<()> {
             blobs_left = true;
         }
     }
+    blobs_left |= remove_shared_links(item, placed)?;
     if blobs_left {
         return Ok(());
     }
@@ -246,6 +272,80 @@ fn remove_private_cache_if_empty(container: &Path, repo_folder: &str) {
         }
         let _ = fs::remove_dir(container);
     }
+}
+
+/// The source's blobs that are links into huggingface_hub 2.5's shared
+/// store of its private cache (read by the store's rules), each with the
+/// payload holding its bytes. Such a link is never moved: in the cache it
+/// would dangle (its target is relative to the private cache).
+fn shared_blobs(item: &PlanItem) -> Vec<(PathBuf, Payload)> {
+    let Some(store) = SharedStore::open(&item.container) else {
+        return Vec::new();
+    };
+    let Ok(entries) = fs::read_dir(item.source.join("blobs")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.path(), store.linked_payload(&e.path())?)))
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Removes the source's links into the store whose blob the cache now
+/// holds soundly, then lets the store collect each payload no repo links
+/// to any more (its own rules, under its lock: another repo of the private
+/// cache may still share it). Whether a link was left (its blob is not in
+/// the cache): then the source stays. A store emptied so is removed, so
+/// the private cache can go.
+fn remove_shared_links(item: &PlanItem, placed: &Placed) -> Result<bool> {
+    let Some(store) = SharedStore::open(&item.container) else {
+        return Ok(false);
+    };
+    let mut left = false;
+    let mut unlinked = std::collections::BTreeSet::new();
+    for (link, payload) in shared_blobs(item) {
+        if placed.sound.contains(&file_name(&link)) {
+            fs::remove_file(&link).map_err(|e| Error::io("remove", &link, e))?;
+            unlinked.insert(payload.hash);
+        } else {
+            left = true;
+        }
+    }
+    for hash in &unlinked {
+        store.sweep(hash);
+    }
+    remove_store_if_empty(&store);
+    Ok(left)
+}
+
+/// Removes the store when it holds nothing but its marker, its prefix
+/// folders and lock files: no payload, no `.refs`, nothing of another.
+fn remove_store_if_empty(store: &SharedStore) {
+    let housekeeping = |e: &fs::DirEntry| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => only(&e.path(), &|inner| is_lock_file(inner)),
+            Ok(t) if t.is_file() => name == MARKER || is_lock_file(e),
+            _ => false,
+        }
+    };
+    if only(store.dir(), &housekeeping) {
+        let _ = fs::remove_dir_all(store.dir());
+    }
+}
+
+/// Whether every entry of `dir` passes `keep` (false when unreadable).
+fn only(dir: &Path, keep: &dyn Fn(&fs::DirEntry) -> bool) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| entries.filter_map(|e| e.ok()).all(|e| keep(&e)))
+}
+
+/// A payload's lock file (`<hash>.lock`, or filelock's `.lock.soft`).
+fn is_lock_file(e: &fs::DirEntry) -> bool {
+    let name = e.file_name().to_string_lossy().into_owned();
+    e.file_type().is_ok_and(|t| t.is_file())
+        && (name.ends_with(".lock") || name.ends_with(".lock.soft"))
 }
 
 fn regular_files(dir: &Path) -> Vec<(PathBuf, u64)> {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cache::paths::OS_LITTER;
 use crate::cache::safe_fs::TRASH_PREFIX;
+use crate::cache::shared_store::{is_marked, STORE_DIR};
 use crate::cache::RepoId;
 use crate::error::{Error, Result};
 
@@ -38,7 +39,8 @@ pub(super) enum Kind {
 pub(super) struct Top {
     /// Repo folders (`models--org--name`, …), sorted.
     pub repos: Vec<String>,
-    /// Anything else that moves with the cache (its tag, a stray file).
+    /// Anything else that moves with the cache (its tag, the shared store,
+    /// a stray file).
     pub others: Vec<String>,
     /// Entries that make a folder no cache (for a DEST).
     pub foreign: Vec<String>,
@@ -67,7 +69,11 @@ pub(super) fn top(dir: &Path) -> Result<Option<Top>> {
         if is_dir && RepoId::from_folder_name(&name).is_ok() {
             top.repos.push(name);
         } else {
-            if !CACHE_FILES.contains(&name.as_str()) {
+            // huggingface_hub 2.5's shared store is part of the cache (its
+            // repos' blobs link into it), but only when marked as owned: an
+            // unmarked `blobs/` is somebody else's, as 2.5 itself decides.
+            let store = name == STORE_DIR && is_marked(&entry.path());
+            if !store && !CACHE_FILES.contains(&name.as_str()) {
                 top.foreign.push(name.clone());
             }
             top.others.push(name);
@@ -133,6 +139,7 @@ pub(super) fn tally(entries: &[Entry]) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::shared_store::MARKER;
 
     #[test]
     fn the_top_tells_repos_cache_files_and_foreign_things_apart() {
@@ -153,6 +160,24 @@ mod tests {
         assert_eq!(top.others, ["CACHEDIR.TAG", "notes.txt", "photos"]);
         assert_eq!(top.foreign, ["notes.txt", "photos"]);
         assert!(super::top(&dir.join("absent")).unwrap().is_none());
+
+        // An unmarked `blobs/` is foreign; once marked, it is the store.
+        fs::create_dir_all(dir.join("blobs/ab")).unwrap();
+        assert!(super::top(dir)
+            .unwrap()
+            .unwrap()
+            .foreign
+            .contains(&"blobs".to_owned()));
+        fs::write(dir.join("blobs").join(MARKER), "2\n").unwrap();
+        assert!(super::top(dir)
+            .unwrap()
+            .unwrap()
+            .foreign
+            .contains(&"blobs".to_owned()));
+        fs::write(dir.join("blobs").join(MARKER), "1\n").unwrap();
+        let top = super::top(dir).unwrap().unwrap();
+        assert_eq!(top.foreign, ["notes.txt", "photos"]);
+        assert!(top.others.contains(&"blobs".to_owned()));
     }
 
     #[cfg(unix)]

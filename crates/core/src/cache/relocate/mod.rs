@@ -16,6 +16,11 @@
 //! - A journal (`.locks/haid-move.json`, in the folder both scans skip)
 //!   records the move, so a run killed at any moment finishes when the same
 //!   `move` runs again, and another move is refused until it does.
+//! - huggingface_hub 2.5's shared store (`blobs/`, when its marker says it
+//!   is 2.5's) moves with the cache, each payload once (`store`); an
+//!   unmarked `blobs/` is another program's and refused, as any foreign
+//!   entry. To a disk without symlinks the store stays: its payloads go as
+//!   the plain snapshot files that use them (`plain`).
 
 mod crash;
 mod entries;
@@ -23,6 +28,7 @@ mod journal;
 mod plain;
 mod plan;
 mod run;
+mod store;
 mod transfer;
 
 use std::path::PathBuf;

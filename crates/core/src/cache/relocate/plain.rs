@@ -9,6 +9,9 @@
 //! Only a link that lands on a file in its own repo's `blobs/` is copied:
 //! a link to nothing, or out of the repo, is no file of a model and has no
 //! plain form, so it is left behind, as a scan would not count it either.
+//! A repo blob that links into huggingface_hub 2.5's shared store counts as
+//! its payload: the snapshot file becomes a checked copy of the payload's
+//! bytes, and the store stays behind (2.5 keeps none without symlinks).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -16,6 +19,7 @@ use std::path::{Path, PathBuf};
 use super::entries::{self, Entry, Kind};
 use super::plan::has_same_size;
 use crate::cache::paths::{is_under, resolve_link};
+use crate::cache::shared_store::{SharedStore, STORE_DIR};
 use crate::error::Result;
 
 /// A blob a snapshot link names, in the old cache.
@@ -43,6 +47,7 @@ impl PlainLayout {
     /// of the old cache, or any other top-level entry: then it has none).
     pub fn of(root: &Path, walked: &[Entry]) -> Self {
         let blobs = root.join("blobs");
+        let store = root.parent().and_then(SharedStore::open);
         let mut layout = Self::default();
         for entry in walked {
             let Kind::Link { target } = &entry.kind else {
@@ -50,23 +55,32 @@ impl PlainLayout {
             };
             let link = root.join(&entry.rel);
             let lands = resolve_link(link.parent().unwrap_or(root), target);
-            // The blob itself, not a link another program left in `blobs/`
-            // (it could lead a copy to read a file outside the cache).
-            let size = std::fs::symlink_metadata(&lands)
-                .ok()
-                .filter(|m| m.is_file());
             let name = lands
                 .strip_prefix(&blobs)
                 .ok()
                 .and_then(|n| n.to_str())
                 .filter(|n| !n.contains(['/', '\\']));
-            if let (Some(meta), Some(name), true) = (size, name, is_under(&lands, &blobs)) {
+            let (Some(name), true) = (name, is_under(&lands, &blobs)) else {
+                continue;
+            };
+            // The blob itself, or the payload of a blob that links into the
+            // shared store (read by the store's rules); never another link
+            // a program left in `blobs/` (it could lead a copy outside).
+            let content = match std::fs::symlink_metadata(&lands) {
+                Ok(meta) if meta.is_file() => Some((lands.clone(), meta.len())),
+                Ok(meta) if meta.file_type().is_symlink() => store
+                    .as_ref()
+                    .and_then(|s| s.linked_payload(&lands))
+                    .map(|p| (p.path, p.size)),
+                _ => None,
+            };
+            if let Some((source, size)) = content {
                 layout.links.insert(
                     entry.rel.clone(),
                     LinkedBlob {
-                        source: lands.clone(),
+                        source,
                         name: name.to_owned(),
-                        size: meta.len(),
+                        size,
                     },
                 );
                 layout.linked.insert(lands);
@@ -87,6 +101,11 @@ impl PlainLayout {
 pub(super) fn totals(from: &Path, to: &Path, names: &[String]) -> Result<(u64, u64)> {
     let (mut bytes, mut to_copy) = (0, 0);
     for name in names {
+        // The store does not go (`Placer::place`); what of it the snapshots
+        // use is counted with their links, once per snapshot file.
+        if name == STORE_DIR && SharedStore::open(from).is_some() {
+            continue;
+        }
         let root = from.join(name);
         let walked = entries::walk(&root)?;
         let layout = PlainLayout::of(&root, &walked);

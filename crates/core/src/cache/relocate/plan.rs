@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 
 use super::entries::{self, Kind, Top};
 use super::journal::{self, Journal};
+use super::store;
 use super::{MoveMethod, MovePlan, RepoToMove};
 use crate::cache::paths::is_under;
+use crate::cache::shared_store::{MARKER, STORE_DIR};
 use crate::download::{free_space, lock};
 use crate::error::{Error, Result};
 use crate::location::{CacheLocation, LocationSource};
@@ -150,6 +152,12 @@ fn plan_from(j: Journal, resuming: bool, location: &CacheLocation) -> Result<Mov
         MoveMethod::Copy
     };
     let source_top = entries::top(&j.from)?.unwrap_or_default();
+    if source_top.foreign.iter().any(|n| n == STORE_DIR) {
+        return Err(refuse(format!(
+            "the cache holds a `{STORE_DIR}` folder that is not huggingface_hub's shared store (it lacks the marker `{STORE_DIR}/{MARKER}`), so it belongs to another program and is not taken along; move it out of {}, then move again",
+            j.from.display()
+        )));
+    }
     if !source_top.foreign.is_empty() {
         return Err(refuse(format!(
             "the cache holds {}, which no cache holds; move that out of {}, then move again",
@@ -196,7 +204,11 @@ fn measure(
     let mut repos = Vec::new();
     let mut totals = Totals::default();
     for name in top.repos.iter().chain(&top.others) {
-        let walked = entries::walk(&from.join(name))?;
+        let mut walked = entries::walk(&from.join(name))?;
+        // The store's lock files stay (`store::moves`). Each payload is one
+        // regular file, so the room a copy needs counts it once, however
+        // many repos link to it.
+        walked.retain(|e| store::moves(name, &e.rel));
         let (files, bytes) = entries::tally(&walked);
         totals.files += files;
         totals.bytes += bytes;

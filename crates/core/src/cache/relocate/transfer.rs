@@ -19,6 +19,7 @@ use super::plan::has_same_size;
 use super::MoveMethod;
 use crate::cache::blob_hash::{BlobHashKind, BlobHasher};
 use crate::cache::paths::is_under;
+use crate::cache::shared_store::{SharedStore, STORE_DIR};
 use crate::error::{Error, Result};
 
 const CHUNK: usize = 1 << 20;
@@ -44,6 +45,19 @@ pub(super) struct Placer<'a> {
 impl Placer<'_> {
     /// Places everything under `from/name` at `to/name`.
     pub fn place(&mut self, name: &str) -> Result<()> {
+        let store = (name == STORE_DIR)
+            .then(|| SharedStore::open(self.from))
+            .flatten();
+        if let Some(store) = store {
+            // Without symlinks there is no store (huggingface_hub keeps none
+            // there): its payloads reach DEST as the snapshot files that
+            // link to them (`plain`), and the store itself stays behind.
+            return if self.plain {
+                Ok(())
+            } else {
+                self.place_store(&store)
+            };
+        }
         let (src_root, dst_root) = (self.from.join(name), self.to.join(name));
         let walked = entries::walk(&src_root)?;
         let plain = if self.plain {
@@ -74,12 +88,18 @@ impl Placer<'_> {
         Ok(())
     }
 
-    fn place_file(&mut self, entry: &Entry, src: &Path, dst: &Path, size: u64) -> Result<()> {
+    pub(super) fn place_file(
+        &mut self,
+        entry: &Entry,
+        src: &Path,
+        dst: &Path,
+        size: u64,
+    ) -> Result<()> {
         if already_there(entry, src, dst, size) {
             (self.on_bytes)(size);
             return Ok(());
         }
-        self.put(src, dst, blob_hash(entry, size), size)
+        self.put(src, dst, blob_hash(entry, size), size, None)
     }
 
     /// A snapshot link, where DEST refuses links: a checked copy of its blob.
@@ -93,17 +113,20 @@ impl Placer<'_> {
             dst,
             named_hash(&blob.name, blob.size),
             blob.size,
+            None,
         )
     }
 
     /// Puts `src`'s bytes at `dst` through a temporary name: a hard link on
-    /// one file system, else a copy checked against `hash`.
-    fn put(
+    /// one file system, else a copy checked against `hash`, given `mode`
+    /// when one is asked (a shared payload stays read-only).
+    pub(super) fn put(
         &mut self,
         src: &Path,
         dst: &Path,
         hash: Option<(BlobHashKind, String, u64)>,
         size: u64,
+        mode: Option<fs::Permissions>,
     ) -> Result<()> {
         let tmp = placing(dst);
         let linked = self.method == MoveMethod::Rename && fs::hard_link(src, &tmp).is_ok();
@@ -112,6 +135,9 @@ impl Placer<'_> {
         } else {
             let _ = fs::remove_file(&tmp);
             copy_checked(src, &tmp, hash, self.on_bytes)?;
+            if let Some(mode) = mode {
+                fs::set_permissions(&tmp, mode).map_err(|e| Error::io("write", &tmp, e))?;
+            }
             self.copied += size;
         }
         fs::rename(&tmp, dst).map_err(|e| Error::io("move", &tmp, e))?;
@@ -122,7 +148,7 @@ impl Placer<'_> {
     /// Makes the link again; one that pointed by absolute path into the old
     /// cache points to the same place in the new one. The new cache's own
     /// entry, when it has one, is kept.
-    fn place_link(&self, target: &Path, dst: &Path) -> Result<()> {
+    pub(super) fn place_link(&self, target: &Path, dst: &Path) -> Result<()> {
         if fs::symlink_metadata(dst).is_ok() {
             return Ok(());
         }
@@ -162,11 +188,11 @@ fn blob_hash(entry: &Entry, size: u64) -> Option<(BlobHashKind, String, u64)> {
 }
 
 /// The hash a blob named `name` must have, when its name is a hash.
-fn named_hash(name: &str, size: u64) -> Option<(BlobHashKind, String, u64)> {
+pub(super) fn named_hash(name: &str, size: u64) -> Option<(BlobHashKind, String, u64)> {
     BlobHashKind::of_etag(name).map(|kind| (kind, name.to_owned(), size))
 }
 
-fn placing(dst: &Path) -> PathBuf {
+pub(super) fn placing(dst: &Path) -> PathBuf {
     let mut name = dst.file_name().unwrap_or_default().to_owned();
     name.push(PLACING);
     dst.with_file_name(name)

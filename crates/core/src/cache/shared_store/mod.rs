@@ -19,6 +19,7 @@ use std::path::{Component, Path, PathBuf};
 use super::names::XetHash;
 use super::paths::{normalize_lexically, resolve_link};
 
+pub mod crash;
 mod lock;
 mod publish;
 mod sweep;
@@ -26,7 +27,7 @@ mod sweep;
 mod tests;
 
 pub use lock::PayloadLock;
-pub use publish::{publish, try_link, Published};
+pub use publish::{publish, try_link, Interrupted, Published};
 
 /// The store's folder, at the cache's top (where repo folders are).
 pub const STORE_DIR: &str = "blobs";

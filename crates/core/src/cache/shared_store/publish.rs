@@ -9,6 +9,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use super::crash::step;
 use super::sweep::{set_mode, temporary_beside};
 use super::{is_marked, SharedStore, LAYOUT, MARKER, STORE_DIR};
 use crate::cache::names::XetHash;
@@ -75,11 +76,14 @@ pub fn publish(
     let target = store.payload_path(hash);
     let there = store.payload(hash).is_some_and(|p| p.size == size);
     let tmp_link = make_temporary_link(blob, &target)?;
+    step();
     let result = (|| {
         append_reference(&store.refs_path(hash), &line)?;
+        step();
         if !there {
             set_mode(blob, payload_mode(cache));
             fs::rename(blob, &target)?;
+            step();
         }
         if let Err(e) = fs::rename(&tmp_link, blob) {
             if !there {
@@ -88,6 +92,7 @@ pub fn publish(
             }
             return Err(e);
         }
+        step();
         Ok(if there {
             Published::AlreadyThere
         } else {
@@ -110,8 +115,13 @@ fn link_with_reference(
     line: &str,
 ) -> io::Result<()> {
     let tmp_link = make_temporary_link(blob, &store.payload_path(hash))?;
-    let done =
-        append_reference(&store.refs_path(hash), line).and_then(|()| fs::rename(&tmp_link, blob));
+    step();
+    let done = append_reference(&store.refs_path(hash), line).and_then(|()| {
+        step();
+        fs::rename(&tmp_link, blob)?;
+        step();
+        Ok(())
+    });
     let _ = fs::remove_file(&tmp_link);
     done
 }
@@ -254,4 +264,64 @@ fn cache_mode(cache: &Path) -> Option<u32> {
 #[cfg(not(unix))]
 fn cache_mode(_cache: &Path) -> Option<u32> {
     None
+}
+
+/// A publish or link cut short (a kill, ours or Python's) after its
+/// temporary link `.<etag>.<8 hex>.shared` and its reference were written,
+/// but before the link took the blob's place: the payload holds the bytes,
+/// and only the rename is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    /// The temporary link.
+    pub temporary: PathBuf,
+    /// The repo blob it is to become.
+    pub blob: PathBuf,
+}
+
+impl SharedStore {
+    /// The interrupted publishes in a repo's `blobs/` that can be finished:
+    /// the blob is missing, the temporary link is a managed link to a
+    /// payload that is there, and the payload's `.refs` names the blob.
+    pub fn interrupted_in(&self, repo_blobs: &Path) -> Vec<Interrupted> {
+        let Ok(entries) = fs::read_dir(repo_blobs) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_str()?.to_owned();
+                let etag = temporary_link_etag(&name)?;
+                let temporary = e.path();
+                let blob = repo_blobs.join(etag);
+                let hash = self.link_target(&temporary)?;
+                let listed = fs::read_to_string(self.refs_path(&hash))
+                    .ok()?
+                    .lines()
+                    .any(|l| Some(l) == self.repo_blob_name(&blob).as_deref());
+                let missing = fs::symlink_metadata(&blob).is_err();
+                (missing && listed && self.payload(&hash).is_some())
+                    .then_some(Interrupted { temporary, blob })
+            })
+            .collect()
+    }
+
+    /// Finishes one, under its payload's lock (checked again there).
+    pub fn finish(&self, cut: &Interrupted) -> io::Result<()> {
+        let Some(hash) = self.link_target(&cut.temporary) else {
+            return Ok(());
+        };
+        let _lock = self.lock(&hash)?;
+        if fs::symlink_metadata(&cut.blob).is_ok() || self.payload(&hash).is_none() {
+            return Ok(());
+        }
+        fs::rename(&cut.temporary, &cut.blob)
+    }
+}
+
+/// The etag of a temporary link's name, `.<etag>.<8 hex>.shared`.
+fn temporary_link_etag(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix('.')?.strip_suffix(".shared")?;
+    let (etag, hex) = rest.rsplit_once('.')?;
+    (hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()) && !etag.is_empty())
+        .then_some(etag)
 }

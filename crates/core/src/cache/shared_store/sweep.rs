@@ -9,6 +9,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::crash::step;
 use super::{Payload, SharedLinks, SharedStore};
 use crate::cache::names::XetHash;
 
@@ -58,7 +59,9 @@ impl SharedStore {
         };
         let list = self.refs_path(hash);
         if !refs.is_empty() {
-            let _ = self.rewrite_refs(&list, &refs);
+            if self.rewrite_refs(&list, &refs).is_ok() {
+                step();
+            }
             return 0;
         }
         let Some(payload) = self.payload(hash) else {
@@ -67,7 +70,9 @@ impl SharedStore {
         if fs::remove_file(&payload.path).is_err() {
             return 0;
         }
+        step();
         let _ = fs::remove_file(&list);
+        step();
         payload.size
     }
 

@@ -206,3 +206,142 @@ fn a_planted_lock_link_makes_no_file_outside() {
     assert!(!planted.exists(), "nothing created through the link");
     assert!(fs::symlink_metadata(&blob).unwrap().is_file());
 }
+
+/// Whether `blob` holds `bytes`: a regular file, or a managed link whose
+/// payload is there, listed in `.refs`, and holds them.
+fn holds(store: &SharedStore, blob: &Path, bytes: &[u8]) -> bool {
+    match store.link_target(blob) {
+        Some(h) => {
+            let listed = fs::read_to_string(store.refs_path(&h)).is_ok_and(|t| {
+                t.lines()
+                    .any(|l| Some(l) == store.repo_blob_name(blob).as_deref())
+            });
+            listed && fs::read(store.payload_path(&h)).is_ok_and(|b| b == bytes)
+        }
+        None => {
+            fs::symlink_metadata(blob).is_ok_and(|m| m.is_file())
+                && fs::read(blob).is_ok_and(|b| b == bytes)
+        }
+    }
+}
+
+/// Runs `f` with this thread's store steps armed to panic after the `k`-th,
+/// as a kill there would stop it; whether the kill happened.
+fn killed_at(k: usize, f: impl FnOnce()) -> bool {
+    crash::in_tests::arm(k);
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err();
+    crash::in_tests::arm(0);
+    killed
+}
+
+/// After a kill: no link to a missing payload, and the bytes are either the
+/// blob's or, when only the final rename is missing, the payload's (which
+/// prune then links, so nothing is downloaded again).
+fn after_a_kill(root: &Path, blob: &Path, bytes: &[u8]) {
+    let store = SharedStore::open(root);
+    if let Some(store) = &store {
+        if let Some(h) = store.link_target(blob) {
+            assert!(store.payload(&h).is_some(), "a link to a missing payload");
+        }
+    }
+    if fs::symlink_metadata(blob).is_ok() {
+        let plain = fs::read(blob).is_ok_and(|b| b == bytes);
+        assert!(store.as_ref().map_or(plain, |s| holds(s, blob, bytes)));
+        return;
+    }
+    let store = store.expect("the bytes went to the store");
+    let cut = store.interrupted_in(blob.parent().unwrap());
+    assert_eq!(
+        cut.len(),
+        1,
+        "the blob is gone, so its publish must be finishable"
+    );
+    store.finish(&cut[0]).unwrap();
+    assert!(holds(&store, blob, bytes));
+}
+
+#[test]
+fn a_kill_at_any_step_of_a_publish_loses_nothing() {
+    let mut k = 1;
+    loop {
+        let (_t, root) = cache();
+        let blob = repo_blob(&root, "models--a--b", b"hello");
+        let killed = killed_at(k, || {
+            publish(&root, &blob, &hash('a'), 5).unwrap();
+        });
+        after_a_kill(&root, &blob, b"hello");
+        if !killed {
+            assert!(
+                k > 3,
+                "a publish has four steps, it stopped after {}",
+                k - 1
+            );
+            break;
+        }
+        k += 1;
+    }
+}
+
+#[test]
+fn a_kill_at_any_step_of_a_link_loses_nothing() {
+    let mut k = 1;
+    loop {
+        let (_t, root) = cache();
+        let first = repo_blob(&root, "models--a--b", b"hello");
+        publish(&root, &first, &hash('a'), 5).unwrap();
+        let second = root.join("models--c--d/blobs").join(ETAG);
+        fs::create_dir_all(second.parent().unwrap()).unwrap();
+        let killed = killed_at(k, || {
+            try_link(&root, &second, &hash('a'), 5, |_| true);
+        });
+        let store = SharedStore::open(&root).unwrap();
+        assert!(
+            holds(&store, &first, b"hello"),
+            "the first sharer is untouched"
+        );
+        if fs::symlink_metadata(&second).is_ok() {
+            assert!(holds(&store, &second, b"hello"));
+        }
+        if !killed {
+            assert!(k > 2, "a link has three steps");
+            assert!(holds(&store, &second, b"hello"));
+            break;
+        }
+        k += 1;
+    }
+}
+
+#[test]
+fn a_kill_at_any_step_of_a_collection_keeps_what_is_referenced() {
+    for last in [false, true] {
+        let mut k = 1;
+        loop {
+            let (_t, root) = cache();
+            let h = hash('a');
+            let first = repo_blob(&root, "models--a--b", b"hello");
+            publish(&root, &first, &h, 5).unwrap();
+            let second = root.join("models--c--d/blobs").join(ETAG);
+            fs::create_dir_all(second.parent().unwrap()).unwrap();
+            assert!(try_link(&root, &second, &h, 5, |_| true));
+            let store = SharedStore::open(&root).unwrap();
+            fs::remove_file(&first).unwrap();
+            if last {
+                fs::remove_file(&second).unwrap();
+            }
+            let killed = killed_at(k, || {
+                store.sweep(&h);
+            });
+            if !last {
+                assert!(holds(&store, &second, b"hello"), "kill at {k}");
+            }
+            // No valid reference ever names a missing payload.
+            if store.payload(&h).is_none() {
+                assert!(store.references(&h).is_none_or(|r| r.is_empty()));
+            }
+            if !killed {
+                break;
+            }
+            k += 1;
+        }
+    }
+}
