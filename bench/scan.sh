@@ -3,25 +3,29 @@
 # reference (Python huggingface_hub.scan_cache_dir) and `du -sL`.
 # Cache: 2,000 repos x 20 files x 2 revisions (bench/gen_cache.py), page cache warm.
 # Goal (issue 2): >= 15x faster than the reference, no slower than du -sL.
+# SHARED=1 (issue 28): the same cache with half its big blobs in huggingface_hub
+# 2.5's shared store, each payload shared by two repos; goal >= 15x the reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/common.sh
 
 REPOS=${REPOS:-2000}
 RUNS=${RUNS:-10}
-WORK=${BENCH_DIR:-target/bench/scan}
+SHARED=${SHARED:-}
+WORK=${BENCH_DIR:-target/bench/scan${SHARED:+-shared}}
 CACHE=$WORK/hub
 
 command -v hyperfine >/dev/null || { echo "==> installing hyperfine" >&2; apt-get install -y -qq hyperfine >/dev/null; }
 cargo build --release -q -p haid-models
 BIN=target/release/haid-models
 
-ensure_cache "$WORK" "$CACHE" "$REPOS"
+ensure_cache "$WORK" "$CACHE" "$REPOS" ${SHARED:+--shared}
 
-# Sanity: both scanners must agree before we time them.
-ours=$("$BIN" scan --json --cache-dir "$CACHE" | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["repos"]))')
-theirs=$("$PY" tests/py/hf_scan.py "$CACHE" --quiet | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["repos"])')
-[ "$ours" = "$theirs" ] || { echo "repo counts differ: ours $ours, reference $theirs" >&2; exit 1; }
+# Sanity: both scanners must agree before we time them (repos, and the physical total).
+ours=$("$BIN" scan --json --cache-dir "$CACHE" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(len(d["repos"]), d["size_on_disk"])')
+theirs=$("$PY" tests/py/shared_store.py scan "$CACHE" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(len(d["repos"]), d["size_on_disk"])')
+[ "$ours" = "$theirs" ] || { echo "scans differ (repos, bytes): ours $ours, reference $theirs" >&2; exit 1; }
+[ -z "$SHARED" ] || echo "==> $(find "$CACHE/blobs" -type f ! -name '*.*' | wc -l) payloads in the shared store" >&2
 echo "==> $ours repos, $(find "$CACHE" -type l | wc -l) symlinks, $(du -sh "$CACHE" | cut -f1) on disk; $(nproc) cores" >&2
 
 hyperfine --warmup 2 --runs "$RUNS" --style basic --export-json "$WORK/result.json" \

@@ -61,6 +61,18 @@ install_venv() {
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
 }
 
+# The previous release, to check that a cache it wrote still reads right
+# (tests/tests/interop.rs); only huggingface_hub, in a venv of its own.
+VENV_HF24=target/venv-hf24
+install_venv_hf24() {
+  if [ -x "$VENV_HF24/bin/hf" ] && "$VENV_HF24/bin/python" -c 'import huggingface_hub, sys; sys.exit(huggingface_hub.__version__ != "2.4.0")' 2>/dev/null; then
+    return
+  fi
+  log "creating $VENV_HF24 with huggingface_hub 2.4.0 (the previous release)"
+  python3 -m venv "$VENV_HF24"
+  "$VENV_HF24/bin/pip" install --quiet --disable-pip-version-check huggingface_hub==2.4.0
+}
+
 install_node() {
   if ! command -v npm >/dev/null; then
     APT_PACKAGES=(nodejs npm)
@@ -84,5 +96,6 @@ install_tauri_driver() {
 install_apt
 check_rust
 install_venv
+install_venv_hf24
 install_node
 install_tauri_driver

@@ -157,3 +157,63 @@ fn what_the_reference_hides_we_list_as_corrupt() {
         .iter()
         .any(|w| w["path"].as_str().unwrap().ends_with("stray.txt")));
 }
+
+/// A cache written by huggingface_hub 2.4 (the release before the shared
+/// store), from `target/venv-hf24` (`make test-deps`): read by us as 2.5 reads it.
+#[test]
+fn a_cache_written_by_huggingface_hub_2_4_reads_as_2_5_reads_it() {
+    use haid_models_tests::fake_hub::FakeHub;
+    let tmp = tempfile::tempdir().unwrap();
+    let hub = FakeHub::start(tmp.path().join("hub"));
+    hub.publish(
+        "acme/old",
+        &[
+            ("config.json", b"{\"dim\": 8}".to_vec()),
+            ("model.safetensors", weights(4, 300_000)),
+        ],
+    );
+    let cache = tmp.path().join("cache");
+    let hf24 = python::workspace_root().join("target/venv-hf24/bin/hf");
+    assert!(
+        hf24.exists(),
+        "run `make test-deps` (creates target/venv-hf24)"
+    );
+    let out = std::process::Command::new(hf24)
+        .args(["download", "acme/old", "--cache-dir"])
+        .arg(&cache)
+        .env("HF_ENDPOINT", &hub.url)
+        .env("HF_HUB_DISABLE_TELEMETRY", "1")
+        .env("HF_HUB_DISABLE_XET", "1")
+        .env_remove("HF_HOME")
+        .env_remove("HF_HUB_CACHE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference = python::run_json("shared_store.py", &["scan", cache.to_str().unwrap()]);
+    let mine = haid(tmp.path())
+        .args(["scan", "--json", "--cache-dir"])
+        .arg(&cache)
+        .output()
+        .unwrap();
+    let mine: Value = serde_json::from_slice(&mine.stdout).unwrap();
+    assert_eq!(mine["size_on_disk"], reference["size_on_disk"]);
+    assert_eq!(
+        find(&mine["repos"], "acme/old", "model").unwrap()["size_on_disk"],
+        reference["repos"]["model/acme/old"]
+    );
+    let verify = haid(tmp.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .args(["verify", "acme/old", "--cache-dir"])
+        .arg(&cache)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}

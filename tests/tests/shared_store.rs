@@ -506,3 +506,45 @@ fn an_unmarked_blobs_folder_is_not_a_store_to_read_or_collect() {
     s.ours(&["prune", "--yes", "--json"]);
     assert!(s.payload().is_file(), "not ours to collect");
 }
+
+#[test]
+fn watch_reports_the_sharers_when_a_payload_is_removed_by_hand() {
+    use std::io::{BufRead, BufReader};
+    let s = Shared::new();
+    let mut child = haid(s.fx.dir.path())
+        .arg("--cache-dir")
+        .arg(&s.fx.cache)
+        .args(["watch", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait = std::time::Duration::from_secs(10);
+    assert!(lines.recv_timeout(wait).unwrap().contains("ready"));
+    fs::remove_file(s.payload()).unwrap();
+    let mut seen = Vec::new();
+    while let Ok(line) = lines.recv_timeout(wait) {
+        seen.push(line);
+        let both = ["org/a", "org/b"]
+            .iter()
+            .all(|id| seen.iter().any(|l| l.contains(id) && l.contains("corrupt")));
+        if both {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    for id in ["org/a", "org/b"] {
+        assert!(
+            seen.iter().any(|l| l.contains(id) && l.contains("corrupt")),
+            "{id} not reported: {seen:?}"
+        );
+    }
+}

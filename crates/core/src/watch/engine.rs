@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::native::Native;
 use super::poll::Poller;
 use super::{Msg, RepoChange, WatchEvent, WatchMode, WatchSink};
+use crate::cache::shared_store::SharedStore;
 use crate::cache::{scan_cache, scan_repo, CachedRepo, RepoId};
 
 /// A repo whose sizes keep changing (a download in progress) is reported at
@@ -165,9 +166,15 @@ impl Engine {
     }
 
     fn paths_changed(&mut self, paths: &[PathBuf]) {
+        let store = SharedStore::open(&self.root);
         let repos: HashSet<RepoId> = paths
             .iter()
-            .filter_map(|p| repo_of(&self.root, p))
+            .flat_map(|p| match repo_of(&self.root, p) {
+                Some(id) => vec![id],
+                // A change in huggingface_hub 2.5's shared store: the repos
+                // that link to that payload.
+                None => store.as_ref().map(|s| s.sharers_of(p)).unwrap_or_default(),
+            })
             .collect();
         for repo in repos {
             self.check(&repo);

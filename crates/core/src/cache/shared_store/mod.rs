@@ -18,6 +18,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::names::XetHash;
 use super::paths::{normalize_lexically, resolve_link};
+use super::repo::RepoId;
 
 pub mod crash;
 mod lock;
@@ -27,7 +28,7 @@ mod sweep;
 mod tests;
 
 pub use lock::PayloadLock;
-pub use publish::{publish, try_link, Interrupted, Published};
+pub use publish::{publish, publish_verified, try_link, Interrupted, Published};
 
 /// The store's folder, at the cache's top (where repo folders are).
 pub const STORE_DIR: &str = "blobs";
@@ -215,6 +216,39 @@ impl SharedStore {
         }
         let candidate = normalize_lexically(&self.cache.join(rel));
         self.repo_blob_name(&candidate).map(|_| candidate)
+    }
+
+    /// The repos whose `.refs` lines name them as sharers of the payload a
+    /// path of the store belongs to (`<xx>/<hash>`, its `.refs` or `.lock`),
+    /// for the watcher: a payload removed by hand changes every repo that
+    /// links to it, though none of their folders changed. The lines are
+    /// read as names only; nothing they name is opened.
+    pub fn sharers_of(&self, path: &Path) -> Vec<RepoId> {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            return Vec::new();
+        };
+        let base = [REFS_SUFFIX, LOCK_SUFFIX]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
+        let Some(hash) = XetHash::parse(base)
+            .ok()
+            .filter(|h| path.parent() == Some(&self.dir.join(h.prefix())))
+        else {
+            return Vec::new();
+        };
+        let text = fs::read_to_string(self.refs_path(&hash)).unwrap_or_default();
+        let mut repos: Vec<RepoId> = text
+            .lines()
+            .filter_map(|line| self.reference_line(line))
+            .filter_map(|blob| {
+                let folder = blob.parent()?.parent()?.file_name()?.to_str()?.to_owned();
+                RepoId::from_folder_name(&folder).ok()
+            })
+            .collect();
+        repos.sort_by_key(RepoId::id);
+        repos.dedup();
+        repos
     }
 
     /// Every payload in the store: a file named by a valid hash inside the

@@ -345,3 +345,30 @@ fn a_kill_at_any_step_of_a_collection_keeps_what_is_referenced() {
         }
     }
 }
+
+#[test]
+fn a_change_in_the_store_names_the_repos_that_share_the_payload() {
+    let (_t, root) = cache();
+    let h = hash('a');
+    let first = repo_blob(&root, "models--a--b", b"hello");
+    publish(&root, &first, &h, 5).unwrap();
+    let second = root.join("models--c--d/blobs").join(ETAG);
+    fs::create_dir_all(second.parent().unwrap()).unwrap();
+    assert!(try_link(&root, &second, &h, 5, |_| true));
+    let store = SharedStore::open(&root).unwrap();
+    let ids = |p: &Path| {
+        store
+            .sharers_of(p)
+            .iter()
+            .map(|r| r.id())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&store.payload_path(&h)), ["a/b", "c/d"]);
+    assert_eq!(ids(&store.refs_path(&h)), ["a/b", "c/d"]);
+    assert!(
+        ids(&store.dir().join("ab").join(h.as_str())).is_empty(),
+        "not its prefix"
+    );
+    assert!(ids(&store.dir().join(MARKER)).is_empty());
+    assert!(ids(&root.join("elsewhere")).is_empty());
+}
