@@ -6,6 +6,7 @@ import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
 
 const cache = () => process.env.HAID_E2E_CACHE;
+const root = path.resolve("..");
 const shots = path.resolve("../target/e2e");
 /** A screenshot of what is painted: two frames after the DOM is as the test expects. */
 async function shot(name) {
@@ -237,7 +238,13 @@ describe("HAID Models", () => {
     await $("button=Close").click();
   });
 
-  it("shows where the space goes, and a part of the picture filters the list", async () => {
+  it("shows where the space goes, a file two models share once, and a part of the picture filters the list", async () => {
+    // huggingface_hub 2.5 publishes the two rerankers' identical weights to its
+    // shared store, with its own code: the picture shows that file once, with both.
+    const weights = crypto.createHash("sha256").update(Buffer.alloc(1_500_000, 1)).digest("hex");
+    for (const name of ["rr-a", "rr-b"]) {
+      execFileSync(path.join(root, "target/venv/bin/python"), [path.join(root, "tests/py/shared_store.py"), "publish", cache(), `models--acme--${name}`, weights]);
+    }
     await browser.execute(() => window.scrollTo(0, 0));
     await $("button=Disk").click();
     const disk = $('[data-testid="disk"]');
@@ -245,6 +252,11 @@ describe("HAID Models", () => {
     const part = disk.$('button[aria-label^="acme/rr-a,"]');
     await part.waitForExist({ timeout: 10000 });
     await expect(disk).toHaveText(expect.stringContaining("The cache takes"));
+    const shared = disk.$('[data-testid="shared-file"]');
+    await shared.waitForExist({ timeout: 10000 });
+    await expect(shared).toHaveText("1.50 MB shared by acme/rr-a, acme/rr-b");
+    await expect(disk.$('button[aria-label="shared by acme/rr-a, acme/rr-b, 1.50 MB"]')).toBeExisting();
+    await expect(row("acme/rr-a")).toHaveAttribute("data-state", "downloaded");
     await shot("14-disk");
     await checkAccessibility("disk");
     await part.click();

@@ -36,8 +36,9 @@ function startHub() {
     fs.writeFileSync(path.join(dir, "config.json"), '{"hidden_size": 4}');
     fs.writeFileSync(path.join(dir, "model.safetensors"), Buffer.alloc(3_000_000, 5));
   }
-  // Two small models of their own type, for a group's "Get all" and an update.
-  for (const [name, fill] of [["rr-a", 1], ["rr-b", 2]]) {
+  // Two small models of their own type, for a group's "Get all" and an update. Their
+  // weights are the same file, which huggingface_hub 2.5's store then keeps once.
+  for (const [name, fill] of [["rr-a", 1], ["rr-b", 1]]) {
     const dir = path.join(e2e.hubRoot, "acme", name);
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, "config.json"), '{"version": 1}');

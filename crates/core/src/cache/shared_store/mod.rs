@@ -254,6 +254,16 @@ impl SharedStore {
     /// Every payload in the store: a file named by a valid hash inside the
     /// prefix folder its hash starts with. Anything else is skipped.
     pub fn payloads(&self) -> Vec<Payload> {
+        self.payload_names()
+            .iter()
+            .filter_map(|h| self.payload(h))
+            .collect()
+    }
+
+    /// The hashes the store's prefix folders name, read from the folders
+    /// alone: no payload is opened or stat'ed (prune reads the `.refs` first
+    /// and touches only the payloads it frees).
+    pub(crate) fn payload_names(&self) -> Vec<XetHash> {
         let Ok(prefixes) = fs::read_dir(&self.dir) else {
             return Vec::new();
         };
@@ -261,33 +271,24 @@ impl SharedStore {
         for prefix in prefixes.flatten() {
             let name = prefix.file_name();
             let Some(name) = name.to_str() else { continue };
-            let is_prefix = name.len() == 2 && name.bytes().all(|b| b.is_ascii_hexdigit());
-            if !is_prefix || !name.bytes().all(|b| !b.is_ascii_uppercase()) {
-                continue;
-            }
-            if !prefix.file_type().is_ok_and(|t| t.is_dir()) {
+            let is_prefix = name.len() == 2
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !is_prefix || !prefix.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
             let Ok(entries) = fs::read_dir(prefix.path()) else {
                 continue;
             };
-            for entry in entries.flatten() {
-                let Some(hash) = entry
-                    .file_name()
-                    .to_str()
-                    .and_then(|n| XetHash::parse(n).ok())
-                else {
-                    continue;
-                };
-                if hash.prefix() != name {
-                    continue;
-                }
-                if let Some(payload) = self.payload(&hash) {
-                    out.push(payload);
-                }
-            }
+            out.extend(
+                entries
+                    .flatten()
+                    .filter_map(|e| XetHash::parse(e.file_name().to_str()?).ok())
+                    .filter(|h| h.prefix() == name),
+            );
         }
-        out.sort_by(|a, b| a.hash.cmp(&b.hash));
+        out.sort();
         out
     }
 }

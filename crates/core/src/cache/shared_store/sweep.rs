@@ -41,9 +41,10 @@ impl SharedStore {
     /// Payloads that no repo references any more (their `.refs` is readable
     /// and lists no valid link), as `hf cache prune` finds them.
     pub fn unreferenced(&self) -> Vec<Payload> {
-        self.payloads()
-            .into_iter()
-            .filter(|p| self.references(&p.hash).is_some_and(|r| r.is_empty()))
+        self.payload_names()
+            .iter()
+            .filter(|h| self.references(h).is_some_and(|r| r.is_empty()))
+            .filter_map(|h| self.payload(h))
             .collect()
     }
 
