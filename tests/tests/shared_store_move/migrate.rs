@@ -30,6 +30,21 @@ fn a_migration_from_a_private_cache_with_a_store_brings_the_payload_s_bytes() {
     assert_eq!(publish(&private, "models--org--b", &e), hash);
 
     let cache = tmp.path().join("cache");
+    // The plan counts each shared blob's bytes for each repo (each gets a
+    // copy), beside its own files (config, ref, listing).
+    let plan = haid(tmp.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .arg("--cache-dir")
+        .arg(&cache)
+        .args(["--json", "migrate", "--dry-run", "--from"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let plan = haid_models_tests::output::json_ok(&plan);
+    for model in plan["models"].as_array().unwrap() {
+        let bytes = model["bytes"].as_u64().unwrap() as usize;
+        assert!((w.len()..w.len() + 2000).contains(&bytes), "{plan}");
+    }
     let out = haid(tmp.path())
         .env("HF_HUB_OFFLINE", "1")
         .arg("--cache-dir")

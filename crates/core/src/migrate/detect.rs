@@ -9,6 +9,7 @@ use super::files::{holds_files, same_file_system, tally};
 use super::journal::Journal;
 use super::{Layout, Method, MigrationPlan, PlanItem};
 use crate::cache::paths::file_name;
+use crate::cache::shared_store::SharedStore;
 use crate::cache::{RepoId, ScanWarning};
 use crate::error::{Error, Result};
 
@@ -86,7 +87,12 @@ fn item(
     container: PathBuf,
     cache_dir: &Path,
 ) -> PlanItem {
-    let (files, bytes) = tally(&source);
+    let (mut files, mut bytes) = tally(&source);
+    if layout == Layout::HfCache {
+        let (n, shared) = shared_payloads(&source);
+        files += n;
+        bytes += shared;
+    }
     let method = if same_file_system(&source, cache_dir) {
         Method::Move
     } else {
@@ -102,6 +108,21 @@ fn item(
         method,
         container,
     }
+}
+
+/// The payloads of huggingface_hub 2.5's store that a private cache's repo
+/// links to: migrated as copies of their bytes, so counted in the plan.
+fn shared_payloads(repo_dir: &Path) -> (usize, u64) {
+    let Ok(entries) = std::fs::read_dir(repo_dir.join("blobs")) else {
+        return (0, 0);
+    };
+    let Some(store) = repo_dir.parent().and_then(SharedStore::open) else {
+        return (0, 0);
+    };
+    entries
+        .flatten()
+        .filter_map(|e| store.linked_payload(&e.path()))
+        .fold((0, 0), |(n, bytes), p| (n + 1, bytes + p.size))
 }
 
 /// `embedding/models/{org}/{model}/` folders that hold at least one file.
