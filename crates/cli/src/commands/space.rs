@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use haid_models::cache::space::{clear_xet, space, XET};
+use haid_models::cache::space::{clear_xet, space, SharedSpace, XET};
 use haid_models::Result;
 
 use crate::confirm::confirm;
@@ -43,16 +43,22 @@ pub fn run(ctx: &Context, args: &SpaceArgs) -> Result<()> {
         output::size(report.incomplete_bytes),
         output::size(report.prunable_bytes),
     );
-    let mut table = output::table(&["ID", "TYPE", "MANIFEST", "SIZE"], &[3]);
+    let mut table = output::table(&["ID", "TYPE", "MANIFEST", "SIZE", "SHARED"], &[3, 4]);
     for r in &report.repos {
         table.add_row(vec![
             output::terminal_safe(&r.id).into_owned(),
             output::terminal_safe(&r.model_type).into_owned(),
             if r.in_manifest { "yes" } else { "" }.to_owned(),
             output::size(r.size_on_disk),
+            if r.shared_bytes > 0 {
+                output::size(r.shared_bytes)
+            } else {
+                String::new()
+            },
         ]);
     }
     output::print_table(&table)?;
+    print_shared(&report.shared);
     println!("\nHF home {}:", report.hf_home.display());
     for f in &report.home {
         let hint = if f.clearable {
@@ -67,6 +73,32 @@ pub fn run(ctx: &Context, args: &SpaceArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// huggingface_hub 2.5's shared files: each once, with the models sharing it
+/// (their SIZE above counts it in full, as `hf cache ls` does).
+fn print_shared(shared: &[SharedSpace]) {
+    if shared.is_empty() {
+        return;
+    }
+    let total: u64 = shared.iter().map(|s| s.bytes).sum();
+    println!(
+        "\nStored once in the shared store ({} in {} file(s); each model's SIZE counts them in full):",
+        output::size(total),
+        shared.len()
+    );
+    for s in shared {
+        let by = if s.repos.is_empty() {
+            "no model (prune frees it)".to_owned()
+        } else {
+            s.repos
+                .iter()
+                .map(|r| output::terminal_safe(r))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!("  {:>10}  {}…  {by}", output::size(s.bytes), &s.hash[..12]);
+    }
 }
 
 pub fn clear(ctx: &Context, args: &ClearXetArgs) -> Result<()> {
