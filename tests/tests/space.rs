@@ -68,10 +68,11 @@ fn space_shows_each_repo_the_unfinished_the_prunable_and_the_hf_home() {
     assert_eq!(
         report["repos"],
         json!([
-            {"id": "acme/big", "type": "test", "in_manifest": true, "size_on_disk": 5_000},
-            {"id": "acme/small", "type": "other", "in_manifest": false, "size_on_disk": 2_300},
+            {"id": "acme/big", "type": "test", "in_manifest": true, "size_on_disk": 5_000, "shared_bytes": 0},
+            {"id": "acme/small", "type": "other", "in_manifest": false, "size_on_disk": 2_300, "shared_bytes": 0},
         ])
     );
+    assert_eq!(report["shared"], json!([]), "no shared store here");
     let names: Vec<(&str, u64, bool)> = report["home"]
         .as_array()
         .unwrap()
