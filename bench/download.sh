@@ -17,11 +17,21 @@
 # HASH_AT_END=1 adds a throttled run with the hash in one pass after the last
 # range (HAID_HASH_AT_END), to compare with the hash that follows the ranges
 # (unthrottled, one stream is fast enough and no ranges are used).
+# Issue "downloads join the store": the hubs mark the big file as stored with
+# Xet (its `xetHash` / `X-Xet-Hash`, computed once by hf_xet through
+# tests/py/shared_store.py), as the real hub does, so haid-models computes its
+# Xet hash while it downloads and publishes it to huggingface_hub 2.5's shared
+# store. haid-models runs with the store on (HF_HUB_DISABLE_XET, set for hf,
+# is unset for it); a last part times it against the same download with
+# HF_HUB_DISABLE_SHARED_BLOBS=1 (no Xet hash, no store), RUNS_STORE runs each:
+# goal at most 15 % more time. The throttled part has the same pair (one run
+# each): what it costs where the network, not the CPU, sets the pace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
 RUNS_THROTTLED=${RUNS_THROTTLED:-1}
+RUNS_STORE=${RUNS_STORE:-$RUNS}
 THROTTLE=${THROTTLE:-10000000}
 LIMIT=${LIMIT:-20MB}
 BIG_MB=${BIG_MB:-1024}
@@ -39,8 +49,15 @@ if [ ! -f "$WORK/.done-$BIG_MB" ]; then
   rm -rf "$ROOT" && mkdir -p "$ROOT/bench/big/configs"
   head -c "$((BIG_MB * 1024 * 1024))" /dev/urandom > "$ROOT/bench/big/model.safetensors"
   for i in $(seq 1 50); do head -c $((200 + i * 37)) /dev/urandom | base64 > "$ROOT/bench/big/configs/file-$i.json"; done
+  rm -f "$WORK"/.xet-*
   touch "$WORK/.done-$BIG_MB"
 fi
+BIG=$ROOT/bench/big/model.safetensors
+if [ ! -s "$WORK/.xet-$BIG_MB" ]; then
+  echo "==> the big file's Xet hash, by hf_xet (once)" >&2
+  "$PY" tests/py/shared_store.py hash "$BIG" | "$PY" -c 'import json,sys; print(*json.load(sys.stdin).values())' > "$WORK/.xet-$BIG_MB"
+fi
+XET_HASH=$(cat "$WORK/.xet-$BIG_MB")
 cat "$ROOT/bench/big/model.safetensors" > /dev/null # page cache warm for every contender
 
 # start_hub VAR FILE ARGS…: a fake hub on ROOT; its URL in VAR once it listens.
@@ -54,6 +71,8 @@ start_hub() {
   local url
   url=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$out")
   curl -s "$url/api/models/bench/big" > /dev/null # the hub hashes the repo once, before timing
+  curl -sf -X POST -H 'Content-Type: application/json' \
+    -d "{\"path\": \"model.safetensors\", \"xet_hash\": \"$XET_HASH\"}" "$url/_fake/xet/bench/big"
   printf -v "$var" '%s' "$url"
 }
 start_hub URL "$WORK/hub.json"
@@ -61,9 +80,12 @@ start_hub SLOW_URL "$WORK/slow-hub.json" --throttle-per-connection "$THROTTLE"
 echo "==> fake hub at $URL, throttled one ($THROTTLE B/s per connection) at $SLOW_URL; $(nproc) cores" >&2
 
 export HF_ENDPOINT=$URL HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_DISABLE_XET=1 HF_HUB_DISABLE_PROGRESS_BARS=1
+# haid-models with the shared store on: HF_HUB_DISABLE_XET (for hf, which has no
+# Xet connection to the fake hub) would turn it off.
+HAID="env -u HF_HUB_DISABLE_XET target/release/haid-models"
 hyperfine --runs "$RUNS" --style basic --export-json "$WORK/result.json" \
   --prepare "rm -rf $CACHE && mkdir -p $CACHE && sync" \
-  -n haid-models "target/release/haid-models download bench/big --cache-dir $CACHE --json > /dev/null" \
+  -n haid-models "$HAID download bench/big --cache-dir $CACHE --json > /dev/null" \
   -n "hf download" "target/venv/bin/hf download bench/big --cache-dir $CACHE > /dev/null 2>&1" \
   -n "curl (big file only)" "curl -sS -o $CACHE/big.bin $URL/bench/big/resolve/main/model.safetensors" \
   -n "curl + sha256sum" "curl -sS -o $CACHE/big.bin $URL/bench/big/resolve/main/model.safetensors && sha256sum $CACHE/big.bin > /dev/null" \
@@ -72,17 +94,24 @@ hyperfine --runs "$RUNS" --style basic --export-json "$WORK/result.json" \
 echo "==> throttled hub: $THROTTLE B/s per connection" >&2
 HF_ENDPOINT=$SLOW_URL hyperfine --runs "$RUNS_THROTTLED" --style basic --export-json "$WORK/throttled.json" \
   --prepare "rm -rf $CACHE && mkdir -p $CACHE && sync" \
-  -n haid-models "target/release/haid-models download bench/big --cache-dir $CACHE --json > /dev/null" \
+  -n haid-models "$HAID download bench/big --cache-dir $CACHE --json > /dev/null" \
   -n "hf download" "target/venv/bin/hf download bench/big --cache-dir $CACHE > /dev/null 2>&1" \
   -n "curl (big file only)" "curl -sS -o $CACHE/big.bin $SLOW_URL/bench/big/resolve/main/model.safetensors" \
-  ${HASH_AT_END:+-n "haid-models (hash at end)" "HAID_HASH_AT_END=1 target/release/haid-models download bench/big --cache-dir $CACHE --json > /dev/null"} >&2
+  -n "haid-models (no store)" "HF_HUB_DISABLE_SHARED_BLOBS=1 $HAID download bench/big --cache-dir $CACHE --json > /dev/null" \
+  ${HASH_AT_END:+-n "haid-models (hash at end)" "HAID_HASH_AT_END=1 $HAID download bench/big --cache-dir $CACHE --json > /dev/null"} >&2
 
 echo "==> --limit-rate $LIMIT on the unthrottled hub" >&2
 hyperfine --runs 1 --style basic --export-json "$WORK/limited.json" \
   --prepare "rm -rf $CACHE && mkdir -p $CACHE && sync" \
-  -n "haid-models --limit-rate $LIMIT" "target/release/haid-models download bench/big --cache-dir $CACHE --limit-rate $LIMIT --json > /dev/null" >&2
+  -n "haid-models --limit-rate $LIMIT" "$HAID download bench/big --cache-dir $CACHE --limit-rate $LIMIT --json > /dev/null" >&2
 
-"$PY" - "$WORK/result.json" "$BIG_MB" "$WORK/throttled.json" "$WORK/limited.json" "$LIMIT" <<'PYEOF'
+echo "==> the shared store: publishing (Xet hash while downloading) vs HF_HUB_DISABLE_SHARED_BLOBS=1" >&2
+hyperfine --runs "$RUNS_STORE" --style basic --export-json "$WORK/store.json" \
+  --prepare "rm -rf $CACHE && mkdir -p $CACHE && sync" \
+  -n "haid-models (publishes)" "$HAID download bench/big --cache-dir $CACHE --json > /dev/null && test -f $CACHE/blobs/${XET_HASH:0:2}/$XET_HASH" \
+  -n "haid-models (no store)" "HF_HUB_DISABLE_SHARED_BLOBS=1 $HAID download bench/big --cache-dir $CACHE --json > /dev/null && test ! -e $CACHE/blobs" >&2
+
+"$PY" - "$WORK/result.json" "$BIG_MB" "$WORK/throttled.json" "$WORK/limited.json" "$LIMIT" "$WORK/store.json" <<'PYEOF'
 import json, sys
 r = {x["command"]: x["mean"] for x in json.load(open(sys.argv[1]))["results"]}
 mb = int(sys.argv[2])
@@ -107,4 +136,13 @@ if "haid-models (hash at end)" in th:
 want = float(limit.rstrip("MBmb"))
 got = mb / limited
 print(f"--limit-rate {limit}: {got:5.1f} MiB/s for the whole model, {abs(got - want) / want * 100:4.1f} % off (goal <= 10 %)")
+st = {x["command"]: x for x in json.load(open(sys.argv[6]))["results"]}
+on, off = st["haid-models (publishes)"], st["haid-models (no store)"]
+print("shared store (unthrottled):")
+for name, x in (("publishes", on), ("no store", off)):
+    print(f"  {name:10} {x['mean']:5.2f} s ± {x['stddev'] or 0:4.2f}  {mb / x['mean']:6.0f} MiB/s  (user {x['user']:4.2f} s, system {x['system']:4.2f} s)")
+print(f"publishing costs {(on['mean'] / off['mean'] - 1) * 100:+5.1f} % of the download's time (goal <= +15 %)")
+print(f"  CPU: {on['user'] + on['system'] - off['user'] - off['system']:+4.2f} s per {mb} MiB")
+throttled_off = th["haid-models (no store)"]
+print(f"throttled: publishing {th['haid-models']:5.2f} s vs no store {throttled_off:5.2f} s: {(th['haid-models'] / throttled_off - 1) * 100:+5.1f} %")
 PYEOF

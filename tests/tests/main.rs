@@ -32,6 +32,7 @@ mod pipeline;
 mod scan;
 mod serve;
 mod shared_store;
+mod shared_store_download;
 mod shared_store_move;
 mod shell_parity;
 mod space;

@@ -50,6 +50,7 @@ fn config(endpoint: &str) -> HubConfig {
         offline: false,
         allow_http_token: false,
         disable_symlinks: false,
+        shared_blobs: true,
         retry: RetryPolicy::default(),
         parallel: ParallelPolicy::default(),
     }

@@ -1,9 +1,11 @@
 //! A hub-compatible HTTP server (axum) that serves folders as model repos, for
 //! our tests, benchmarks and offline demos. It speaks what `huggingface_hub`
 //! and `hf-hub` use to download: repo info, tree listings, and `resolve` with
-//! HEAD, `Range` and the hub's headers and error codes. It never sends
-//! `X-Xet-Hash`, so clients use plain HTTP. It counts the bytes it serves and
-//! can misbehave on demand ([`Faults`]).
+//! HEAD, `Range` and the hub's headers and error codes. A file a test marks
+//! as stored with Xet ([`FakeHub::set_xet_hash`]) is listed with its
+//! `xetHash` and answered with `X-Xet-Hash`, as the real hub does, but its
+//! bytes still come over plain HTTP (see `xet`). It counts the bytes it
+//! serves and can misbehave on demand ([`Faults`]).
 //!
 //! Layout served: `<root>/<org>/<name>/<files…>`; the commit of a repo is a
 //! hash of its content, and `main` points to it. [`FakeHub::advance`] (or
@@ -14,6 +16,7 @@ mod faults;
 mod history;
 mod repo;
 mod routes;
+mod xet;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -44,6 +47,8 @@ pub struct HubState {
     /// Its lock is also held while a commit is archived, so two archives of
     /// one repo never copy at once.
     history: Mutex<HashMap<String, Arc<HubRepo>>>,
+    /// Files marked as stored with Xet.
+    xet: xet::XetMarks,
 }
 
 impl HubState {
@@ -59,6 +64,7 @@ impl HubState {
             authorizations: Mutex::new(Vec::new()),
             repos: Mutex::new(HashMap::new()),
             history: Mutex::new(HashMap::new()),
+            xet: xet::XetMarks::default(),
         })
     }
 
@@ -117,6 +123,16 @@ impl HubState {
         shas.retain(|s| Some(s) != main.as_ref());
         shas.extend(main);
         shas
+    }
+
+    /// Marks `path` of `id` (as `main` holds it now) as a Xet file with
+    /// `hash`; false when there is no such file.
+    fn set_xet_hash(&self, id: &str, path: &str, hash: &str) -> bool {
+        let Some(file) = self.repo(id).and_then(|r| r.file(path).cloned()) else {
+            return false;
+        };
+        self.xet.set(id, &file, hash);
+        true
     }
 
     fn faults(&self) -> Faults {
@@ -229,6 +245,18 @@ impl FakeHub {
         // cache) a half-changed folder.
         self.state.forget(id);
         self.repo(id).sha
+    }
+
+    /// Marks `path` of `id` as stored with Xet under `hash` (any text: a test
+    /// may give a wrong one): its listing entry gets `"xetHash"`, its
+    /// `resolve` answers `X-Xet-Hash`. The bytes are served as before. The
+    /// mark holds for the file's present content (`POST /_fake/xet/{org}/{name}`
+    /// does the same for a hub in another process).
+    pub fn set_xet_hash(&self, id: &str, path: &str, hash: &str) {
+        assert!(
+            self.state.set_xet_hash(id, path, hash),
+            "{id} has no file {path}"
+        );
     }
 
     /// Every commit of `id` the hub serves, oldest first; `main`'s is last.

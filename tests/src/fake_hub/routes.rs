@@ -36,6 +36,7 @@ pub fn router(state: Arc<HubState>) -> Router {
         .route("/_fake/stats", get(stats))
         .route("/_fake/faults", post(set_faults))
         .route("/_fake/advance/{org}/{name}", post(advance))
+        .route("/_fake/xet/{org}/{name}", post(super::xet::mark))
         .fallback(unknown_url)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -210,7 +211,11 @@ fn listing(state: &HubState, headers: &HeaderMap, id: &str, rev: &str, under: &s
             .into_iter()
             .filter(|e| e["path"].as_str().map_or(under.is_empty(), inside))
             .collect(),
-        None => tree_json(&repo.infos(), under),
+        None => {
+            let mut entries = tree_json(&repo.infos(), under);
+            state.xet.annotate(&repo.id, &repo.files, &mut entries);
+            entries
+        }
     };
     let mut resp = Json(entries).into_response();
     if let Some(next) = hostile.next_page {
@@ -288,6 +293,9 @@ async fn resolve(
         })
         .flatten();
     let mut resp = file_headers(&file.info(), &commit_of(&state, &repo));
+    if let Some(hash) = state.xet.of(&repo.id, &file) {
+        resp = resp.header(super::xet::HEADER, hash);
+    }
     // What the headers claim beyond the real size (a lie), and the garbage sent after it.
     let over = faults.hostile.overstate_length;
     let garbage = over + faults.hostile.extra_body_bytes;

@@ -4,7 +4,7 @@
 //! write was the bottleneck: 1 GiB took 2.0 s against curl's 0.9 s; hashing
 //! on the receiving side, 1.6 s). Existing bytes (a resumed download) are
 //! hashed first. Both threads get the same pieces (`Bytes` are shared, not
-//! copied).
+//! copied); so does the Xet hash, when asked for (`content_hash`).
 
 use std::fs::{File, OpenOptions};
 use std::io::{IoSlice, Read, Seek, SeekFrom, Write};
@@ -14,7 +14,8 @@ use reqwest::header::HeaderValue;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::cache::blob_hash::{BlobHashKind, BlobHasher};
+use super::content_hash::{ContentHasher, Digests};
+use crate::cache::blob_hash::BlobHashKind;
 use crate::error::{Error, Result};
 
 enum Msg {
@@ -39,14 +40,15 @@ pub struct BlobWriter {
     tx: Option<mpsc::Sender<Msg>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     hash_tx: Option<mpsc::Sender<Msg>>,
-    hash_task: Option<JoinHandle<String>>,
+    hash_task: Option<JoinHandle<Digests>>,
     /// Bytes in the file once everything sent is written.
     pub len: u64,
 }
 
 impl BlobWriter {
-    /// Opens (or creates) the partial file and starts hashing what it holds.
-    pub async fn open(path: &Path, kind: BlobHashKind, size: u64) -> Result<Self> {
+    /// Opens (or creates) the partial file and starts hashing what it holds
+    /// (with `xet`, its Xet hash too).
+    pub async fn open(path: &Path, kind: BlobHashKind, size: u64, xet: bool) -> Result<Self> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -64,15 +66,16 @@ impl BlobWriter {
                 .map_err(|e| Error::io("truncate", path, e))?;
             len = 0;
         }
-        let opened = tokio::task::spawn_blocking(move || -> std::io::Result<(File, BlobHasher)> {
-            let mut file = file;
-            let mut hasher = BlobHasher::new(kind, size);
-            hash_existing(&mut file, len, &mut hasher)?;
-            file.seek(SeekFrom::Start(len))?;
-            Ok((file, hasher))
-        })
-        .await
-        .map_err(|e| Error::io("read", path, std::io::Error::other(e)))?;
+        let opened =
+            tokio::task::spawn_blocking(move || -> std::io::Result<(File, ContentHasher)> {
+                let mut file = file;
+                let mut hasher = ContentHasher::new(kind, size, xet);
+                hash_existing(&mut file, len, &mut hasher)?;
+                file.seek(SeekFrom::Start(len))?;
+                Ok((file, hasher))
+            })
+            .await
+            .map_err(|e| Error::io("read", path, std::io::Error::other(e)))?;
         let (file, hasher) = opened.map_err(|e| Error::io("read", path, e))?;
         let (tx, rx) = mpsc::channel(2);
         let task = tokio::task::spawn_blocking(move || write_loop(file, rx));
@@ -80,7 +83,8 @@ impl BlobWriter {
         // kill loses nothing more, and slack here keeps the receiver from
         // waiting whenever the hashing thread is not scheduled for a moment.
         let (hash_tx, hash_rx) = mpsc::channel(16);
-        let hash_task = tokio::task::spawn_blocking(move || hash_loop(hasher, kind, size, hash_rx));
+        let fresh = move || ContentHasher::new(kind, size, xet);
+        let hash_task = tokio::task::spawn_blocking(move || hash_loop(hasher, fresh, hash_rx));
         Ok(Self {
             path: path.to_owned(),
             pending: Vec::new(),
@@ -144,8 +148,8 @@ impl BlobWriter {
         }
     }
 
-    /// Flushes to disk and returns the hex digest of the whole file.
-    pub async fn finish(&mut self) -> Result<String> {
+    /// Flushes to disk and returns the digests of the whole file.
+    pub async fn finish(&mut self) -> Result<Digests> {
         if let (false, Some(tx)) = (self.pending.is_empty(), &self.tx) {
             let batch = std::mem::take(&mut self.pending);
             self.hash(Msg::Data(batch.clone())).await;
@@ -185,19 +189,19 @@ fn is_disk_full(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28)
 }
 
+/// Hashes until the sender is dropped; a restart starts over with `fresh()`.
 fn hash_loop(
-    mut hasher: BlobHasher,
-    kind: BlobHashKind,
-    size: u64,
+    mut hasher: ContentHasher,
+    fresh: impl Fn() -> ContentHasher,
     mut rx: mpsc::Receiver<Msg>,
-) -> String {
+) -> Digests {
     while let Some(msg) = rx.blocking_recv() {
         match msg {
-            Msg::Data(pieces) => pieces.iter().for_each(|p| hasher.update(p)),
-            Msg::Restart => hasher = BlobHasher::new(kind, size),
+            Msg::Data(pieces) => hasher.update(&pieces),
+            Msg::Restart => hasher = fresh(),
         }
     }
-    hasher.finish_hex()
+    hasher.finish()
 }
 
 fn write_loop(mut file: File, mut rx: mpsc::Receiver<Msg>) -> std::io::Result<()> {
@@ -234,17 +238,18 @@ fn write_pieces(file: &mut File, pieces: &[bytes::Bytes]) -> std::io::Result<()>
     Ok(())
 }
 
-fn hash_existing(file: &mut File, len: u64, hasher: &mut BlobHasher) -> std::io::Result<()> {
+/// A buffer per read: it goes on to the Xet thread as it is.
+fn hash_existing(file: &mut File, len: u64, hasher: &mut ContentHasher) -> std::io::Result<()> {
     file.seek(SeekFrom::Start(0))?;
     let mut left = len;
-    let mut buf = vec![0u8; 1 << 20];
     while left > 0 {
-        let want = left.min(buf.len() as u64) as usize;
-        let n = file.read(&mut buf[..want])?;
+        let mut buf = vec![0u8; left.min(1 << 20) as usize];
+        let n = file.read(&mut buf)?;
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        buf.truncate(n);
+        hasher.update(&[bytes::Bytes::from(buf)]);
         left -= n as u64;
     }
     Ok(())

@@ -25,6 +25,10 @@ pub struct HubConfig {
     /// `HF_HUB_DISABLE_SYMLINKS`: snapshot files are the blobs themselves,
     /// as huggingface_hub writes them (see `download::placement`).
     pub disable_symlinks: bool,
+    /// Downloads of Xet files join huggingface_hub 2.5's shared blob store
+    /// (reuse a payload, publish a download): unless `HF_HUB_DISABLE_SHARED_BLOBS`
+    /// or `HF_HUB_DISABLE_XET` is set, which turn the store off for Python too.
+    pub shared_blobs: bool,
     /// How transfers cope with a bad network.
     pub retry: RetryPolicy,
     /// When and how wide a file is fetched in parallel ranges.
@@ -152,6 +156,7 @@ impl HubConfig {
             offline: env.flag("HF_HUB_OFFLINE"),
             allow_http_token: env.flag("HAID_ALLOW_HTTP_TOKEN"),
             disable_symlinks: env.flag("HF_HUB_DISABLE_SYMLINKS"),
+            shared_blobs: crate::cache::shared_store::enabled(env),
             retry: RetryPolicy::default(),
             parallel: ParallelPolicy::from_env(env),
         }
@@ -192,6 +197,14 @@ mod tests {
         assert!(!c.disable_symlinks);
         let env = Env::from_pairs([("HF_HUB_DISABLE_SYMLINKS", "1")]);
         assert!(HubConfig::from_env(&env, home.path()).disable_symlinks);
+        assert!(c.shared_blobs);
+        for off in ["HF_HUB_DISABLE_SHARED_BLOBS", "HF_HUB_DISABLE_XET"] {
+            let env = Env::from_pairs([(off, "1")]);
+            assert!(
+                !HubConfig::from_env(&env, home.path()).shared_blobs,
+                "{off}"
+            );
+        }
         let env = Env::from_pairs([("HF_TOKEN", "hf_env")]);
         let c = HubConfig::from_env(&env, home.path());
         assert_eq!(c.token.as_deref(), Some("hf_env"));

@@ -6,10 +6,14 @@
 //! reads as `partial` (never as garbage to prune) and resumes: resolve the
 //! commit → check disk space → write `trees/<commit>.json`, then
 //! `refs/<rev>` → fetch each blob under its lock → link the snapshot.
+//! A Xet file joins huggingface_hub 2.5's shared blob store under the same
+//! lock: linked to a payload that holds its bytes instead of fetched, or
+//! published once fetched (`shared_blobs`).
 
 mod api_retry;
 mod blob_writer;
 pub mod config;
+mod content_hash;
 pub mod crash;
 pub mod http;
 mod hub_errors;
@@ -20,13 +24,16 @@ pub mod manager;
 mod ordered_hash;
 mod parallel;
 pub mod placement;
+mod plan;
 mod positioned;
 pub mod progress;
 mod ranges_file;
 pub mod rate;
 pub mod remote;
+mod shared_blobs;
 mod spans;
 mod transfer;
+mod xet_hash;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -46,6 +53,9 @@ use crate::cache::{scan_repo, BlobName, CommitHash, RefName, RepoId};
 use crate::error::{Error, ErrorKind, Result};
 use crate::file_set::FileSet;
 use placement::SnapshotStyle;
+pub use plan::free_space;
+use plan::{check_space, Plan};
+use shared_blobs::StoreFile;
 
 /// Files fetched at once within one model.
 pub const DEFAULT_FILE_CONCURRENCY: usize = 8;
@@ -141,7 +151,12 @@ pub async fn download(
         style == SnapshotStyle::Files
             && placement::is_placed(&repo_dir, &snapshot.commit, &f.path, f.size)
     };
-    let plan = Plan::of(&blobs_dir, &files, placed);
+    // A file the shared store holds is linked, not fetched: no space for it.
+    let in_store = |f: &RemoteFile| {
+        StoreFile::of(&hub.config, style, cache_dir, &blobs_dir, f)
+            .is_some_and(|s| s.payload_there())
+    };
+    let plan = Plan::of(&blobs_dir, &files, placed, in_store);
     check_space(cache_dir, plan.to_fetch)?;
     let repo_dir = layout::prepare_repo(cache_dir, &req.repo)?;
     // Without symlinks, a blob an older revision still links to (a cache
@@ -296,16 +311,7 @@ impl Job<'_> {
         }
         let restored = || files && placement::restore_blob(self.repo_dir, file.etag(), file.size);
         if !blob_is_there(&blob, file.size) && !restored() {
-            let transfer = transfer::Transfer {
-                hub: self.hub,
-                repo: self.repo,
-                commit: self.commit,
-                file,
-                blobs_dir: self.blobs_dir,
-                cancel: self.cancel,
-                progress: &fp,
-            };
-            transfer.run().await?;
+            self.bring(file, &fp).await?;
         }
         // Linked at once (as huggingface_hub does): a download stopped later
         // leaves a usable, partial snapshot, not unreferenced blobs.
@@ -322,88 +328,42 @@ impl Job<'_> {
         fp.done();
         Ok(())
     }
+
+    /// Makes the blob of `file` exist: linked to the shared store's payload
+    /// when that holds its bytes, else downloaded (and, a Xet file, published
+    /// to the store). A reused file counts as already there: no byte of it
+    /// is reported received, and its `file_done` moves it to the finished total.
+    async fn bring(&self, file: &RemoteFile, fp: &progress::FileProgress) -> Result<()> {
+        let store = StoreFile::of(
+            &self.hub.config,
+            self.style,
+            self.cache_dir,
+            self.blobs_dir,
+            file,
+        );
+        if let Some(store) = &store {
+            if store.reuse().await {
+                return Ok(());
+            }
+        }
+        let transfer = transfer::Transfer {
+            hub: self.hub,
+            repo: self.repo,
+            commit: self.commit,
+            file,
+            blobs_dir: self.blobs_dir,
+            cancel: self.cancel,
+            progress: fp,
+            xet: store.is_some(),
+        };
+        let xet = transfer.run().await?;
+        match store {
+            Some(store) => store.publish(xet).await,
+            None => Ok(()),
+        }
+    }
 }
 
 fn blob_is_there(blob: &Path, size: u64) -> bool {
     std::fs::metadata(blob).is_ok_and(|m| m.is_file() && m.len() == size)
-}
-
-/// Bytes of the selected files: total, finished, partially there, to fetch.
-struct Plan {
-    total: u64,
-    finished: u64,
-    partial: u64,
-    to_fetch: u64,
-}
-
-impl Plan {
-    fn of(blobs_dir: &Path, files: &[&RemoteFile], placed: impl Fn(&RemoteFile) -> bool) -> Self {
-        let mut plan = Plan {
-            total: 0,
-            finished: 0,
-            partial: 0,
-            to_fetch: 0,
-        };
-        for f in files {
-            plan.total += f.size;
-            if blob_is_there(&blobs_dir.join(f.etag().as_str()), f.size) || placed(f) {
-                plan.finished += f.size;
-                continue;
-            }
-            let serial = std::fs::metadata(blobs_dir.join(f.etag().incomplete_name()))
-                .map_or(0, |m| m.len())
-                .min(f.size);
-            let part = serial.max(parallel::present(blobs_dir, f.etag(), f.size));
-            plan.partial += part;
-            plan.to_fetch += f.size - part;
-        }
-        plan
-    }
-}
-
-/// Free bytes (what a user may still fill) on the file system that holds
-/// `dir`, or will hold it: a cache that does not exist yet is on the file
-/// system of its nearest existing folder. `None` when the system cannot tell.
-pub fn free_space(dir: &Path) -> Option<u64> {
-    let existing = dir.ancestors().find(|d| d.is_dir())?;
-    fs4::available_space(existing).ok()
-}
-
-/// Refuses to start what cannot finish: the bytes still to fetch must fit.
-fn check_space(cache_dir: &Path, needed: u64) -> Result<()> {
-    let Some(available) = free_space(cache_dir) else {
-        return Ok(()); // Unknown (exotic file system): the write will tell.
-    };
-    if needed > available {
-        return Err(Error::DiskFull {
-            dir: cache_dir.to_owned(),
-            needed,
-            available,
-        });
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_full_disk_is_refused_before_starting() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = check_space(dir.path(), u64::MAX).unwrap_err();
-        assert_eq!(err.kind(), crate::ErrorKind::DiskFull);
-        assert!(err.to_string().contains("free up space"), "{err}");
-        check_space(dir.path(), 1).unwrap();
-    }
-
-    #[test]
-    fn free_space_of_a_cache_not_made_yet_is_its_parents() {
-        let dir = tempfile::tempdir().unwrap();
-        let here = free_space(dir.path()).unwrap();
-        assert!(here > 0);
-        let later = free_space(&dir.path().join("not/made/yet/hub")).unwrap();
-        // The same file system, a moment later: about the same.
-        assert!(later.abs_diff(here) < 1 << 30, "{here} vs {later}");
-    }
 }

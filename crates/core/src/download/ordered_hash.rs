@@ -8,15 +8,17 @@
 //! faster (1 GiB on 8 throttled connections: 14.05 s against 14.69 s),
 //! because the hash overlaps the transfer instead of coming after the last
 //! byte. The one-pass way stays as `follow: false` (`HAID_HASH_AT_END=1`)
-//! for that measurement.
+//! for that measurement. The Xet hash, when asked for, is fed the same
+//! bytes in the same order (`content_hash`).
 
 use std::fs::File;
 use std::ops::Range;
 use std::sync::Arc;
 
+use super::content_hash::{ContentHasher, Digests};
 use super::positioned::read_exact_at;
 use super::spans::Spans;
-use crate::cache::blob_hash::{BlobHashKind, BlobHasher};
+use crate::cache::blob_hash::BlobHashKind;
 
 /// Read-back size.
 const READ: usize = 1 << 20;
@@ -24,7 +26,7 @@ const READ: usize = 1 << 20;
 /// Hashes `0..size` of a file as its ranges are reported written.
 #[derive(Debug)]
 pub struct OrderedHasher {
-    hasher: BlobHasher,
+    hasher: ContentHasher,
     file: Arc<File>,
     size: u64,
     /// Bytes `0..hashed` are in the hash.
@@ -37,9 +39,16 @@ pub struct OrderedHasher {
 impl OrderedHasher {
     /// A hash of `file` (`size` bytes), of which `done` is already written.
     /// With `follow` false nothing is hashed until [`OrderedHasher::finish`].
-    pub fn new(kind: BlobHashKind, file: Arc<File>, size: u64, done: &Spans, follow: bool) -> Self {
+    /// `kind` and `xet` say which hashes (see [`ContentHasher::new`]).
+    pub fn new(
+        (kind, xet): (BlobHashKind, bool),
+        file: Arc<File>,
+        size: u64,
+        done: &Spans,
+        follow: bool,
+    ) -> Self {
         Self {
-            hasher: BlobHasher::new(kind, size),
+            hasher: ContentHasher::new(kind, size, xet),
             file,
             size,
             hashed: 0,
@@ -60,7 +69,7 @@ impl OrderedHasher {
         let len: u64 = pieces.iter().map(|p| p.len() as u64).sum();
         let end = start + len;
         if self.follow && start == self.hashed {
-            pieces.iter().for_each(|p| self.hasher.update(p));
+            self.hasher.update(pieces);
             self.hashed = end;
         } else if end > self.hashed {
             // Overlapping what is hashed (a server that ignored `Range`
@@ -84,20 +93,20 @@ impl OrderedHasher {
         Ok(())
     }
 
+    /// A buffer per read: it goes on to the Xet thread as it is.
     fn read_into_hash(&mut self, range: Range<u64>) -> std::io::Result<()> {
-        let mut buf = vec![0u8; READ];
         let mut pos = range.start;
         while pos < range.end {
-            let n = (range.end - pos).min(READ as u64) as usize;
-            read_exact_at(&self.file, &mut buf[..n], pos)?;
-            self.hasher.update(&buf[..n]);
-            pos += n as u64;
+            let mut buf = vec![0u8; (range.end - pos).min(READ as u64) as usize];
+            read_exact_at(&self.file, &mut buf, pos)?;
+            pos += buf.len() as u64;
+            self.hasher.update(&[bytes::Bytes::from(buf)]);
         }
         Ok(())
     }
 
-    /// The hex digest of the whole file; an error if some bytes were never written.
-    pub fn finish(mut self) -> std::io::Result<String> {
+    /// The digests of the whole file; an error if some bytes were never written.
+    pub fn finish(mut self) -> std::io::Result<Digests> {
         self.catch_up()?;
         if self.hashed != self.size {
             return Err(std::io::Error::other(format!(
@@ -105,23 +114,31 @@ impl OrderedHasher {
                 self.hashed, self.size
             )));
         }
-        Ok(self.hasher.finish_hex())
+        Ok(self.hasher.finish())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::blob_hash::BlobHasher;
     use crate::download::positioned::write_all_at;
+    use crate::download::xet_hash::XetHasher;
 
     fn content(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 7 % 251) as u8).collect()
     }
 
-    fn whole_hash(data: &[u8]) -> String {
+    /// Both hashes of `data` in one pass.
+    fn whole_hash(data: &[u8]) -> Digests {
         let mut h = BlobHasher::new(BlobHashKind::Sha256, data.len() as u64);
         h.update(data);
-        h.finish_hex()
+        let mut xet = XetHasher::new();
+        xet.update(data);
+        Digests {
+            blob: h.finish_hex(),
+            xet: Some(xet.finish()),
+        }
     }
 
     /// Writes `data` in `order` of 1,000-byte pieces, reporting each; the digest.
@@ -130,7 +147,7 @@ mod tests {
         order: &[usize],
         done: &Spans,
         follow: bool,
-    ) -> (String, Vec<u64>) {
+    ) -> (Digests, Vec<u64>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         let file = Arc::new(
@@ -147,7 +164,8 @@ mod tests {
             write_all_at(&file, &data[s.start as usize..s.end as usize], s.start).unwrap();
         }
         let size = data.len() as u64;
-        let mut h = OrderedHasher::new(BlobHashKind::Sha256, file.clone(), size, done, follow);
+        let kind = (BlobHashKind::Sha256, true);
+        let mut h = OrderedHasher::new(kind, file.clone(), size, done, follow);
         let mut prefix = Vec::new();
         for &i in order {
             let (a, b) = (i * 1000, ((i + 1) * 1000).min(data.len()));
@@ -181,6 +199,17 @@ mod tests {
     }
 
     #[test]
+    fn the_xet_hash_follows_the_prefix_over_many_chunks() {
+        // 200 pieces in a scrambled order: the Xet hash must see them in file order.
+        let data: Vec<u8> = (0..200_000u64)
+            .map(|i| (i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8)
+            .collect();
+        let order: Vec<usize> = (0..200).map(|i| (i * 37) % 200).collect();
+        let (digest, _) = hash_in_order(&data, &order, &Spans::default(), true);
+        assert_eq!(digest, whole_hash(&data));
+    }
+
+    #[test]
     fn a_resumed_file_hashes_what_was_written_before() {
         let data = content(10_000);
         let mut done = Spans::default();
@@ -204,7 +233,8 @@ mod tests {
     fn a_range_never_written_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let file = Arc::new(File::create(dir.path().join("f")).unwrap());
-        let h = OrderedHasher::new(BlobHashKind::Sha256, file, 10, &Spans::default(), true);
+        let kind = (BlobHashKind::Sha256, false);
+        let h = OrderedHasher::new(kind, file, 10, &Spans::default(), true);
         assert!(h.finish().is_err());
     }
 }

@@ -51,6 +51,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::content_hash::Digests;
 use super::ordered_hash::OrderedHasher;
 use super::ranges_file::{self, RangesFile};
 use super::spans::{self, Spans};
@@ -67,8 +68,8 @@ pub(crate) use pace::{SlowWatch, ONE_IS_ENOUGH};
 
 /// How the parallel fetch ended.
 pub(crate) enum Fetched {
-    /// Every byte written; the file's digest.
-    Digest(String),
+    /// Every byte written; the file's digests.
+    Digest(Digests),
     /// The server refuses ranges: the file goes to one stream.
     NoRanges,
 }
@@ -141,7 +142,13 @@ pub(crate) async fn fetch(
     let policy = t.hub.config.parallel;
     let pieces = spans::plan(size, &done, spans::piece_size(size, policy.per_file));
     let width = policy.per_file.min(pieces.len()).max(1);
-    let hasher = OrderedHasher::new(kind, file.clone(), size, &done, !policy.hash_at_end);
+    let hasher = OrderedHasher::new(
+        (kind, t.xet),
+        file.clone(),
+        size,
+        &done,
+        !policy.hash_at_end,
+    );
     let (threads, writer) = writer::start(file, record, hasher, width);
     let shared = Shared {
         t,
@@ -157,7 +164,7 @@ pub(crate) async fn fetch(
     let (written, hashed) = threads.finish().await;
     // A full disk first: it is why the connections stopped.
     written.map_err(|e| write_error(&parts, e))?;
-    if let Fetched::NoRanges = ended? {
+    if !ended? {
         return Ok(Fetched::NoRanges);
     }
     let hash_error = |e| Error::io("hash", &parts, e);
@@ -229,7 +236,8 @@ fn adopt_serial(parts: &Path, incomplete: &Path, size: u64) -> Option<Spans> {
 impl Shared<'_> {
     /// The first connection alone until its answer says whether the server
     /// serves ranges; then the others, while the supervisor watches them.
-    async fn run_all(&self, alone_first: bool) -> Result<Fetched> {
+    /// False when the server refuses ranges.
+    async fn run_all(&self, alone_first: bool) -> Result<bool> {
         let (ranges_ok, decided) = oneshot::channel();
         let first = self.worker(0, Some(ranges_ok));
         let rest = async {
@@ -251,14 +259,14 @@ impl Shared<'_> {
             () = self.supervise() => unreachable!("the supervisor never ends"),
         };
         match (first, rest) {
-            (Err(End::NoRanges), _) => Ok(Fetched::NoRanges),
+            (Err(End::NoRanges), _) => Ok(false),
             (Err(End::Failed(e)), _) | (_, Err(End::Failed(e))) => Err(e),
             (Err(End::Cancelled), _) | (_, Err(End::Cancelled)) | (_, Err(End::NoRanges)) => {
                 Err(Error::Cancelled {
                     repo: self.t.repo.id(),
                 })
             }
-            (Ok(()), Ok(())) => Ok(Fetched::Digest(String::new())),
+            (Ok(()), Ok(())) => Ok(true),
         }
     }
 

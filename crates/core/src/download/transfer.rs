@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::api_retry::retry_after;
 use super::blob_writer::BlobWriter;
+use super::content_hash::Digests;
 use super::crash::{self, Step};
 use super::http::{describe, unfollowed_redirect};
 use super::parallel;
@@ -56,6 +57,8 @@ pub(crate) struct Transfer<'a> {
     pub blobs_dir: &'a Path,
     pub cancel: &'a CancellationToken,
     pub progress: &'a FileProgress,
+    /// Compute the file's Xet hash along with its etag's (for the shared store).
+    pub xet: bool,
 }
 
 impl Transfer<'_> {
@@ -69,7 +72,8 @@ impl Transfer<'_> {
 
     /// Makes `blobs/<etag>` exist with verified content. The caller holds the
     /// blob's lock. A checksum mismatch deletes the partial and tries once more.
-    pub async fn run(&self) -> Result<()> {
+    /// Returns the file's Xet hash when `xet` asked for it.
+    pub async fn run(&self) -> Result<Option<String>> {
         let etag = self.file.etag().as_str();
         let kind = BlobHashKind::of_etag(etag).ok_or_else(|| Error::Network {
             repo: self.repo.id(),
@@ -80,20 +84,20 @@ impl Transfer<'_> {
         })?;
         let mut last = String::new();
         for _ in 0..2 {
-            let (digest, from) = self.fetch_somehow(kind).await?;
-            if digest == etag {
+            let (digests, from) = self.fetch_somehow(kind).await?;
+            if digests.blob == etag {
                 let to = self.blob();
                 crate::fs_retry::rename(&from, &to)?;
                 // Whichever way it came, the other way's leftovers go.
                 parallel::discard(self.blobs_dir, self.file.etag());
                 let _ = std::fs::remove_file(self.incomplete());
                 crash::reached(Step::Blob);
-                return Ok(());
+                return Ok(digests.xet);
             }
             let _ = std::fs::remove_file(&from);
             parallel::discard(self.blobs_dir, self.file.etag());
             self.progress.reset();
-            last = digest;
+            last = digests.blob;
         }
         Err(Error::Checksum {
             path: self.file.path.to_string(),
@@ -109,7 +113,7 @@ impl Transfer<'_> {
     /// on disk already), and goes over to ranges once that stream proves
     /// slow (`parallel::SlowWatch`): on a fast link one stream is as fast,
     /// and our parallel path cost a third more time than it on loopback.
-    async fn fetch_somehow(&self, kind: BlobHashKind) -> Result<(String, PathBuf)> {
+    async fn fetch_somehow(&self, kind: BlobHashKind) -> Result<(Digests, PathBuf)> {
         if self.hub.config.parallel.splits(self.file.size) {
             let in_ranges = parallel::present(self.blobs_dir, self.file.etag(), self.file.size) > 0;
             if !in_ranges {
@@ -131,9 +135,9 @@ impl Transfer<'_> {
 
     /// Brings `.incomplete` to the full size and returns its digest; `None`
     /// when, with `may_split`, the stream ran too slow and stopped for ranges.
-    async fn fetch(&self, kind: BlobHashKind, may_split: bool) -> Result<Option<String>> {
+    async fn fetch(&self, kind: BlobHashKind, may_split: bool) -> Result<Option<Digests>> {
         let path = self.incomplete();
-        let mut writer = BlobWriter::open(&path, kind, self.file.size).await?;
+        let mut writer = BlobWriter::open(&path, kind, self.file.size, self.xet).await?;
         self.progress.present(writer.len);
         let mut watch = may_split.then(|| parallel::SlowWatch::new(writer.len));
         let policy = self.hub.config.retry;

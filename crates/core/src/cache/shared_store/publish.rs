@@ -63,6 +63,20 @@ pub fn publish(
     hash: &XetHash,
     size: u64,
 ) -> io::Result<Option<Published>> {
+    publish_verified(cache, blob, hash, size, |_| true)
+}
+
+/// [`publish`], where a payload the store already holds is taken instead of
+/// the download only if `accept_existing` vouches for it (asked under the
+/// payload's lock): a payload of the right size but other bytes must not
+/// replace a verified download. Refused, `blob` stays a regular file.
+pub fn publish_verified(
+    cache: &Path,
+    blob: &Path,
+    hash: &XetHash,
+    size: u64,
+    accept_existing: impl FnOnce(&Path) -> bool,
+) -> io::Result<Option<Published>> {
     let Some(store) = ensure_store(cache) else {
         return Ok(None);
     };
@@ -75,6 +89,9 @@ pub fn publish(
     };
     let target = store.payload_path(hash);
     let there = store.payload(hash).is_some_and(|p| p.size == size);
+    if there && !accept_existing(&target) {
+        return Ok(None);
+    }
     let tmp_link = make_temporary_link(blob, &target)?;
     step();
     let result = (|| {
