@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::RepoScanner;
 use crate::cache::dir_handle::{DirHandle, FileStat, Kind};
 use crate::cache::paths::{is_under, resolve_link};
+use crate::cache::shared_store::SharedStore;
 
 impl RepoScanner<'_> {
     /// A snapshot file that is the blob itself (caches written without symlinks).
@@ -91,6 +92,16 @@ impl RepoScanner<'_> {
     /// A blob that is itself a symlink (huggingface_hub's shared store): follow
     /// it only if its final target is still inside the cache.
     fn follow_inside(&mut self, file: &Path, blob: &Path) -> Option<FileStat> {
+        // The usual case, a managed link to a payload, is read as the
+        // store's rules read it: without resolving every folder of the path
+        // (canonicalize costs a readlink per component, per shared blob).
+        if let Some(payload) =
+            SharedStore::open(self.cache_root).and_then(|s| s.linked_payload(blob))
+        {
+            return fs::symlink_metadata(&payload.path)
+                .ok()
+                .map(|m| FileStat::from_metadata(&payload.path, &m));
+        }
         match dunce::canonicalize(blob) {
             Ok(real) if real.starts_with(self.cache_root) => fs::metadata(&real)
                 .ok()
