@@ -20,7 +20,7 @@ pub fn arm_crash_after(n: usize) {
 
 /// One step that changed the store is done.
 pub(crate) fn step() {
-    #[cfg(test)]
+    #[cfg(all(test, unix))]
     in_tests::step();
     if let Some(n) = ARMED.get() {
         if REACHED.fetch_add(1, Ordering::SeqCst) + 1 == *n {
@@ -29,7 +29,8 @@ pub(crate) fn step() {
     }
 }
 
-#[cfg(test)]
+/// The store's tests make links, so they run on Unix only.
+#[cfg(all(test, unix))]
 pub(super) mod in_tests {
     use std::cell::Cell;
 
