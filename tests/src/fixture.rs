@@ -168,3 +168,17 @@ pub fn weights(seed: u8, n: usize) -> Vec<u8> {
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
+
+/// `n` bytes that never repeat at any offset (xorshift): a range misplaced by
+/// any amount shows, and Xet chunks them into many chunks, as real weights.
+pub fn noise(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}

@@ -13,6 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use haid_models_tests::fake_hub::{FakeHub, Faults, HubRepo};
+use haid_models_tests::fixture::noise;
 use haid_models_tests::output::{assert_ok, json_ok, ndjson, stderr};
 use haid_models_tests::{haid, python};
 use sha2::{Digest, Sha256};
@@ -28,19 +29,6 @@ struct World {
     repo: HubRepo,
 }
 
-/// Bytes that never repeat at any offset a range could be misplaced by.
-fn noise(seed: u64, n: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 impl World {
     /// A repo of one `mb` MiB file (and, with `small`, a config beside it).
     fn new(mb: u64, small: bool) -> Self {
@@ -49,7 +37,11 @@ impl World {
         let dir = hub.root.join(ID);
         std::fs::create_dir_all(&dir).unwrap();
         // Not a whole number of pieces: the last one is short.
-        std::fs::write(dir.join("model.safetensors"), noise(mb, mb * MB + 12_345)).unwrap();
+        std::fs::write(
+            dir.join("model.safetensors"),
+            noise(mb, (mb * MB + 12_345) as usize),
+        )
+        .unwrap();
         if small {
             std::fs::write(dir.join("config.json"), b"{\"dim\": 8}").unwrap();
         }

@@ -12,26 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use haid_models_tests::fake_hub::{FakeHub, Faults, HubRepo};
-use haid_models_tests::fixture::etag;
+use haid_models_tests::fixture::{etag, noise};
 use haid_models_tests::haid;
 use haid_models_tests::output::{assert_ok, ndjson, stderr};
 use haid_models_tests::python::{self, run_json};
 use serde_json::Value;
 
 const WEIGHTS: &str = "model.safetensors";
-
-/// Bytes that chunk as real weights do (many Xet chunks, none repeated).
-fn noise(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 struct World {
     tmp: tempfile::TempDir,

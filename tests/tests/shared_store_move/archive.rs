@@ -14,9 +14,8 @@ use super::{
     CONFIG_B,
 };
 
-#[test]
-fn an_export_of_a_shared_model_holds_its_bytes_as_a_regular_blob_and_imports_anywhere() {
-    let s = Shared::new();
+/// `org/a` exported to `a.tar` beside the cache.
+fn export_a(s: &Shared) -> std::path::PathBuf {
     let tar = s.root().join("a.tar");
     let out = s
         .haid(&s.fx.cache)
@@ -25,6 +24,13 @@ fn an_export_of_a_shared_model_holds_its_bytes_as_a_regular_blob_and_imports_any
         .output()
         .unwrap();
     assert_ok(&out);
+    tar
+}
+
+#[test]
+fn an_export_of_a_shared_model_holds_its_bytes_as_a_regular_blob_and_imports_anywhere() {
+    let s = Shared::new();
+    let tar = export_a(&s);
     // Unpacked by plain tar: the blob is a regular file, its bytes the payload's.
     let unpacked = s.root().join("unpacked");
     fs::create_dir_all(&unpacked).unwrap();
@@ -69,14 +75,7 @@ fn an_export_of_a_shared_model_holds_its_bytes_as_a_regular_blob_and_imports_any
 #[test]
 fn an_import_into_a_cache_whose_store_holds_the_payload_links_to_it_instead_of_a_copy() {
     let s = Shared::new();
-    let tar = s.root().join("a.tar");
-    let out = s
-        .haid(&s.fx.cache)
-        .args(["export", "org/a", "-o"])
-        .arg(&tar)
-        .output()
-        .unwrap();
-    assert_ok(&out);
+    let tar = export_a(&s);
     let target = s.root().join("target");
     let e = etag(&s.weights);
     repo(

@@ -62,6 +62,19 @@ pub fn is_under(path: &Path, root: &Path) -> bool {
         || root.ends_with(b"/") && path.starts_with(root)
 }
 
+/// A symlink to a file: the cache's links (snapshot files to blobs, repo
+/// blobs to the shared store's payloads) are all to files.
+#[cfg(unix)]
+pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+/// A symlink to a file (Windows makes links to files and to folders apart).
+#[cfg(windows)]
+pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::windows::fs::symlink_file(target, link)
+}
+
 /// Seconds since the epoch, floored (times before 1970 clamp to 0).
 pub fn unix_seconds(time: std::io::Result<SystemTime>) -> i64 {
     time.ok()

@@ -12,6 +12,7 @@ use super::paths::{file_name, unix_seconds, FileIdentity, OS_LITTER};
 use super::refs_scan::{read_refs, RefsRead};
 use super::repo::RepoId;
 use super::report::{BrokenRef, CachedRepo, CachedRevision, RepoState, ScanWarning};
+use super::shared_store::SharedStore;
 use super::tree::TreeListing;
 
 mod blob_links;
@@ -43,6 +44,8 @@ struct RepoScanner<'a> {
     id: &'a RepoId,
     repo_path: PathBuf,
     blobs_dir: Option<DirHandle>,
+    /// The cache's shared store, opened at the first blob that is a link.
+    store: std::cell::OnceCell<Option<SharedStore>>,
     /// Each blob once, by index; keyed by the raw path bytes (hashing a
     /// `Path` walks its components, which shows in a 100k-file scan).
     blob_index: HashMap<OsString, usize>,
@@ -70,6 +73,7 @@ pub fn scan_repo_dir(cache_root: &Path, id: &RepoId) -> Option<RepoScan> {
         id,
         repo_path,
         blobs_dir: None,
+        store: std::cell::OnceCell::new(),
         blob_index: HashMap::new(),
         blobs: Vec::new(),
         warnings: Vec::new(),

@@ -14,8 +14,7 @@ use super::prune::plan_prune_from;
 use super::report::CacheReport;
 use super::safe_fs::{remove_inside, size_of};
 use super::scan::scan_cache;
-use super::shared_store::SharedStore;
-use super::RepoId;
+use super::shared_store::{repo_of_blob, SharedStore};
 use crate::error::Result;
 use crate::location::CacheLocation;
 use crate::manifest::{Manifest, RepoKey, OTHER_GROUP};
@@ -161,8 +160,7 @@ fn shared_space(cache_dir: &Path) -> Vec<SharedSpace> {
                 .references(&p.hash)
                 .unwrap_or_default()
                 .iter()
-                .filter_map(|blob| blob.parent()?.parent()?.file_name()?.to_str())
-                .filter_map(|folder| RepoId::from_folder_name(folder).ok())
+                .filter_map(|blob| repo_of_blob(blob))
                 .map(|id| id.id())
                 .collect();
             repos.dedup();

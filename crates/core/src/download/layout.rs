@@ -124,15 +124,7 @@ pub(crate) fn real_folders(snapshot: &Path, path: &RepoFilePath) -> Result<()> {
     Ok(())
 }
 
-#[cfg(unix)]
-pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
-
-#[cfg(windows)]
-pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
-    std::os::windows::fs::symlink_file(target, link)
-}
+pub(crate) use crate::cache::paths::symlink;
 
 #[cfg(test)]
 mod tests {

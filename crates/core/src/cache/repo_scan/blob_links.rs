@@ -95,9 +95,10 @@ impl RepoScanner<'_> {
         // The usual case, a managed link to a payload, is read as the
         // store's rules read it: without resolving every folder of the path
         // (canonicalize costs a readlink per component, per shared blob).
-        if let Some(payload) =
-            SharedStore::open(self.cache_root).and_then(|s| s.linked_payload(blob))
-        {
+        let store = self
+            .store
+            .get_or_init(|| SharedStore::open(self.cache_root));
+        if let Some(payload) = store.as_ref().and_then(|s| s.linked_payload(blob)) {
             return fs::symlink_metadata(&payload.path)
                 .ok()
                 .map(|m| FileStat::from_metadata(&payload.path, &m));

@@ -72,13 +72,6 @@ impl SharedStore {
         })
     }
 
-    /// The store a repo blob `<cache>/<repo>/blobs/<name>` would link into,
-    /// found from the blob's own path (for callers that hold no cache root).
-    pub fn of_blob(blob: &Path) -> Option<Self> {
-        let cache = blob.parent()?.parent()?.parent()?;
-        Self::open(cache)
-    }
-
     /// The cache the store belongs to.
     pub fn cache(&self) -> &Path {
         &self.cache
@@ -241,10 +234,7 @@ impl SharedStore {
         let mut repos: Vec<RepoId> = text
             .lines()
             .filter_map(|line| self.reference_line(line))
-            .filter_map(|blob| {
-                let folder = blob.parent()?.parent()?.file_name()?.to_str()?.to_owned();
-                RepoId::from_folder_name(&folder).ok()
-            })
+            .filter_map(|blob| repo_of_blob(&blob))
             .collect();
         repos.sort_by_key(RepoId::id);
         repos.dedup();
@@ -291,6 +281,13 @@ impl SharedStore {
         out.sort();
         out
     }
+}
+
+/// The repo a repo blob path (`<cache>/<repo folder>/blobs/<name>`, as
+/// `.refs` names it) belongs to.
+pub fn repo_of_blob(blob: &Path) -> Option<RepoId> {
+    let folder = blob.parent()?.parent()?.file_name()?.to_str()?;
+    RepoId::from_folder_name(folder).ok()
 }
 
 /// Whether `dir` is an owned store: a real folder holding a regular marker

@@ -10,9 +10,11 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::crash::step;
+use super::lock::open_shared_file;
 use super::sweep::{set_mode, temporary_beside};
 use super::{is_marked, SharedStore, LAYOUT, MARKER, STORE_DIR};
 use crate::cache::names::XetHash;
+use crate::cache::paths::symlink;
 
 /// How a download ended up in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,33 +162,11 @@ fn make_temporary_link(blob: &Path, target: &Path) -> io::Result<PathBuf> {
     Ok(tmp)
 }
 
-#[cfg(unix)]
-fn symlink(target: &Path, link: &Path) -> io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
-
-#[cfg(windows)]
-fn symlink(target: &Path, link: &Path) -> io::Result<()> {
-    std::os::windows::fs::symlink_file(target, link)
-}
-
 /// Appends one line to `.refs` (never through a symlink) and flushes it.
 fn append_reference(list: &Path, line: &str) -> io::Result<()> {
     let mut options = OpenOptions::new();
     options.append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW).mode(0o666);
-    }
-    let mut file = options.open(list)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::other(format!(
-            "{} is not a regular file",
-            list.display()
-        )));
-    }
-    set_mode(list, 0o666);
+    let mut file = open_shared_file(list, &mut options)?;
     file.write_all(format!("{line}\n").as_bytes())?;
     file.sync_all()
 }

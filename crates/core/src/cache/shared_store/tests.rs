@@ -25,6 +25,23 @@ fn repo_blob(cache: &Path, repo: &str, bytes: &[u8]) -> PathBuf {
     blob
 }
 
+/// Where a second repo's blob of the same file goes (its `blobs/` made).
+fn second_blob(cache: &Path) -> PathBuf {
+    let blob = cache.join("models--c--d/blobs").join(ETAG);
+    fs::create_dir_all(blob.parent().unwrap()).unwrap();
+    blob
+}
+
+/// `hello` published from `models--a--b`, then linked from `models--c--d`:
+/// the two sharers' blobs.
+fn two_sharers(cache: &Path, h: &XetHash) -> (PathBuf, PathBuf) {
+    let first = repo_blob(cache, "models--a--b", b"hello");
+    publish(cache, &first, h, 5).unwrap();
+    let second = second_blob(cache);
+    assert!(try_link(cache, &second, h, 5, |_| true));
+    (first, second)
+}
+
 fn cache() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dunce::canonicalize(dir.path()).unwrap();
@@ -81,8 +98,7 @@ fn publish_link_and_collect_follow_the_references() {
     );
 
     // A second repo reuses it, after the caller's check of the bytes.
-    let second = root.join("models--c--d/blobs").join(ETAG);
-    fs::create_dir_all(second.parent().unwrap()).unwrap();
+    let second = second_blob(&root);
     assert!(
         !try_link(&root, &second, &h, 4, |_| true),
         "a size that differs is no match"
@@ -289,8 +305,7 @@ fn a_kill_at_any_step_of_a_link_loses_nothing() {
         let (_t, root) = cache();
         let first = repo_blob(&root, "models--a--b", b"hello");
         publish(&root, &first, &hash('a'), 5).unwrap();
-        let second = root.join("models--c--d/blobs").join(ETAG);
-        fs::create_dir_all(second.parent().unwrap()).unwrap();
+        let second = second_blob(&root);
         let killed = killed_at(k, || {
             try_link(&root, &second, &hash('a'), 5, |_| true);
         });
@@ -318,11 +333,7 @@ fn a_kill_at_any_step_of_a_collection_keeps_what_is_referenced() {
         loop {
             let (_t, root) = cache();
             let h = hash('a');
-            let first = repo_blob(&root, "models--a--b", b"hello");
-            publish(&root, &first, &h, 5).unwrap();
-            let second = root.join("models--c--d/blobs").join(ETAG);
-            fs::create_dir_all(second.parent().unwrap()).unwrap();
-            assert!(try_link(&root, &second, &h, 5, |_| true));
+            let (first, second) = two_sharers(&root, &h);
             let store = SharedStore::open(&root).unwrap();
             fs::remove_file(&first).unwrap();
             if last {
@@ -350,11 +361,7 @@ fn a_kill_at_any_step_of_a_collection_keeps_what_is_referenced() {
 fn a_change_in_the_store_names_the_repos_that_share_the_payload() {
     let (_t, root) = cache();
     let h = hash('a');
-    let first = repo_blob(&root, "models--a--b", b"hello");
-    publish(&root, &first, &h, 5).unwrap();
-    let second = root.join("models--c--d/blobs").join(ETAG);
-    fs::create_dir_all(second.parent().unwrap()).unwrap();
-    assert!(try_link(&root, &second, &h, 5, |_| true));
+    two_sharers(&root, &h);
     let store = SharedStore::open(&root).unwrap();
     let ids = |p: &Path| {
         store
